@@ -1,0 +1,66 @@
+"""NXP originality signature: ECDSA over secp128r1 on the raw 7-byte UID (no hash).
+
+Verdicts: ``nxp`` (signed by NXP's key for the product family), ``test-key`` (signed by this
+project's emulator test key: emulated tags only, never genuine), ``invalid``, ``missing``
+(all zero, or the chip has no signature).
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import cache
+
+from ecdsa import BadSignatureError, SigningKey, VerifyingKey
+from ecdsa.curves import SECP128r1
+from ecdsa.util import sigdecode_string, sigencode_string
+
+# A fixed private key for emulated tags. It is public on purpose: a tag signed with it is
+# an emulated one, and production refuses it (``Verdict.TEST_KEY`` is not genuine).
+EMULATOR_TEST_SECRET = 0x6E666362726964676520746573742121  # b"nfcbridge test!!"
+
+
+class Verdict(enum.Enum):
+    NXP = "nxp"
+    TEST_KEY = "test-key"
+    INVALID = "invalid"
+    MISSING = "missing"
+
+    @property
+    def genuine(self) -> bool:
+        return self is Verdict.NXP
+
+
+@cache
+def _verifying_key(hex_key: str) -> VerifyingKey:
+    return VerifyingKey.from_string(bytes.fromhex(hex_key), curve=SECP128r1)
+
+
+@cache
+def _test_signing_key() -> SigningKey:
+    return SigningKey.from_secret_exponent(EMULATOR_TEST_SECRET, curve=SECP128r1)
+
+
+def _verifies(key: VerifyingKey, uid: bytes, signature: bytes) -> bool:
+    try:
+        return bool(
+            key.verify_digest(signature, uid, sigdecode=sigdecode_string, allow_truncate=True)
+        )
+    except (BadSignatureError, ValueError, AssertionError):
+        return False
+
+
+def verify_signature(uid: bytes, signature: bytes, nxp_public_key_hex: str) -> Verdict:
+    if len(signature) != 32 or not any(signature):
+        return Verdict.MISSING
+    if _verifies(_verifying_key(nxp_public_key_hex), uid, signature):
+        return Verdict.NXP
+    if _verifies(_test_signing_key().get_verifying_key(), uid, signature):
+        return Verdict.TEST_KEY
+    return Verdict.INVALID
+
+
+def sign_with_test_key(uid: bytes) -> bytes:
+    """A 32-byte r||s originality signature for an emulated tag."""
+    return _test_signing_key().sign_digest_deterministic(
+        uid, sigencode=sigencode_string, allow_truncate=True
+    )

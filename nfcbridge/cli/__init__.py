@@ -1,0 +1,1 @@
+"""The nfcbridge command line (click)."""

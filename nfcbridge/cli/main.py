@@ -1,0 +1,148 @@
+"""The ``nfcbridge`` command: one click group, one error boundary.
+
+Every error is turned into a single line on stderr and an exit code (see
+``nfcbridge.errors`` and the README); tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from nfcbridge import __version__
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.errors import AppError
+
+EPILOG = """\b
+Examples:
+  nfcbridge readers
+  nfcbridge tag info --reader 'mock:desk?tag=ntag213'
+  nfcbridge provision --reader 'mock:desk?roll=ntag213' --batch 2026-11-a --count 10
+  nfcbridge run --config /etc/nfcbridge/nfcbridge.toml
+
+Exit codes: 0 ok, 2 usage, 3 config, 4 reader, 5 no tag, 6 tag, 7 refused by a
+registry rule, 8 store unavailable, 9 confirmation required, 10 verification failed,
+130 interrupted, 1 internal error.
+"""
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """Map an exception from any layer to the documented exit code."""
+    from drivers import errors as d
+
+    if isinstance(exc, AppError):
+        return exc.exit_code
+    if isinstance(exc, d.NoTag):
+        return 5
+    if isinstance(exc, d.TagError):
+        return 6
+    if isinstance(exc, d.ReaderError):
+        return 4
+    try:
+        from provisioning import errors as p
+    except ImportError:  # pragma: no cover - provisioning is part of the distribution
+        return 1
+    if isinstance(exc, p.StoreError):
+        return 8
+    if isinstance(exc, p.RegistryError):
+        return 7
+    return 1
+
+
+class BoundaryGroup(click.Group):
+    """The error boundary: domain errors become one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug"))
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            code = exit_code_for(exc)
+            if debug or code == 1:
+                import traceback
+
+                traceback.print_exc()
+            message = str(exc) or type(exc).__name__
+            prefix = "internal error: " if code == 1 else "error: "
+            click.echo(prefix + message.splitlines()[0], err=True)
+            ctx.exit(code)
+
+
+@click.group(cls=BoundaryGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nfcbridge")
+@click.option(
+    "--config",
+    "config_path",
+    envvar="NFCBRIDGE_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="TOML configuration file (default: embedded defaults; env NFCBRIDGE_CONFIG).",
+)
+@click.option("--operator", help="Who is doing this, for the audit trail (default: login name).")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, operator: str | None, debug: bool) -> None:
+    """Provision NFC receipt tags and forward door taps to a backend.
+
+    Readers are chosen by URL: mock:NAME, nfcpy:usb:072f:2200, nfcpy:tty:USB0:pn532,
+    pcsc:ACR122U, serial:/dev/ttyUSB0. Run `nfcbridge readers` to see what is attached.
+    """
+    from nfcbridge.logs import configure_logging
+
+    ctx.obj = AppContext(config_path=config_path, operator_override=operator)
+    configure_logging(level="debug" if debug else None, settings=None)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("show")
+@json_option
+@pass_app
+def config_show(app: AppContext, as_json: bool) -> None:
+    """Print the settings in force (defaults filled in; secrets as file names only)."""
+    from nfcbridge.config import settings_as_dict
+
+    data = settings_as_dict(app.settings)
+    if as_json:
+        emit(data, True)
+        return
+    import tomllib  # noqa: F401 - only to document that the format mirrors the TOML
+
+    for section, values in data.items():
+        emit({f"{section}": values}, False)
+
+
+def _register() -> None:
+    """Attach the command modules (each owns one part of the CLI)."""
+    from nfcbridge.cli import daemon_cmds, emulate_cmds, registry_cmds, rig_cmds, tag_cmds
+
+    cli.add_command(tag_cmds.readers)
+    cli.add_command(tag_cmds.tag)
+    tag_cmds.tag.add_command(registry_cmds.tag_history)
+    cli.add_command(emulate_cmds.emulate)
+    for command in registry_cmds.COMMANDS:
+        cli.add_command(command)
+    for command in daemon_cmds.COMMANDS:
+        cli.add_command(command)
+    for command in rig_cmds.COMMANDS:
+        cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli.main(prog_name="nfcbridge")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""Configuration: one TOML file (stdlib tomllib), validated into typed settings.
+
+Errors name the file and the key. Secrets (webhook secret, pseudonym key, MQTT password) are
+never in the TOML: settings name a file, or a systemd credential (``credential:NAME`` looks
+in ``$CREDENTIALS_DIRECTORY``). Without ``--config`` the embedded defaults apply: mock reader,
+SQLite registry and outbox under the data directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from nfcbridge.errors import ConfigError
+
+
+def default_data_dir() -> Path:
+    if env := os.environ.get("NFCBRIDGE_DATA_DIR"):
+        return Path(env)
+    if env := os.environ.get("STATE_DIRECTORY"):  # systemd StateDirectory=
+        return Path(env.split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "nfcbridge"
+
+
+@dataclass(frozen=True)
+class StationSettings:
+    name: str = "station-1"
+    data_dir: str = ""  # empty: default_data_dir()
+
+    @property
+    def path(self) -> Path:
+        return Path(self.data_dir) if self.data_dir else default_data_dir()
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    url: str = ""  # empty: sqlite:///<data_dir>/registry.db; "none" in the daemon: no enrichment
+    pseudonym_key_file: str = ""  # empty: <data_dir>/pseudonym.key (created on first use)
+    pseudonym_key_id: str = "k1"
+
+
+@dataclass(frozen=True)
+class ProvisioningSettings:
+    uri_template: str = "https://kvitto.example.se/t/{token}"
+    token_bytes: int = 12
+    require_genuine: bool = True
+    accept_test_signatures: bool = False  # emulated tags (test rigs, demos) only
+    tag_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class QuotaSettings:
+    per_customer: int = 1  # tags per customer without an active tag
+    spare: int = 2  # extra unattached tags a provider may hold
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    name: str
+    url: str
+    retap_window: float = 2.0  # seconds: the same tag again within this is the same tap
+    signal: bool = True  # beep/LED after a committed tap
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    path: str = ""  # empty: <data_dir>/outbox.db
+
+
+@dataclass(frozen=True)
+class ForwarderSettings:
+    type: Literal["webhook", "mqtt", "jsonl"]
+    name: str
+    url: str = ""  # webhook
+    secret_file: str = ""  # webhook: Standard Webhooks secret (whsec_...)
+    timeout: float = 10.0
+    host: str = "127.0.0.1"  # mqtt
+    port: int = 1883
+    topic: str = "nfcbridge/taps/{station}/{reader}"
+    client_id: str = ""
+    username: str = ""
+    password_file: str = ""
+    path: str = ""  # jsonl
+    max_backoff: float = 300.0
+    batch_size: int = 100
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    listen: str = ""  # e.g. 127.0.0.1:9464; empty: off
+
+
+@dataclass(frozen=True)
+class ControlSettings:
+    socket: str = ""  # empty: <data_dir>/control.sock; "off" disables it
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+@dataclass(frozen=True)
+class Settings:
+    station: StationSettings = field(default_factory=StationSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    provisioning: ProvisioningSettings = field(default_factory=ProvisioningSettings)
+    quota: QuotaSettings = field(default_factory=QuotaSettings)
+    readers: tuple[ReaderSettings, ...] = ()
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    forwarders: tuple[ForwarderSettings, ...] = ()
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    control: ControlSettings = field(default_factory=ControlSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    source: str = "<defaults>"
+
+    # -- derived paths ----------------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        return self.station.path
+
+    @property
+    def registry_url(self) -> str:
+        return self.registry.url or f"sqlite:///{self.data_dir / 'registry.db'}"
+
+    @property
+    def pseudonym_key_path(self) -> Path:
+        return Path(self.registry.pseudonym_key_file or self.data_dir / "pseudonym.key")
+
+    @property
+    def outbox_path(self) -> Path:
+        return Path(self.outbox.path or self.data_dir / "outbox.db")
+
+    @property
+    def control_socket(self) -> Path | None:
+        if self.control.socket == "off":
+            return None
+        return Path(self.control.socket or self.data_dir / "control.sock")
+
+
+# -- loading and validation -----------------------------------------------------------------
+def load_settings(path: str | os.PathLike[str] | None) -> Settings:
+    """Read and validate *path*; None gives the embedded defaults."""
+    if path is None:
+        return Settings()
+    file = str(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("no such file", file=file) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=file) from None
+    settings = _build(Settings, {**raw, "source": file}, file, "")
+    _check(settings, file)
+    return settings
+
+
+def _build(cls: type, raw: Any, file: str, prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a table", file=file, key=prefix or "<root>")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            known = ", ".join(sorted(k for k in fields if k != "source"))
+            raise ConfigError(f"unknown key (known: {known})", file=file, key=prefix + key)
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        key = prefix + name
+        if name not in raw:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError("required key missing", file=file, key=key)
+            continue
+        values[name] = _convert(hints[name], raw[name], file, key)
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, file: str, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, file, key + ".")
+    if origin is tuple:  # tuple[X, ...]: an array of tables
+        (item,) = typing.get_args(hint)[:1]
+        if not isinstance(value, list):
+            raise ConfigError("expected an array of tables ([[...]])", file=file, key=key)
+        return tuple(_convert(item, v, file, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise ConfigError(
+                f"must be one of {', '.join(map(repr, choices))}, not {value!r}", file=file, key=key
+            )
+        return value
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"unsupported config type {hint}")  # not used by Settings
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (str, int, float, bool) and (
+        not isinstance(value, hint) or (hint is int and isinstance(value, bool))
+    ):
+        raise ConfigError(
+            f"expected {hint.__name__}, got {type(value).__name__} {value!r}", file=file, key=key
+        )
+    return value
+
+
+def _check(settings: Settings, file: str) -> None:
+    names = [r.name for r in settings.readers]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            raise ConfigError(f"duplicate reader name {name!r}", file=file, key=f"readers[{i}].name")
+    fnames = [f.name for f in settings.forwarders]
+    for i, fw in enumerate(settings.forwarders):
+        key = f"forwarders[{i}]"
+        if fnames.index(fw.name) != i:
+            raise ConfigError(f"duplicate forwarder name {fw.name!r}", file=file, key=key + ".name")
+        if fw.type == "webhook" and not fw.url:
+            raise ConfigError("a webhook forwarder needs url", file=file, key=key + ".url")
+        if fw.type == "webhook" and not fw.secret_file:
+            raise ConfigError(
+                "a webhook forwarder needs secret_file (the secret is never in the TOML)",
+                file=file,
+                key=key + ".secret_file",
+            )
+        if fw.type == "jsonl" and not fw.path:
+            raise ConfigError("a jsonl forwarder needs path", file=file, key=key + ".path")
+    q = settings.quota
+    if q.per_customer < 0 or q.spare < 0:
+        raise ConfigError("must not be negative", file=file, key="quota")
+
+
+def read_secret(reference: str, *, file: str = "", key: str = "") -> bytes:
+    """Read a secret from a file path or ``credential:NAME`` (systemd LoadCredential=)."""
+    if reference.startswith("credential:"):
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            raise ConfigError(
+                f"{reference}: $CREDENTIALS_DIRECTORY is not set", file=file or None, key=key
+            )
+        path = Path(directory) / reference.removeprefix("credential:")
+    else:
+        path = Path(reference)
+    try:
+        data = path.read_bytes().strip()
+    except FileNotFoundError:
+        raise ConfigError(f"secret file {path} does not exist", file=file or None, key=key) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read secret file {path}: {exc.strerror}", file=file or None, key=key
+        ) from None
+    if not data:
+        raise ConfigError(f"secret file {path} is empty", file=file or None, key=key)
+    return data
+
+
+def settings_as_dict(settings: Settings) -> dict[str, Any]:
+    """What is in force, for ``config show`` (secrets are file names, never contents)."""
+    data = dataclasses.asdict(settings)
+    data["derived"] = {
+        "data_dir": str(settings.data_dir),
+        "registry_url": settings.registry_url,
+        "pseudonym_key_file": str(settings.pseudonym_key_path),
+        "outbox": str(settings.outbox_path),
+        "control_socket": str(settings.control_socket) if settings.control_socket else "off",
+    }
+    return data

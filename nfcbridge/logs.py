@@ -1,0 +1,68 @@
+"""structlog set-up: JSON lines under systemd or when asked, readable console on a terminal.
+
+Stdlib loggers (nfcpy, pyscard, our drivers) go through the same processors. Raw frames are
+logged at level FRAMES (5), below DEBUG, because they can carry passwords.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import structlog
+
+if TYPE_CHECKING:
+    from nfcbridge.config import Settings
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "error": logging.ERROR}
+
+
+def _use_json(fmt: str) -> bool:
+    if fmt == "json":
+        return True
+    if fmt == "console":
+        return False
+    return bool(os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID")) or (
+        not sys.stderr.isatty()
+    )
+
+
+def configure_logging(level: str | None = None, settings: Settings | None = None,
+                      fmt: str | None = None) -> None:
+    """Idempotent. Logs go to stderr so that stdout stays clean for --json output."""
+    name = level or (settings.logging.level if settings else "warning")
+    fmt = fmt or (settings.logging.format if settings else "auto")
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer()
+        if _use_json(fmt)
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_nfcbridge", False):
+            root.removeHandler(h)
+    handler._nfcbridge = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(_LEVELS.get(name, logging.INFO))
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,60 @@
+"""Errors of the registry and provisioning layer.
+
+::
+
+    ProvisioningError
+    ├── RegistryError            refused by a rule (CLI exit 7)
+    │   ├── UnknownEntity        no such provider, customer, tag or batch
+    │   ├── TransitionRefused    lifecycle forbids it (final states, wrong provider, ...)
+    │   ├── QuotaExceeded        pickup beyond the provider's allowance (numbers in message)
+    │   ├── DuplicateEntity      already exists (provider id, customer, UID)
+    │   └── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
+    └── StoreError               registry cannot be used (CLI exit 8)
+        ├── StoreUnreachable     URL cannot be opened
+        └── SchemaTooNew         database written by a newer nfcbridge
+"""
+
+from __future__ import annotations
+
+
+class ProvisioningError(Exception):
+    pass
+
+
+class RegistryError(ProvisioningError):
+    pass
+
+
+class UnknownEntity(RegistryError):
+    pass
+
+
+class TransitionRefused(RegistryError):
+    pass
+
+
+class QuotaExceeded(RegistryError):
+    def __init__(self, message: str, *, allowance: int, requested: int) -> None:
+        super().__init__(message)
+        self.allowance = allowance
+        self.requested = requested
+
+
+class DuplicateEntity(RegistryError):
+    pass
+
+
+class InvalidIdentity(RegistryError):
+    pass
+
+
+class StoreError(ProvisioningError):
+    pass
+
+
+class StoreUnreachable(StoreError):
+    pass
+
+
+class SchemaTooNew(StoreError):
+    pass
