@@ -82,7 +82,7 @@ class Reader(ABC):
         self.target = None
         try:
             self._close()
-        except Exception:  # noqa: BLE001 - closing must not raise
+        except Exception:
             log.warning("error while closing reader %s", self.url, exc_info=True)
 
     def __enter__(self) -> Self:
@@ -171,7 +171,7 @@ class Reader(ABC):
     def _reselect(self) -> Target | None:
         return self._poll_once()
 
-    def _signal(self, ok: bool) -> None:
+    def _signal(self, ok: bool) -> None:  # noqa: B027 - optional hook, no-op by default
         pass
 
     def _sleep(self, seconds: float) -> None:

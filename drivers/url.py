@@ -1,12 +1,12 @@
 """The reader URL grammar, parsed in one place.
 
-    [WRAPPER+]SCHEME:TARGET[?KEY=VALUE&...]
+[WRAPPER+]SCHEME:TARGET[?KEY=VALUE&...]
 
-    mock:desk?tag=ntag213&uid=04E10CDA993C80&fault=remove@7
-    nfcpy:usb:072f:2200          nfcpy:tty:USB0:pn532
-    pcsc:ACR122U                 (substring of the PC/SC reader name)
-    serial:/dev/ttyUSB0?baud=9600&format=hex
-    spy+mock:desk                (wrapper: logs every frame)
+mock:desk?tag=ntag213&uid=04E10CDA993C80&fault=remove@7
+nfcpy:usb:072f:2200          nfcpy:tty:USB0:pn532
+pcsc:ACR122U                 (substring of the PC/SC reader name)
+serial:/dev/ttyUSB0?baud=9600&format=hex
+spy+mock:desk                (wrapper: logs every frame)
 """
 
 from __future__ import annotations
@@ -71,5 +71,7 @@ def parse_reader_url(text: str, known_schemes: tuple[str, ...] | None = None) ->
     try:
         params = tuple(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
     except ValueError as exc:
-        raise ReaderURLError(f"reader URL {original!r} has a malformed query", url=original) from exc
+        raise ReaderURLError(
+            f"reader URL {original!r} has a malformed query", url=original
+        ) from exc
     return ReaderURL(scheme=scheme, target=target, params=params, wrappers=tuple(wrappers))

@@ -219,7 +219,9 @@ def _check(settings: Settings, file: str) -> None:
     names = [r.name for r in settings.readers]
     for i, name in enumerate(names):
         if names.index(name) != i:
-            raise ConfigError(f"duplicate reader name {name!r}", file=file, key=f"readers[{i}].name")
+            raise ConfigError(
+                f"duplicate reader name {name!r}", file=file, key=f"readers[{i}].name"
+            )
     fnames = [f.name for f in settings.forwarders]
     for i, fw in enumerate(settings.forwarders):
         key = f"forwarders[{i}]"
@@ -254,7 +256,9 @@ def read_secret(reference: str, *, file: str = "", key: str = "") -> bytes:
     try:
         data = path.read_bytes().strip()
     except FileNotFoundError:
-        raise ConfigError(f"secret file {path} does not exist", file=file or None, key=key) from None
+        raise ConfigError(
+            f"secret file {path} does not exist", file=file or None, key=key
+        ) from None
     except OSError as exc:
         raise ConfigError(
             f"cannot read secret file {path}: {exc.strerror}", file=file or None, key=key

@@ -16,8 +16,12 @@ import structlog
 if TYPE_CHECKING:
     from nfcbridge.config import Settings
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 def _use_json(fmt: str) -> bool:
@@ -30,8 +34,9 @@ def _use_json(fmt: str) -> bool:
     )
 
 
-def configure_logging(level: str | None = None, settings: Settings | None = None,
-                      fmt: str | None = None) -> None:
+def configure_logging(
+    level: str | None = None, settings: Settings | None = None, fmt: str | None = None
+) -> None:
     """Idempotent. Logs go to stderr so that stdout stays clean for --json output."""
     name = level or (settings.logging.level if settings else "warning")
     fmt = fmt or (settings.logging.format if settings else "auto")

@@ -6,6 +6,7 @@
     ├── RegistryError            refused by a rule (CLI exit 7)
     │   ├── UnknownEntity        no such provider, customer, tag or batch
     │   ├── TransitionRefused    lifecycle forbids it (final states, wrong provider, ...)
+    │   │   └── TagAlreadyKnown  a UID already in the registry is presented for provisioning
     │   ├── QuotaExceeded        pickup beyond the provider's allowance (numbers in message)
     │   ├── DuplicateEntity      already exists (provider id, customer, UID)
     │   └── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
@@ -31,6 +32,15 @@ class UnknownEntity(RegistryError):
 
 class TransitionRefused(RegistryError):
     pass
+
+
+class TagAlreadyKnown(TransitionRefused):
+    """A UID is unique forever: it is never provisioned (or spoiled) a second time."""
+
+    def __init__(self, message: str, *, uid: str, state: str) -> None:
+        super().__init__(message)
+        self.uid = uid
+        self.state = state
 
 
 class QuotaExceeded(RegistryError):

@@ -75,7 +75,9 @@ class BoundaryGroup(click.Group):
             ctx.exit(code)
 
 
-@click.group(cls=BoundaryGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=BoundaryGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="nfcbridge")
 @click.option(
     "--config",

@@ -1,0 +1,49 @@
+"""The three front doors to the chip model, behind one interface for the conformance suite.
+
+``with open_backend(kind) as b:`` gives ``b.url`` (the reader URL to open) and ``b.field``
+(where the test places and removes ``EmulatedTag``s). Kinds: ``mock`` (in-process),
+``pn532`` (nfcpy's real pn532 driver over the PN532 emulator on a pty) and ``pcsc``
+(pyscard through a real pcscd + vpcd to the virtual card).
+"""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+
+from drivers.emulated.field import Field
+from drivers.mock import bench
+
+KINDS = ("mock", "pn532", "pcsc")
+
+
+@dataclass
+class Backend:
+    kind: str
+    url: str
+    field: Field
+
+
+@contextmanager
+def open_backend(kind: str) -> Iterator[Backend]:
+    if kind == "mock":
+        name = f"conf-{uuid.uuid4().hex[:8]}"
+        yield Backend(kind, f"mock:{name}", bench(name))
+        return
+    module_name = {"pn532": "tests.support.pn532_backend", "pcsc": "tests.support.vpcd_backend"}[
+        kind
+    ]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            pytest.skip(f"{kind} backend not available yet ({module_name})")
+        raise
+    field = Field(kind)
+    with module.start(field) as url:
+        yield Backend(kind, url, field)
