@@ -1,0 +1,420 @@
+"""PC/SC readers through pyscard: ``pcsc:NAME-SUBSTRING[?raw=acr122|transparent&share=...]``.
+
+The reader is chosen by a case-insensitive substring of its PC/SC name (``pcsc:ACR122U``
+matches "ACS ACR122U PICC Interface 00 00"); an exact name always wins.
+
+Tag commands are carried in APDUs (HARDWARE.md, PC/SC Part 3):
+
+    READ 30 pp           -> FF B0 00 pp 10               READ BINARY, 4 pages
+    WRITE A2 pp d0..d3   -> FF D6 00 pp 04 d0..d3        UPDATE BINARY, 1 page
+    anything else, raw:
+      raw=acr122         -> FF 00 00 00 Lc D4 42 cmd     ACR122U pass-through (PN532
+                                                         InCommunicateThru)
+      raw=transparent    -> FF C2 00 01 Lc 95 L cmd 00   PC/SC 2.02 Transparent Exchange
+
+The default raw path is ``acr122`` for readers whose name says ACR122 and ``transparent``
+otherwise. Storage commands hide the tag's own answer: a reader says ``63 00`` both for a
+NAK and for silence, so that is reported as ``TagGone`` (no valid answer) and the tag layer
+re-selects to tell "idle after a NAK" from "removed", as the base contract says.
+
+The card is connected in exclusive mode by default (``share=exclusive``): a write-and-lock
+sequence must not interleave with APDUs from another program. Another program holding the
+card is ``ReaderBusy``; ``share=shared`` lets several programs in (taps only, say).
+
+pcscd's state is per context: a pcscd restart invalidates the context, the driver raises
+``ReaderGone``, and a new reader (``open_reader`` again) establishes a fresh context. No
+SCARD code or pyscard exception leaves this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any, ClassVar, NoReturn
+
+from smartcard import scard
+
+from drivers.base import Capability, DetectedReader, Reader, Target
+from drivers.errors import (
+    CapabilityMissing,
+    ReaderBusy,
+    ReaderError,
+    ReaderGone,
+    ReaderNotFound,
+    ReaderURLError,
+    TagGone,
+)
+from drivers.url import ReaderURL
+
+log = logging.getLogger("drivers.pcsc")
+
+RAW_MODES = ("acr122", "transparent")
+SHARE_MODES = {"exclusive": scard.SCARD_SHARE_EXCLUSIVE, "shared": scard.SCARD_SHARE_SHARED}
+PROTOCOLS = scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
+
+GET_UID = bytes.fromhex("FFCA000000")
+START_TRANSPARENT_SESSION = bytes.fromhex("FFC2000002810000")  # Manage Session: 81 00 start
+END_TRANSPARENT_SESSION = bytes.fromhex("FFC2000002820000")  # Manage Session: 82 00 end
+# ACR122U LED and buzzer (FF 00 40 P2 04 T1 T2 N B), [unconfirmed on hardware]:
+SIGNAL_OK = bytes.fromhex("FF0040AE0401010101")  # green blinks once, short beep
+SIGNAL_FAIL = bytes.fromhex("FF00405D0402020303")  # red blinks three times, beeps
+
+# SCARD codes (pyscard gives them as unsigned 32-bit values).
+_TAG_LOST = {
+    scard.SCARD_W_REMOVED_CARD,
+    scard.SCARD_E_NO_SMARTCARD,
+    scard.SCARD_W_RESET_CARD,
+    scard.SCARD_E_NOT_TRANSACTED,
+    scard.SCARD_W_UNRESPONSIVE_CARD,
+    scard.SCARD_W_UNPOWERED_CARD,
+    scard.SCARD_E_COMM_DATA_LOST,
+}
+_READER_LOST = {
+    scard.SCARD_E_NO_SERVICE,
+    scard.SCARD_E_SERVICE_STOPPED,
+    scard.SCARD_E_READER_UNAVAILABLE,
+    scard.SCARD_E_UNKNOWN_READER,
+    scard.SCARD_E_INVALID_HANDLE,
+    scard.SCARD_E_NO_READERS_AVAILABLE,
+    scard.SCARD_F_COMM_ERROR,
+}
+_NAK_INVALID = b"\x00"
+_NAK_EEPROM = b"\x05"
+
+
+# -- APDUs as data (golden-tested in tests/unit/test_pcsc_apdu.py) --------------------------
+def command_apdu(command: bytes, raw: str) -> bytes:
+    """The APDU that carries the Type 2 *command* on a reader with raw path *raw*."""
+    if len(command) == 2 and command[0] == 0x30:
+        return bytes([0xFF, 0xB0, 0x00, command[1], 0x10])
+    if len(command) == 6 and command[0] == 0xA2:
+        return bytes([0xFF, 0xD6, 0x00, command[1], 0x04]) + command[2:]
+    if raw == "acr122":
+        frame = b"\xd4\x42" + command
+        return bytes([0xFF, 0x00, 0x00, 0x00, len(frame)]) + frame
+    if raw == "transparent":
+        objects = b"\x95" + bytes([len(command)]) + command
+        return bytes([0xFF, 0xC2, 0x00, 0x01, len(objects)]) + objects + b"\x00"
+    raise ValueError(f"unknown raw mode {raw!r}")
+
+
+class _NoAnswer(Exception):
+    """The reader reports no valid answer from the tag (becomes TagGone)."""
+
+
+class _Unsupported(Exception):
+    """The reader does not understand the APDU (becomes CapabilityMissing)."""
+
+
+def tag_answer(command: bytes, raw: str, response: bytes) -> bytes:
+    """The tag's raw answer inside the reader's *response* to ``command_apdu(command, raw)``.
+
+    Raises ``_NoAnswer`` when the reader reports that the tag did not answer validly and
+    ``_Unsupported`` when the reader rejects the APDU itself.
+    """
+    if len(response) < 2:
+        raise _NoAnswer("the reader returned no status word (card lost)")
+    data, sw = response[:-2], response[-2:]
+    if sw in (b"\x6d\x00", b"\x6e\x00", b"\x6a\x81"):
+        raise _Unsupported(f"the reader rejects the APDU (SW {sw.hex().upper()})")
+    storage = command[0] in (0x30, 0xA2) and len(command) in (2, 6)
+    if storage:
+        if sw == b"\x90\x00":
+            return data if command[0] == 0x30 else b"\x0a"
+        if sw == b"\x65\x81":
+            return _NAK_EEPROM  # memory failure: the tag's EEPROM write error
+        if sw in (b"\x6a\x82", b"\x6b\x00", b"\x69\x82"):
+            return _NAK_INVALID  # no such page / not allowed: what the tag itself NAKs
+        raise _NoAnswer(f"no valid answer from the tag (SW {sw.hex().upper()})")
+    if sw != b"\x90\x00":
+        raise _NoAnswer(f"no valid answer from the tag (SW {sw.hex().upper()})")
+    if raw == "acr122":
+        if data[:2] != b"\xd5\x43" or len(data) < 3:
+            raise _NoAnswer(f"unexpected pass-through answer {data.hex()}")
+        if data[2] != 0x00:  # PN532 status: 01 timeout, 02 CRC error, ...
+            raise _NoAnswer(f"no answer from the tag (PN532 status {data[2]:02X})")
+        return data[3:]
+    objects = _tlv(data)
+    status = objects.get(0xC0, b"")
+    if len(status) != 3 or status[0] != 0x00:
+        raise _NoAnswer(f"no answer from the tag (transparent status {status.hex() or '-'})")
+    if 0x97 not in objects:
+        raise _NoAnswer("transparent exchange returned no card response")
+    return objects[0x97]
+
+
+def _tlv(data: bytes) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    i = 0
+    while i + 1 < len(data):
+        tag, length = data[i], data[i + 1]
+        out[tag] = data[i + 2 : i + 2 + length]
+        i += 2 + length
+    return out
+
+
+def is_acr122(reader_name: str) -> bool:
+    return "ACR122" in reader_name.upper()
+
+
+def capabilities_for(reader_name: str) -> frozenset[Capability]:
+    """SIGNAL only where we know the LED/buzzer APDU: the ACR122U."""
+    caps = {Capability.TRANSCEIVE}
+    if is_acr122(reader_name):
+        caps.add(Capability.SIGNAL)
+    return frozenset(caps)
+
+
+def _message(rc: int) -> str:
+    try:
+        text = scard.SCardGetErrorMessage(rc)
+    except Exception:  # only decoration
+        text = "PC/SC error"
+    return f"{text.rstrip('.')} (0x{rc & 0xFFFFFFFF:08X})"
+
+
+class PcscReader(Reader):
+    """One PC/SC reader slot, by name substring."""
+
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSCEIVE})
+    poll_interval = 0.05
+
+    def __init__(self, url: ReaderURL) -> None:
+        super().__init__(url)
+        raw = url.get("raw")
+        if raw is not None and raw not in RAW_MODES:
+            raise ReaderURLError(
+                f"pcsc reader raw={raw!r}: expected one of {', '.join(RAW_MODES)}", url=str(url)
+            )
+        share = url.get("share", "exclusive") or "exclusive"
+        if share not in SHARE_MODES:
+            raise ReaderURLError(
+                f"pcsc reader share={share!r}: expected exclusive or shared", url=str(url)
+            )
+        self._raw_param = raw
+        self.raw = raw or "transparent"
+        self._share = SHARE_MODES[share]
+        self.reader_name = ""
+        self._context: Any = None
+        self._card: Any = None
+        self._protocol = 0
+        self._session_open = False  # transparent session started on this card connection
+
+    # -- hooks ---------------------------------------------------------------------------
+    def _open(self) -> None:
+        self._context = self._establish()
+        self.reader_name = self._choose(self._list_readers())
+        self.raw = self._raw_param or ("acr122" if is_acr122(self.reader_name) else "transparent")
+        self.capabilities = capabilities_for(self.reader_name)  # type: ignore[misc]
+
+    def _close(self) -> None:
+        if self._session_open and self._card is not None:
+            # If the card or the reader is already gone, the session ended with it.
+            with contextlib.suppress(TagGone, ReaderError):
+                self._transmit(END_TRANSPARENT_SESSION)
+        self._disconnect()
+        if self._context is not None:
+            context, self._context = self._context, None
+            scard.SCardReleaseContext(context)
+
+    def _poll_once(self) -> Target | None:
+        if self._card is not None:
+            rc, _name, state, _proto, _atr = self._scard(scard.SCardStatus, self._card)
+            if rc == scard.SCARD_S_SUCCESS:
+                return self.target
+            if rc not in _TAG_LOST:
+                self._fail(rc, "reading the card status")
+            self._disconnect()
+        rc, states = self._scard(
+            scard.SCardGetStatusChange,
+            self._context,
+            0,
+            [(self.reader_name, scard.SCARD_STATE_UNAWARE)],
+        )
+        if rc not in (scard.SCARD_S_SUCCESS, scard.SCARD_E_TIMEOUT):
+            self._fail(rc, "polling the reader")
+        state = states[0][1] if states else 0
+        if not state & scard.SCARD_STATE_PRESENT or state & scard.SCARD_STATE_MUTE:
+            return None
+        return self._connect()
+
+    def _transceive(self, command: bytes, timeout: float) -> bytes:
+        # PC/SC has no per-APDU timeout: the reader applies the tag's frame timeout itself.
+        if self._card is None:
+            raise TagGone("no tag connected", uid=self.target.uid if self.target else None)
+        apdu = command_apdu(command, self.raw)
+        if apdu[1] == 0xC2 and not self._session_open:
+            self._start_transparent_session()
+        response = self._transmit(apdu)
+        try:
+            return tag_answer(command, self.raw, response)
+        except _NoAnswer as exc:
+            raise TagGone(str(exc)) from None
+        except _Unsupported as exc:
+            raise CapabilityMissing(
+                f"reader {self.reader_name!r} cannot carry raw tag commands with raw={self.raw}"
+                f" ({exc}); try ?raw={'transparent' if self.raw == 'acr122' else 'acr122'}",
+                url=str(self.url),
+            ) from None
+
+    def _reselect(self) -> Target | None:
+        if self._card is None:
+            return self._poll_once()
+        rc, protocol = self._scard(
+            scard.SCardReconnect, self._card, self._share, PROTOCOLS, scard.SCARD_RESET_CARD
+        )
+        if rc in _TAG_LOST:
+            self._disconnect()
+            return None
+        if rc != scard.SCARD_S_SUCCESS:
+            self._fail(rc, "re-selecting the tag")
+        self._protocol = protocol
+        return self._identify()
+
+    def _signal(self, ok: bool) -> None:
+        if self._card is None:
+            return  # the ACR122U takes pseudo-APDUs only through a card connection
+        try:
+            self._transmit(SIGNAL_OK if ok else SIGNAL_FAIL)
+        except (TagGone, ReaderError) as exc:
+            log.warning("signal on %s failed: %s", self.reader_name, exc)
+
+    @classmethod
+    def detect(cls) -> list[DetectedReader]:
+        """The PC/SC readers pcscd knows; none (not an error) when pcscd is not running."""
+        try:
+            rc, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        except scard.error:
+            return []
+        if rc != scard.SCARD_S_SUCCESS:
+            return []
+        try:
+            rc, names = scard.SCardListReaders(context, [])
+        except scard.error:
+            return []
+        finally:
+            scard.SCardReleaseContext(context)
+        if rc != scard.SCARD_S_SUCCESS:
+            return []
+        return [
+            DetectedReader(url=f"pcsc:{name}", description=f"PC/SC reader {name}") for name in names
+        ]
+
+    # -- helpers -------------------------------------------------------------------------
+    def _scard(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call a pyscard function; its own exceptions become ReaderError."""
+        try:
+            return fn(*args)
+        except (scard.error, TypeError, ValueError) as exc:
+            raise ReaderError(
+                f"PC/SC call {fn.__name__} failed on {self.url}: {exc}", url=str(self.url)
+            ) from exc
+
+    def _fail(self, rc: int, doing: str) -> NoReturn:
+        message = f"PC/SC reader {self.reader_name or self.url.target!r}: {_message(rc)} {doing}"
+        if rc in _READER_LOST:
+            self._disconnect(quiet=True)
+            raise ReaderGone(message, url=str(self.url))
+        if rc in _TAG_LOST:
+            self._disconnect(quiet=True)
+            raise TagGone(message, uid=self.target.uid if self.target else None)
+        raise ReaderError(message, url=str(self.url))
+
+    def _establish(self) -> Any:
+        rc, context = self._scard(scard.SCardEstablishContext, scard.SCARD_SCOPE_USER)
+        if rc == scard.SCARD_S_SUCCESS:
+            return context
+        if rc in (scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED):
+            raise ReaderNotFound(
+                f"no PC/SC service for {self.url}: pcscd is not running "
+                "(start it: systemctl start pcscd.socket)",
+                url=str(self.url),
+            )
+        self._fail(rc, "connecting to pcscd")
+
+    def _list_readers(self) -> list[str]:
+        rc, names = self._scard(scard.SCardListReaders, self._context, [])
+        if rc == scard.SCARD_E_NO_READERS_AVAILABLE:
+            return []
+        if rc != scard.SCARD_S_SUCCESS:
+            self._fail(rc, "listing readers")
+        return list(names)
+
+    def _choose(self, names: list[str]) -> str:
+        wanted = self.url.target
+        if wanted in names:
+            return wanted
+        matches = [n for n in names if wanted.lower() in n.lower()]
+        if len(matches) == 1:
+            return matches[0]
+        present = ", ".join(repr(n) for n in names) or "none"
+        if not matches:
+            raise ReaderNotFound(
+                f"no PC/SC reader matches {wanted!r} (readers present: {present})",
+                url=str(self.url),
+            )
+        raise ReaderURLError(
+            f"{wanted!r} matches several PC/SC readers ({', '.join(map(repr, matches))}): "
+            "use a longer part of the name",
+            url=str(self.url),
+        )
+
+    def _connect(self) -> Target | None:
+        rc, card, protocol = self._scard(
+            scard.SCardConnect, self._context, self.reader_name, self._share, PROTOCOLS
+        )
+        if rc == scard.SCARD_E_SHARING_VIOLATION:
+            raise ReaderBusy(
+                f"PC/SC reader {self.reader_name!r} is in use by another program",
+                url=str(self.url),
+                hint="close the other PC/SC program (pcsc_scan, a browser, another "
+                "nfcbridge) or, for taps only, use ?share=shared",
+            )
+        if rc in _TAG_LOST:
+            return None  # the card left between the poll and the connect
+        if rc != scard.SCARD_S_SUCCESS:
+            self._fail(rc, "connecting to the card")
+        self._card, self._protocol = card, protocol
+        return self._identify()
+
+    def _start_transparent_session(self) -> None:
+        """PC/SC 2.02 readers take Transparent Exchange only inside a session."""
+        response = self._transmit(START_TRANSPARENT_SESSION)
+        if response[-2:] != b"\x90\x00" or _tlv(response[:-2]).get(0xC0, b"\x00")[:1] != b"\x00":
+            raise CapabilityMissing(
+                f"reader {self.reader_name!r} refuses a transparent session "
+                f"({response.hex().upper()}); try ?raw=acr122",
+                url=str(self.url),
+            )
+        self._session_open = True
+
+    def _identify(self) -> Target | None:
+        """After (re)connecting: read the UID (a reset also ends a transparent session)."""
+        self._session_open = False
+        try:
+            response = self._transmit(GET_UID)
+        except TagGone:
+            self._disconnect(quiet=True)
+            return None
+        if len(response) < 6 or response[-2:] != b"\x90\x00":
+            self._disconnect(quiet=True)
+            return None
+        return Target(uid=response[:-2])
+
+    def _transmit(self, apdu: bytes) -> bytes:
+        rc, response = self._scard(scard.SCardTransmit, self._card, self._protocol, list(apdu))
+        if rc != scard.SCARD_S_SUCCESS:
+            self._fail(rc, "exchanging an APDU")
+        return bytes(response)
+
+    def _disconnect(self, quiet: bool = False) -> None:
+        card, self._card = self._card, None
+        self._session_open = False
+        if card is None:
+            return
+        try:
+            scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD)
+        except Exception:  # the handle may already be dead
+            if not quiet:
+                log.debug("disconnect from %s failed", self.reader_name, exc_info=True)
