@@ -1,0 +1,379 @@
+"""The registry: providers, customers and the tag lifecycle.
+
+::
+
+    (blank) --record_provisioned--> in_stock --pickup--> issued(provider)
+    issued --attach--> active(customer)
+    in_stock | issued | active --retire--> retired           (lost, damaged, customer gone)
+    provisioning failed after something irreversible --record_spoiled--> spoiled
+    spoiled, retired: final. A UID is never deleted, so it is unique forever.
+
+``in_stock -> retired`` is allowed: a tag lost or damaged at the desk must leave the stock
+with a reason, and it can never be provisioned again.
+
+Locks, always in this order so two transactions cannot deadlock: provider rows (sorted by
+id), then tag or customer rows, then the audit head. Every write that changes a provider's
+counts locks that provider, so the allowance a pickup computes cannot change under it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, Self
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+
+from provisioning import audit
+from provisioning.errors import DuplicateEntity, TransitionRefused, UnknownEntity
+from provisioning.identity import is_customer_ref
+from provisioning.intake import IntakeMixin
+from provisioning.lookups import LookupMixin, provider_status
+from provisioning.quota import QuotaPolicy, check_pickup
+from provisioning.records import PickupResult, ProviderStatus, uid_hex
+from provisioning.schema import FINAL_STATES, customers, providers, tags
+from provisioning.store import Store, open_store
+
+_PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class Registry(IntakeMixin, LookupMixin):
+    def __init__(self, store: Store, policy: QuotaPolicy | None = None) -> None:
+        self.store = store
+        self.policy = policy or QuotaPolicy()
+
+    @classmethod
+    def open(cls, url: str, *, policy: QuotaPolicy | None = None, migrate: bool = True) -> Self:
+        return cls(open_store(url, migrate=migrate), policy)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- providers --------------------------------------------------------------------------
+    def add_provider(
+        self,
+        provider_id: str,
+        name: str,
+        *,
+        operator: str,
+        per_customer: int | None = None,
+        spare: int | None = None,
+    ) -> ProviderStatus:
+        if not _PROVIDER_ID.match(provider_id):
+            raise UnknownEntity(
+                f"invalid provider id {provider_id!r} (letters, digits, _ . -; at most 64)"
+            )
+        QuotaPolicy(per_customer or 0, spare or 0)  # ValueError on negatives
+        try:
+            with self.store.write() as conn:
+                conn.execute(
+                    insert(providers).values(
+                        id=provider_id,
+                        name=name,
+                        per_customer=per_customer,
+                        spare=spare,
+                        created_at=audit.utc_now(),
+                    )
+                )
+                audit.append(
+                    conn,
+                    operator=operator,
+                    action="provider.added",
+                    subject=f"provider:{provider_id}",
+                    details={"name": name, "per_customer": per_customer, "spare": spare},
+                )
+        except IntegrityError:
+            raise DuplicateEntity(f"provider {provider_id} already exists") from None
+        return self.provider(provider_id)
+
+    def set_policy(
+        self,
+        provider_id: str,
+        *,
+        per_customer: int | None,
+        spare: int | None,
+        operator: str,
+        reason: str = "",
+    ) -> ProviderStatus:
+        """Give a provider its own quota policy; None for both returns it to the default."""
+        QuotaPolicy(per_customer or 0, spare or 0)
+        with self.store.write() as conn:
+            old = self._lock_providers(conn, [provider_id])[provider_id]
+            conn.execute(
+                update(providers)
+                .where(providers.c.id == provider_id)
+                .values(per_customer=per_customer, spare=spare)
+            )
+            audit.append(
+                conn,
+                operator=operator,
+                action="provider.policy",
+                subject=f"provider:{provider_id}",
+                details={
+                    "from": {"per_customer": old.per_customer, "spare": old.spare},
+                    "to": {"per_customer": per_customer, "spare": spare},
+                },
+                reason=reason,
+            )
+        return self.provider(provider_id)
+
+    # -- customers --------------------------------------------------------------------------
+    def add_customer(self, ref: str, provider_id: str, *, operator: str) -> str:
+        """Register a customer by reference (``psn:...`` from identity, or ``ext:...``)."""
+        if not is_customer_ref(ref):
+            raise UnknownEntity("not a customer reference (psn:<key>:<hex> or ext:<id>)")
+        with self.store.write() as conn:
+            self._lock_providers(conn, [provider_id])
+            owner = conn.execute(
+                select(customers.c.provider_id).where(customers.c.ref == ref)
+            ).scalar()
+            if owner is not None:
+                raise DuplicateEntity(f"customer {ref} already exists (provider {owner})")
+            conn.execute(
+                insert(customers).values(
+                    ref=ref, provider_id=provider_id, created_at=audit.utc_now()
+                )
+            )
+            audit.append(
+                conn,
+                operator=operator,
+                action="customer.added",
+                subject=f"customer:{ref}",
+                details={"provider": provider_id},
+            )
+        return ref
+
+    def move_customer(self, ref: str, to_provider: str, *, operator: str, reason: str = "") -> None:
+        """The customer changes provider; the tag on the door stays and counts for the new one."""
+        ref = self.resolve_customer(ref)
+        with self.store.write() as conn:
+            current = conn.execute(
+                select(customers.c.provider_id).where(customers.c.ref == ref)
+            ).scalar_one()
+            self._lock_providers(conn, [current, to_provider])
+            row = conn.execute(
+                select(customers.c.provider_id).where(customers.c.ref == ref).with_for_update()
+            ).one()
+            if row.provider_id != current:
+                raise TransitionRefused(f"customer {ref} changed meanwhile; try again")
+            if row.provider_id == to_provider:
+                raise TransitionRefused(f"customer {ref} is already with provider {to_provider}")
+            conn.execute(
+                update(customers).where(customers.c.ref == ref).values(provider_id=to_provider)
+            )
+            tag_uid = conn.execute(
+                select(tags.c.uid).where(tags.c.customer_ref == ref, tags.c.state == "active")
+            ).scalar()
+            move = {"from": row.provider_id, "to": to_provider}
+            audit.append(
+                conn,
+                operator=operator,
+                action="customer.moved",
+                subject=f"customer:{ref}",
+                details={**move, "tag": tag_uid},
+                reason=reason,
+            )
+            if tag_uid is not None:
+                conn.execute(
+                    update(tags).where(tags.c.uid == tag_uid).values(provider_id=to_provider)
+                )
+                audit.append(
+                    conn,
+                    operator=operator,
+                    action="tag.provider_changed",
+                    subject=f"tag:{tag_uid}",
+                    details={**move, "customer": ref},
+                    reason=reason,
+                )
+
+    # -- the lifecycle ----------------------------------------------------------------------
+    def pickup(self, provider_id: str, count: int, *, operator: str) -> PickupResult:
+        """Issue *count* tags from stock (oldest first) to a provider, within its allowance."""
+        if count < 1:
+            raise TransitionRefused("a pickup takes at least one tag")
+        with self.store.write() as conn:
+            prow = self._lock_providers(conn, [provider_id])[provider_id]
+            before = provider_status(conn, prow, self.policy).allowance
+            check_pickup(provider_id, before, count)
+            query = (
+                select(tags.c.uid)
+                .where(tags.c.state == "in_stock")
+                .order_by(tags.c.created_at, tags.c.uid)
+                .limit(count)
+            )
+            if self.store.is_postgres:  # other providers' pickups take other rows meanwhile
+                query = query.with_for_update(skip_locked=True)
+            uids = list(conn.execute(query).scalars())
+            if len(uids) < count:
+                raise TransitionRefused(f"only {len(uids)} tags in stock; {count} requested")
+            self._issue(conn, provider_id, uids, operator)
+        return PickupResult(provider_id, uids, before, before - count)
+
+    def pickup_tags(
+        self, provider_id: str, uids: Iterable[bytes | str], *, operator: str
+    ) -> PickupResult:
+        """Issue these tags (scanned at the desk) to a provider, within its allowance."""
+        keys = [uid_hex(u) for u in uids]
+        if not keys:
+            raise TransitionRefused("a pickup takes at least one tag")
+        if len(set(keys)) != len(keys):
+            raise TransitionRefused("the same tag was given twice")
+        with self.store.write() as conn:
+            prow = self._lock_providers(conn, [provider_id])[provider_id]
+            before = provider_status(conn, prow, self.policy).allowance
+            for key in sorted(keys):
+                row = self._locked_tag(conn, key)
+                if row.state != "in_stock":
+                    raise TransitionRefused(f"tag {key} is {_where(row)}, not in stock")
+            check_pickup(provider_id, before, len(keys))
+            self._issue(conn, provider_id, keys, operator)
+        return PickupResult(provider_id, keys, before, before - len(keys))
+
+    def attach(self, uid: bytes | str, customer_ref: str, *, operator: str) -> None:
+        """Put an issued tag on a customer's door (the customer's provider must hold it)."""
+        key = uid_hex(uid)
+        ref = self.resolve_customer(customer_ref)
+        with self.store.write() as conn:
+            first = self._locked_tag(conn, key, lock=False)
+            owner = conn.execute(
+                select(customers.c.provider_id).where(customers.c.ref == ref)
+            ).scalar_one()
+            self._lock_providers(conn, [owner] + ([first.provider_id] if first.provider_id else []))
+            row = self._locked_tag(conn, key)
+            if row.state != "issued":
+                hint = (
+                    " (pick it up for the customer's provider first)"
+                    if row.state == "in_stock"
+                    else ""
+                )
+                raise TransitionRefused(
+                    f"tag {key} is {_where(row)}; only an issued tag can be attached{hint}"
+                )
+            if row.provider_id != owner:
+                raise TransitionRefused(
+                    f"tag {key} is issued to provider {row.provider_id}, but customer {ref} "
+                    f"belongs to provider {owner}"
+                )
+            other = conn.execute(
+                select(tags.c.uid).where(tags.c.customer_ref == ref, tags.c.state == "active")
+            ).scalar()
+            if other is not None:
+                raise TransitionRefused(
+                    f"customer {ref} already has active tag {other} (one active tag per customer; "
+                    "retire it first)"
+                )
+            conn.execute(
+                update(tags)
+                .where(tags.c.uid == key, tags.c.state == "issued")
+                .values(state="active", customer_ref=ref, attached_at=audit.utc_now())
+            )
+            audit.append(
+                conn,
+                operator=operator,
+                action="tag.attached",
+                subject=f"tag:{key}",
+                details={"customer": ref, "provider": owner},
+            )
+
+    def retire(self, uid: bytes | str, *, reason: str, operator: str) -> None:
+        """Take a tag out of use for good (lost, damaged, customer gone)."""
+        key = uid_hex(uid)
+        if not reason.strip():
+            raise TransitionRefused("retiring a tag needs a reason")
+        with self.store.write() as conn:
+            first = self._locked_tag(conn, key, lock=False)
+            if first.provider_id:
+                self._lock_providers(conn, [first.provider_id])
+            row = self._locked_tag(conn, key)
+            if row.state in FINAL_STATES:
+                raise TransitionRefused(f"tag {key} is {row.state}, a final state")
+            conn.execute(
+                update(tags)
+                .where(tags.c.uid == key)
+                .values(state="retired", ended_at=audit.utc_now())
+            )
+            audit.append(
+                conn,
+                operator=operator,
+                action="tag.retired",
+                subject=f"tag:{key}",
+                details={
+                    "from": row.state,
+                    "provider": row.provider_id,
+                    "customer": row.customer_ref,
+                },
+                reason=reason.strip(),
+            )
+
+    def verify_audit(self, anchor: tuple[int, str] | None = None) -> audit.VerifyResult:
+        with self.store.read() as conn:
+            return audit.verify(conn, anchor)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _lock_providers(self, conn: Connection, ids: Iterable[str]) -> dict[str, Row[Any]]:
+        wanted = sorted(set(ids))
+        rows = {
+            row.id: row
+            for row in conn.execute(
+                select(providers)
+                .where(providers.c.id.in_(wanted))
+                .order_by(providers.c.id)
+                .with_for_update()
+            )
+        }
+        for pid in wanted:
+            if pid not in rows:
+                raise UnknownEntity(f"no provider {pid}")
+        return rows
+
+    @staticmethod
+    def _locked_tag(conn: Connection, key: str, *, lock: bool = True) -> Row[Any]:
+        query = select(tags).where(tags.c.uid == key)
+        row = conn.execute(query.with_for_update() if lock else query).first()
+        if row is None:
+            raise UnknownEntity(f"no tag {key} in the registry")
+        return row
+
+    @staticmethod
+    def _issue(conn: Connection, provider_id: str, keys: list[str], operator: str) -> None:
+        now = audit.utc_now()
+        done = conn.execute(
+            update(tags)
+            .where(tags.c.uid.in_(keys), tags.c.state == "in_stock")
+            .values(
+                state="issued",
+                provider_id=provider_id,
+                issued_to=provider_id,
+                issued_at=now,
+                issued_month=now.strftime("%Y-%m"),
+            )
+        )
+        if done.rowcount != len(keys):  # cannot happen under our locks; never half-issue
+            raise TransitionRefused("stock changed during the pickup; try again")
+        for key in keys:
+            audit.append(
+                conn,
+                operator=operator,
+                action="tag.issued",
+                subject=f"tag:{key}",
+                details={"provider": provider_id},
+                at=now,
+            )
+
+
+def _where(row: Row[Any]) -> str:
+    if row.state == "issued":
+        return f"issued to provider {row.provider_id}"
+    if row.state == "active":
+        return f"active on customer {row.customer_ref} (provider {row.provider_id})"
+    if row.state in FINAL_STATES:
+        return f"{row.state} (final)"
+    return row.state.replace("_", " ")

@@ -1,0 +1,138 @@
+"""The registry's tables (SQLAlchemy Core), as the code uses them.
+
+The migrations in ``provisioning/migrations/versions`` create the same tables and stay
+frozen once released; this module describes the newest revision.
+
+A UID is the primary key of ``tags`` and rows are never deleted, so a UID is unique forever.
+A partial unique index (``state = 'active'``) allows one active tag per customer on both
+SQLite and PostgreSQL; ``tags.customer`` being a single column gives one customer per tag.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+STATES = ("in_stock", "issued", "active", "spoiled", "retired")
+FINAL_STATES = frozenset({"spoiled", "retired"})
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stored as naive UTC on every dialect, returned as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the registry; use UTC")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC)
+
+
+metadata = MetaData()
+
+providers = Table(
+    "providers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("per_customer", Integer, nullable=True),  # NULL: the configured default policy
+    Column("spare", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("ref", String(120), primary_key=True),  # psn:<key_id>:<hex> or ext:<id>
+    Column("provider_id", String(64), ForeignKey("providers.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_customers_provider", "provider_id"),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("name", String(120), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("operator", String(120), nullable=False),
+    Column("provisioned", Integer, nullable=False, server_default=text("0")),
+    Column("spoiled", Integer, nullable=False, server_default=text("0")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("uid", String(32), primary_key=True),  # upper-case hex
+    Column("state", String(16), nullable=False),
+    Column("product", String(32), nullable=True),
+    Column("token", String(128), nullable=True, unique=True),
+    Column("batch", String(120), ForeignKey("batches.name"), nullable=True),
+    Column("provider_id", String(64), ForeignKey("providers.id"), nullable=True),
+    Column("customer_ref", String(120), ForeignKey("customers.ref"), nullable=True),
+    Column("issued_to", String(64), ForeignKey("providers.id"), nullable=True),
+    Column("issued_month", String(7), nullable=True),  # YYYY-MM of the pickup (invoicing)
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("issued_at", UTCDateTime, nullable=True),
+    Column("attached_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),  # spoiled or retired
+    CheckConstraint(
+        "state IN ('in_stock', 'issued', 'active', 'spoiled', 'retired')", name="ck_tags_state"
+    ),
+    Index("ix_tags_stock", "state", "created_at", "uid"),
+    Index("ix_tags_provider_state", "provider_id", "state"),
+    Index("ix_tags_issued", "issued_month", "issued_to"),
+    Index(
+        "ux_tags_one_active_per_customer",
+        "customer_ref",
+        unique=True,
+        sqlite_where=text("state = 'active'"),
+        postgresql_where=text("state = 'active'"),
+    ),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(40), nullable=False),  # ISO 8601 UTC text: hashed exactly as stored
+    Column("operator", String(120), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(160), nullable=False),
+    Column("details", Text, nullable=False),  # canonical JSON
+    Column("reason", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_subject", "subject", "seq"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
