@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
+from nfcbridge.cli.emulate_pn532 import pn532
+
 
 @click.group()
 def emulate() -> None:
     """Run an emulated reader that real driver stacks (nfcpy, libnfc, pcscd) can open."""
+
+
+emulate.add_command(pn532)
