@@ -1,16 +1,229 @@
-"""`nfcbridge readers` and `nfcbridge tag ...` (owner: readers-and-tags work)."""
+"""`nfcbridge readers` and `nfcbridge tag info|write|lock`.
+
+Every command opens the reader named by ``--reader`` (a URL, see ``nfcbridge readers``),
+waits for one tag, and runs the one tag layer (``drivers.ntag.Ntag21x``) on it. Errors are
+raised as domain exceptions; the boundary in ``nfcbridge.cli.main`` prints one line and
+exits with the documented code.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
 import click
+
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.errors import ConfirmationRequired
+
+if TYPE_CHECKING:
+    from drivers.ntag import Ntag21x, TagInfo
+    from drivers.url import ReaderURL
+
+NO_READER_HINT = (
+    "no hardware reader found, only the emulated mock: one. Try it: --reader 'mock:desk?tag=ntag213'. A USB reader "
+    "that is plugged in but not listed may be claimed by the kernel's pn533/port100 modules "
+    "(install systemd/modprobe blacklist, then unplug and replug it), or pcscd may not run."
+)
+
+
+class UidParam(click.ParamType):
+    """A 7-byte UID in hex, with or without ':' separators (04:A1:B2... or 04A1B2...)."""
+
+    name = "UID"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> bytes:
+        if isinstance(value, bytes):
+            return value
+        text = str(value).strip().replace(":", "")
+        try:
+            uid = bytes.fromhex(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a hex UID (e.g. 04A1B2C3D4E5F6)", param, ctx)
+        if len(uid) != 7:
+            self.fail(f"{value!r} has {len(uid)} bytes; an NTAG21x UID has 7", param, ctx)
+        return uid
+
+
+class ReaderUrlParam(click.ParamType):
+    """A reader URL, parsed once; an unknown scheme is a usage error listing known ones."""
+
+    name = "URL"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> ReaderURL:
+        from drivers.errors import ReaderURLError
+        from drivers.table import parse
+
+        try:
+            return parse(value)
+        except ReaderURLError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+UID = UidParam()
+READER_URL = ReaderUrlParam()
+
+
+def reader_option(f: Any) -> Any:
+    return click.option(
+        "--reader",
+        "reader_url",
+        type=READER_URL,
+        required=True,
+        help="Reader URL, e.g. 'mock:desk?tag=ntag213', pcsc:ACR122U, nfcpy:tty:USB0:pn532.",
+    )(f)
+
+
+def timeout_option(f: Any) -> Any:
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0),
+        default=None,
+        help="Seconds to wait for a tag (default: provisioning.tag_timeout).",
+    )(f)
+
+
+@contextmanager
+def tag_on_reader(app: AppContext, url: ReaderURL, timeout: float | None) -> Iterator[Ntag21x]:
+    """Open the reader, wait for a tag, yield the tag layer on it; always close."""
+    from drivers import open_reader
+    from drivers.ntag import Ntag21x
+
+    if timeout is None:
+        timeout = app.settings.provisioning.tag_timeout
+    with open_reader(url) as reader:
+        target = reader.wait_for_tag(timeout)
+        yield Ntag21x(reader, target)
 
 
 @click.command()
-def readers() -> None:
+@json_option
+def readers(as_json: bool) -> None:
     """List attached readers with the URL to use."""
-    raise click.ClickException("not implemented yet")
+    from drivers import detect_readers
+
+    found = detect_readers()
+    if as_json:
+        emit([{"url": r.url, "description": r.description} for r in found], True)
+        return
+    for r in found:
+        click.echo(f"{r.url}\t{r.description}")
+    only_mock = all(r.url.startswith("mock:") for r in found)
+    if only_mock:
+        click.echo(NO_READER_HINT, err=True)
 
 
 @click.group()
 def tag() -> None:
     """Read, write and lock a tag on a reader."""
+
+
+def render_info(info: TagInfo) -> str:
+    d = info.to_dict()
+    lock = d["lock"]
+    lines = [
+        f"uid        {d['uid']}",
+        f"product    {d['product']} (GET_VERSION {d['version']})",
+        f"genuine    {'yes' if d['genuine'] else 'NO'} (signature: {d['signature']['verdict']})",
+        f"capacity   {d['capacity']} bytes of NDEF",
+        f"lock       {lock['level']} (CC {lock['cc']}, static {lock['static_lock']}, "
+        f"dynamic {lock['dynamic_lock'] or 'none'}, CFGLCK {'on' if lock['cfglck'] else 'off'})",
+    ]
+    if d["counter"] is not None:
+        lines.append(f"counter    {d['counter']}")
+    ndef_info = d["ndef"]
+    if not ndef_info["formatted"]:
+        lines.append("ndef       not NDEF formatted")
+    elif ndef_info["error"]:
+        lines.append(f"ndef       unreadable: {ndef_info['error']}")
+    elif not ndef_info["records"]:
+        lines.append("ndef       empty")
+    for i, record in enumerate(ndef_info["records"], 1):
+        body = record.get("uri") or record.get("text") or record.get("data", "")
+        lang = f" [{record['language']}]" if "language" in record else ""
+        lines.append(f"record {i}   {record['type']}{lang}: {body}")
+    return "\n".join(lines)
+
+
+@tag.command("info")
+@reader_option
+@timeout_option
+@json_option
+@pass_app
+def tag_info(app: AppContext, reader_url: ReaderURL, timeout: float | None, as_json: bool) -> None:
+    """Show a tag: UID, chip, capacity, lock state, genuine or not, NDEF records, counter."""
+    with tag_on_reader(app, reader_url, timeout) as ntag:
+        info = ntag.info()
+    emit(info.to_dict(), as_json, render_info(info))
+
+
+@tag.command("write")
+@reader_option
+@timeout_option
+@click.option("--uri", help="Write one URI record.")
+@click.option("--text", help="Write one Text record.")
+@click.option("--lang", default="sv", show_default=True, help="Language of --text.")
+@json_option
+@pass_app
+def tag_write(
+    app: AppContext,
+    reader_url: ReaderURL,
+    timeout: float | None,
+    uri: str | None,
+    text: str | None,
+    lang: str,
+    as_json: bool,
+) -> None:
+    """Write an NDEF message (one URI or Text record); refuses locked tags and messages
+    too large for the tag before writing anything."""
+    import ndef
+
+    if (uri is None) == (text is None):
+        raise click.UsageError("give exactly one of --uri or --text")
+    record = ndef.UriRecord(uri) if uri is not None else ndef.TextRecord(text, lang)
+    message = b"".join(ndef.message_encoder([record]))
+    with tag_on_reader(app, reader_url, timeout) as ntag:
+        pages = ntag.write_ndef(message)
+    result = {"uid": ntag.uid_hex, "bytes": len(message), "pages_written": pages}
+    emit(result, as_json, f"wrote {len(message)} bytes to {ntag.uid_hex} ({pages} pages)")
+
+
+@tag.command("lock")
+@reader_option
+@timeout_option
+@click.option("--yes", is_flag=True, help="Confirm: locking is permanent and irreversible.")
+@click.option("--expect-uid", type=UID, help="Lock only if the tag has this UID.")
+@json_option
+@pass_app
+def tag_lock(
+    app: AppContext,
+    reader_url: ReaderURL,
+    timeout: float | None,
+    yes: bool,
+    expect_uid: bytes | None,
+    as_json: bool,
+) -> None:
+    """Permanently lock a tag: NDEF read-only, lock bits and configuration frozen forever.
+
+    The NDEF message on the tag must be valid; it is checked before anything is written and
+    read back after a re-select."""
+    if not yes:
+        which = f"tag {expect_uid.hex().upper()}" if expect_uid else "the next tag presented"
+        raise ConfirmationRequired(
+            f"locking is permanent and irreversible: {which} on {reader_url} would have its "
+            "NDEF message, lock bits and configuration made read-only forever; "
+            "nothing was done. Re-run with --yes (and --expect-uid UID)"
+        )
+    from drivers.errors import UidMismatch
+
+    with tag_on_reader(app, reader_url, timeout) as ntag:
+        if expect_uid is not None and ntag.uid != expect_uid:
+            raise UidMismatch(expected=expect_uid, actual=ntag.uid)
+        state = ntag.lock_permanently()
+    result = {"uid": ntag.uid_hex, "lock": state.to_dict()}
+    emit(result, as_json, f"locked {ntag.uid_hex} permanently ({state.level.value}, verified)")
