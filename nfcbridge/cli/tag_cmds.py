@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 NO_READER_HINT = (
     "no hardware reader found, only the emulated mock: one. Try it with "
-    "--reader 'mock:desk?tag=ntag213'. A USB reader that is plugged in but not listed may be claimed by the kernel's pn533/port100 modules "
+    "--reader 'mock:desk?tag=ntag213'. A USB reader that is plugged in but not listed may "
+    "be claimed by the kernel's pn533/port100 modules "
     "(install systemd/modprobe blacklist, then unplug and replug it), or pcscd may not run."
 )
 
