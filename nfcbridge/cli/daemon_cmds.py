@@ -1,7 +1,163 @@
-"""Daemon commands: run, status, outbox."""
+"""Daemon commands: run, status, outbox list / retry."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+
+
+@click.command("run")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="TOML configuration file (same as the global --config).",
+)
+@pass_app
+def run(app: AppContext, config_path: str | None) -> None:
+    """Run the tap daemon: readers -> outbox -> forwarders (systemd Type=notify).
+
+    Everything is validated before anything starts; SIGTERM drains and exits 0.
+    """
+    from nfcbridge.daemon import Daemon
+    from nfcbridge.logs import configure_logging
+
+    if config_path:
+        app.config_path = config_path
+        app._settings = None
+    settings = app.settings
+    configure_logging(settings=settings)
+    code = Daemon(settings).run()
+    raise SystemExit(code)
+
+
+def _open_outbox(app: AppContext) -> Any:
+    from nfcbridge.errors import StoreUnavailable
+    from nfcbridge.outbox import Outbox, OutboxError
+
+    path = app.settings.outbox_path
+    if not path.exists():
+        raise StoreUnavailable(f"no outbox at {path} (has the daemon ever run?)")
+    try:
+        return Outbox.open(path)
+    except OutboxError as exc:
+        raise StoreUnavailable(str(exc)) from None
+
+
+@click.command("status")
+@json_option
+@pass_app
+def status(app: AppContext, as_json: bool) -> None:
+    """Readers' health, outbox depth, oldest undelivered age, last delivery, dead letters."""
+    from nfcbridge import control
+    from nfcbridge.status import outbox_status, render
+
+    socket_path = app.settings.control_socket
+    data: dict[str, Any] | None = None
+    reason = "control socket disabled"
+    if socket_path is not None:
+        try:
+            answer = control.request(socket_path, {"op": "status"}, timeout=5.0)
+            if answer.get("ok"):
+                data = answer["status"]
+            else:
+                reason = str(answer.get("error"))
+        except (OSError, control.ControlError, ValueError) as exc:
+            reason = f"cannot reach {socket_path}: {getattr(exc, 'strerror', None) or exc}"
+    if data is None:
+        outbox = _open_outbox(app)
+        try:
+            data = {
+                "running": False,
+                "reason": reason,
+                "outbox": outbox_status(outbox, [f.name for f in app.settings.forwarders]),
+            }
+        finally:
+            outbox.close()
+    emit(data, as_json, None if as_json else render(data))
+
+
+@click.group("outbox")
+def outbox() -> None:
+    """Inspect the local outbox and re-send dead letters."""
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@outbox.command("list")
+@click.option("--dead", is_flag=True, help="Dead letters (permanent rejections) instead.")
+@click.option("--limit", default=50, show_default=True, help="At most this many rows.")
+@json_option
+@pass_app
+def outbox_list(app: AppContext, dead: bool, limit: int, as_json: bool) -> None:
+    """Undelivered events per forwarder, or the dead letters with their reasons."""
+    box = _open_outbox(app)
+    try:
+        rows: list[dict[str, Any]] = []
+        if dead:
+            for d in box.dead_letters()[:limit]:
+                rows.append(
+                    {
+                        "event_id": d.event_id,
+                        "forwarder": d.forwarder,
+                        "reader": d.reader,
+                        "seq": d.seq,
+                        "reason": d.reason,
+                        "dead_at": _iso(d.dead_at),
+                    }
+                )
+        else:
+            names = sorted(set(box.forwarders()) | {f.name for f in app.settings.forwarders})
+            for name in names:
+                for e in box.pending(name, limit):
+                    rows.append(
+                        {
+                            "forwarder": name,
+                            "event_id": e.event_id,
+                            "reader": e.reader,
+                            "seq": e.seq,
+                            "committed_at": _iso(e.committed_at),
+                        }
+                    )
+    finally:
+        box.close()
+    if as_json:
+        emit(rows, True)
+        return
+    if not rows:
+        click.echo("no dead letters" if dead else "nothing pending")
+    for r in rows:
+        tail = r.get("reason") or r.get("committed_at")
+        click.echo(f"{r['forwarder']}  {r['event_id']}  {r['reader']} #{r['seq']}  {tail}")
+
+
+@outbox.command("retry")
+@click.argument("event_id", required=False)
+@click.option("--all-dead", is_flag=True, help="Every open dead letter.")
+@json_option
+@pass_app
+def outbox_retry(app: AppContext, event_id: str | None, all_dead: bool, as_json: bool) -> None:
+    """Send dead letters again (the dead-letter rows are kept, stamped as retried).
+
+    A running daemon picks them up within a second."""
+    if bool(event_id) == all_dead:
+        raise click.UsageError("give an EVENT_ID or --all-dead (one of them)")
+    box = _open_outbox(app)
+    try:
+        count = box.retry_dead(None if all_dead else event_id)
+    finally:
+        box.close()
+    if event_id and count == 0:
+        raise click.BadParameter(f"no open dead letter for event {event_id}", param_hint="EVENT_ID")
+    emit({"retried": count}, as_json, f"{count} dead letter(s) queued again")
+
+
+COMMANDS: list[click.Command] = [run, status, outbox]

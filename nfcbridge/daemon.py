@@ -1,0 +1,244 @@
+"""The daemon: readers -> tap pipeline -> outbox -> forwarders, supervised, systemd-aware.
+
+Startup is all-or-nothing: ``prepare()`` validates every setting, parses every reader URL
+(``drivers.table.parse``), builds every reader object without opening it, opens and checks
+the outbox and the registry, reads every secret and checks the control socket path, all
+before any thread starts. A mistake is one line naming the file and key (exit 3) or the
+store (exit 8); the daemon never runs half-configured.
+
+Then ``start()`` opens the control socket and the metrics endpoint, starts the forwarders
+and one worker per reader, and tells systemd ``READY=1``. The main loop pings the watchdog
+(``WATCHDOG=1``) only while it is healthy: the outbox answers and every worker and
+forwarder thread is alive; otherwise systemd restarts us.
+
+SIGTERM (or SIGINT) drains: readers stop first (no new taps), forwarders get up to
+``drain_timeout`` seconds to deliver what is pending, then everything is closed and
+``run()`` returns 0. Whatever is not delivered stays in the outbox for the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+from nfcbridge.config import ReaderSettings, Settings
+from nfcbridge.errors import ConfigError, StoreUnavailable
+from nfcbridge.forwarders import Forwarder, build_forwarder
+from nfcbridge.outbox import Outbox, OutboxError
+from nfcbridge.pipeline import Enricher, TapPipeline
+from nfcbridge.sdnotify import SdNotify, watchdog_interval
+from nfcbridge.worker import ReaderWorker
+
+log = logging.getLogger("nfcbridge.daemon")
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        notify: SdNotify | None = None,
+        drain_timeout: float = 10.0,
+        reader_backoff: tuple[float, float] = (0.2, 30.0),
+    ) -> None:
+        self.settings = settings
+        self.notify = notify or SdNotify()
+        self.drain_timeout = drain_timeout
+        self.reader_backoff = reader_backoff
+        self.outbox: Outbox | None = None
+        self.registry: Any = None
+        self.enricher: Enricher | None = None
+        self.pipeline: TapPipeline | None = None
+        self.workers: dict[str, ReaderWorker] = {}
+        self.forwarders: list[Forwarder] = []
+        self.metrics: Any = None
+        self.metrics_port: int | None = None
+        self.control: Any = None
+        self.started_at = time.time()
+        self._stop = threading.Event()
+        self.ready = threading.Event()
+
+    # -- validation (no threads) ----------------------------------------------------------
+    def prepare(self) -> None:
+        s, file = self.settings, self.settings.source
+        self._check_readers()
+        if s.metrics.listen:
+            from nfcbridge.metrics import Metrics, parse_listen
+
+            parse_listen(s.metrics.listen, file=file)
+            self.metrics = Metrics()
+        control_path = s.control_socket
+        if control_path is not None:
+            from nfcbridge.control import ControlError, ControlServer
+
+            self.control = ControlServer(control_path, self)
+            try:
+                self.control.check()
+            except ControlError as exc:
+                raise ConfigError(str(exc), file=file, key="control.socket") from None
+        try:
+            self.outbox = Outbox.open(s.outbox_path)
+        except OutboxError as exc:
+            raise StoreUnavailable(f"{file}: outbox.path: {exc}") from None
+        self._open_registry()
+        self.pipeline = TapPipeline(s.station.name, self.outbox, enricher=self.enricher)
+        for i, fs in enumerate(s.forwarders):
+            self.forwarders.append(build_forwarder(fs, i, s, self.outbox, metrics=self.metrics))
+        for rs in s.readers:
+            self.workers[rs.name] = ReaderWorker(
+                rs,
+                self.pipeline,
+                metrics=self.metrics,
+                min_backoff=self.reader_backoff[0],
+                max_backoff=self.reader_backoff[1],
+            )
+        if self.metrics is not None:
+            outbox = self.outbox
+            names = [f.forwarder_name for f in self.forwarders]
+            self.metrics.watch_outbox(lambda: [outbox.progress(n) for n in names])
+
+    def _check_readers(self) -> None:
+        from drivers import table
+        from drivers.errors import ReaderError
+
+        file = self.settings.source
+        for i, rs in enumerate(self.settings.readers):
+            key = f"readers[{i}].url"
+            try:
+                parsed = table.parse(rs.url)
+                table.make_reader(parsed).close()  # imports the driver, validates params
+            except ReaderError as exc:
+                raise ConfigError(str(exc), file=file, key=key) from None
+            if rs.retap_window < 0:
+                raise ConfigError(
+                    "must not be negative", file=file, key=f"readers[{i}].retap_window"
+                )
+
+    def _open_registry(self) -> None:
+        s, file = self.settings, self.settings.source
+        url = s.registry.url
+        if url == "none":
+            return
+        if not url and not (s.data_dir / "registry.db").exists():
+            log.info("no registry configured or found: taps are not enriched")
+            return
+        from provisioning.errors import ProvisioningError
+        from provisioning.registry import Registry
+
+        try:
+            self.registry = Registry.open(s.registry_url, migrate=False)
+            self.registry.tap_context(b"\x00" * 7)  # proves the schema answers
+        except (ProvisioningError, Exception) as exc:
+            raise StoreUnavailable(f"{file}: registry.url: {exc}") from None
+        self.enricher = Enricher(self.registry)
+
+    # -- running --------------------------------------------------------------------------
+    def start(self) -> None:
+        assert self.pipeline is not None, "prepare() first"
+        if self.control is not None:
+            self.control.start()
+        if self.metrics is not None:
+            from nfcbridge.metrics import parse_listen
+
+            host, port = parse_listen(self.settings.metrics.listen)
+            self.metrics_port = self.metrics.serve(host, port)
+        for fw in self.forwarders:
+            self.pipeline.subscribe(fw.wake)
+            fw.start()
+        for worker in self.workers.values():
+            worker.start()
+
+    def healthy(self) -> bool:
+        try:
+            assert self.outbox is not None
+            self.outbox.ping()
+        except OutboxError as exc:
+            log.error("outbox unhealthy: %s", exc)
+            return False
+        threads: list[threading.Thread] = [*self.workers.values(), *self.forwarders]
+        dead = [t.name for t in threads if not t.is_alive()]
+        if dead:
+            log.error("threads not running: %s", ", ".join(dead))
+            return False
+        return True
+
+    def request_stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def run(self, *, install_signals: bool = True) -> int:
+        self.prepare()
+        if install_signals:
+            self._install_signals()
+        self.start()
+        self.notify.ready(f"{len(self.workers)} readers, {len(self.forwarders)} forwarders")
+        self.ready.set()
+        log.info(
+            "nfcbridge daemon ready: %d readers, %d forwarders",
+            len(self.workers),
+            len(self.forwarders),
+        )
+        interval = watchdog_interval() or 1.0
+        while not self._stop.wait(interval):
+            if self.healthy():
+                self.notify.watchdog()
+        self.shutdown()
+        return 0
+
+    def _install_signals(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self._stop.set()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def shutdown(self) -> None:
+        """Stop readers, let forwarders deliver within ``drain_timeout``, close."""
+        self.notify.stopping("draining")
+        log.info("stopping: draining the outbox for up to %.0f s", self.drain_timeout)
+        for worker in self.workers.values():
+            worker.stop()
+        for worker in self.workers.values():
+            worker.join(timeout=5.0)
+        if self.control is not None:
+            self.control.close()
+        deadline = time.monotonic() + self.drain_timeout
+        for fw in self.forwarders:
+            fw.drain()
+        for fw in self.forwarders:
+            fw.join(timeout=max(0.0, deadline - time.monotonic()))
+        for fw in self.forwarders:
+            fw.stop()
+        for fw in self.forwarders:
+            fw.join(timeout=5.0)
+        if self.metrics is not None:
+            self.metrics.close()
+        if self.enricher is not None:
+            self.enricher.close()
+        if self.registry is not None:
+            self.registry.close()
+        if self.outbox is not None:
+            self.outbox.close()
+        log.info("stopped")
+
+    # -- what the control channel needs ---------------------------------------------------
+    def reader_settings(self, name: str) -> ReaderSettings | None:
+        return next((r for r in self.settings.readers if r.name == name), None)
+
+    def worker(self, name: str) -> ReaderWorker:
+        return self.workers[name]
+
+    def status(self) -> dict[str, Any]:
+        from nfcbridge.status import daemon_status
+
+        assert self.outbox is not None
+        return daemon_status(
+            self.settings.station.name,
+            self.outbox,
+            self.workers.values(),
+            self.forwarders,
+            self.started_at,
+        )

@@ -1,0 +1,144 @@
+"""The tap event, schema ``nfcbridge.tap/1``: one typed record per tap, serialised once.
+
+The JSON form is what every forwarder sends and what the outbox stores, byte for byte, so a
+re-delivery after a crash carries exactly the same body and the same ``event_id``::
+
+    {"schema": "nfcbridge.tap/1", "event_id": "<UUIDv7>", "station": "alvsjo-1",
+     "reader": "desk-left", "seq": 1042, "occurred_at": "2026-11-24T07:58:12.345Z",
+     "clock_synced": true,
+     "tag": {"uid": "04A1B2C3D4E5F6", "product": "NTAG213", "genuine": true},
+     "registry": {"state": "active", "customer": "psn:k1:3f9c...", "provider": "P-0042"},
+     "origin": "reader", "anomalies": []}
+
+``tag.product`` and ``tag.genuine`` are present only when the reader learned them at tap
+time; the daemon reads the UID only (from anticollision), so a tap is never slowed by a tag
+read (see ``nfcbridge.pipeline``). ``registry`` is null when no registry is configured or it
+could not be asked (then ``anomalies`` says ``registry_unavailable``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import uuid6
+
+SCHEMA = "nfcbridge.tap/1"
+Origin = Literal["reader", "simulated"]
+
+# The anomaly vocabulary (stable strings: backends match on them).
+UNKNOWN_TAG = "unknown_tag"  # the registry has never seen this UID
+RETIRED_TAG = "retired_tag"  # the tag was retired: it must not be on a door any more
+SPOILED_TAG = "spoiled_tag"  # failed provisioning: it must never be in use
+NOT_ATTACHED = "not_attached"  # known and usable, but not attached to a customer
+NOT_GENUINE = "not_genuine"  # originality signature failed (when the reader checked it)
+REGISTRY_UNAVAILABLE = "registry_unavailable"  # enrichment failed; the tap is still kept
+
+
+@dataclass(frozen=True)
+class TagFacts:
+    uid: str  # upper-case hex
+    product: str | None = None
+    genuine: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"uid": self.uid}
+        if self.product is not None:
+            data["product"] = self.product
+        if self.genuine is not None:
+            data["genuine"] = self.genuine
+        return data
+
+
+@dataclass(frozen=True)
+class RegistryFacts:
+    state: str
+    customer: str | None
+    provider: str | None
+
+
+@dataclass(frozen=True)
+class TapEvent:
+    event_id: str
+    station: str
+    reader: str
+    occurred_at: datetime
+    tag: TagFacts
+    origin: Origin
+    clock_synced: bool
+    seq: int = 0  # assigned by the outbox inside the commit transaction
+    registry: RegistryFacts | None = None
+    anomalies: tuple[str, ...] = field(default=())
+
+    def with_seq(self, seq: int) -> TapEvent:
+        return replace(self, seq=seq)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "event_id": self.event_id,
+            "station": self.station,
+            "reader": self.reader,
+            "seq": self.seq,
+            "occurred_at": format_time(self.occurred_at),
+            "clock_synced": self.clock_synced,
+            "tag": self.tag.to_dict(),
+            "registry": asdict(self.registry) if self.registry is not None else None,
+            "origin": self.origin,
+            "anomalies": list(self.anomalies),
+        }
+
+    def to_json(self) -> str:
+        """Compact, key order fixed: the exact bytes stored, signed and sent."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+
+def new_event_id() -> str:
+    """A UUIDv7: time-ordered (sorts by creation), random enough to be unique everywhere."""
+    return str(uuid6.uuid7())
+
+
+def format_time(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a ``Z``: ``2026-11-24T07:58:12.345Z``."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- clock synchronisation ----------------------------------------------------------------
+_TIME_ERROR = 5  # adjtimex() result when the kernel considers the clock unsynchronised
+_libc: Any = None
+
+
+def clock_synced() -> bool:
+    """Whether the kernel considers the system clock synchronised (NTP, timesyncd, chrony).
+
+    Read-only ``adjtimex(2)`` (``modes = 0``, no privilege needed): every NTP client on
+    Linux disciplines the clock through it and clears ``STA_UNSYNC`` once synchronised; the
+    kernel then returns a clock state other than ``TIME_ERROR``. This is the same test
+    ``timedatectl``'s "System clock synchronized" and chrony's ``waitsync`` rely on, without
+    a D-Bus round trip; one syscall, cheap enough for every tap. Anything that goes wrong
+    (not Linux, no libc) reports False: a backend must not trust a time we cannot vouch for.
+    """
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        timex = ctypes.create_string_buffer(512)  # struct timex is 208 bytes; modes=0 first
+        result = int(_libc.adjtimex(timex))
+    except (OSError, AttributeError):
+        return False
+    return 0 <= result != _TIME_ERROR
+
+
+def event_from_json(text: str) -> dict[str, Any]:
+    """Parse a stored payload (used by tools and tests; forwarders send the text as is)."""
+    data: dict[str, Any] = json.loads(text)
+    return data

@@ -1,0 +1,192 @@
+"""The forwarder loop shared by every kind: drain the outbox, in commit order, forever.
+
+A concrete forwarder implements ``send(batch) -> Outcome``: which events the remote end
+confirmed, which it rejected for good (they go to the dead-letter table, kept forever), and
+whether to back off before trying the rest again. The loop marks progress in the outbox only
+after confirmation, so delivery is at-least-once with the same event id and payload.
+
+Retries go on forever with exponential backoff and full jitter (a random wait between 0 and
+``min(max_backoff, base * 2**failures)``, so many stations coming back at once do not
+stampede a backend); a ``Retry-After`` from the remote end is honoured, bounded by
+``max_backoff``. Head-of-line order is kept: the next event is not sent while an earlier one
+is still being retried, so a backend that was down sees each reader's events in sequence.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from nfcbridge.outbox import Outbox, OutboxError, StoredEvent
+
+log = logging.getLogger("nfcbridge.forwarders")
+
+
+class TransientError(Exception):
+    """Try again later (network down, 5xx, 429, broker away)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class Outcome:
+    delivered: list[StoredEvent] = field(default_factory=list)
+    dead: list[tuple[StoredEvent, str]] = field(default_factory=list)
+    retry: TransientError | None = None  # set: back off, then resume with what is left
+
+
+@dataclass
+class ForwarderHealth:
+    name: str
+    kind: str
+    state: str = "starting"  # starting | ok | retrying | stopped
+    delivered: int = 0
+    dead: int = 0
+    failures: int = 0  # consecutive
+    last_error: str | None = None
+    last_delivery: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Forwarder(threading.Thread):
+    kind = "base"
+
+    def __init__(
+        self,
+        name: str,
+        outbox: Outbox,
+        *,
+        max_backoff: float = 300.0,
+        batch_size: int = 100,
+        base_backoff: float = 0.5,
+        idle_wait: float = 1.0,
+        metrics: Any = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(name=f"forwarder-{name}", daemon=True)
+        self.forwarder_name = name
+        self.outbox = outbox
+        self.max_backoff = max_backoff
+        self.batch_size = batch_size
+        self.base_backoff = base_backoff
+        self.idle_wait = idle_wait
+        self.metrics = metrics
+        self.rng = rng or random.Random()
+        self.health = ForwarderHealth(name, self.kind)
+        self._wake = threading.Event()
+        self._halt = threading.Event()
+        self._draining = threading.Event()
+
+    # -- control --------------------------------------------------------------------------
+    def wake(self, *_: object) -> None:
+        """Something was committed: look at the outbox now (a pipeline subscriber)."""
+        self._wake.set()
+
+    def drain(self) -> None:
+        """Deliver what is pending, then end (the daemon bounds how long it waits)."""
+        self._draining.set()
+        self._wake.set()
+
+    def stop(self) -> None:
+        """End now, interrupting any backoff wait."""
+        self._halt.set()
+        self._wake.set()
+
+    # -- the concrete part ----------------------------------------------------------------
+    def send(self, batch: list[StoredEvent]) -> Outcome:
+        raise NotImplementedError
+
+    def setup(self) -> None:
+        """Connect (called in the forwarder's thread before the loop)."""
+
+    def teardown(self) -> None:
+        """Release connections (called in the forwarder's thread at the end)."""
+
+    # -- the loop -------------------------------------------------------------------------
+    def backoff_delay(self, error: TransientError) -> float:
+        if error.retry_after is not None:
+            return max(0.0, min(error.retry_after, self.max_backoff))
+        cap = min(self.max_backoff, self.base_backoff * 2 ** min(self.health.failures, 30))
+        return self.rng.uniform(0, cap)
+
+    def run(self) -> None:
+        self.outbox.register(self.forwarder_name)
+        try:
+            self.setup()
+            self._loop()
+        except Exception:  # logged; the daemon's watchdog sees the thread end
+            log.exception("forwarder %s crashed", self.forwarder_name)
+            self.health.last_error = "crashed"
+        finally:
+            try:
+                self.teardown()
+            finally:
+                self.health.state = "stopped"
+
+    def _loop(self) -> None:
+        while not self._halt.is_set():
+            try:
+                batch = self.outbox.pending(self.forwarder_name, self.batch_size)
+            except OutboxError as exc:
+                log.error("forwarder %s cannot read the outbox: %s", self.forwarder_name, exc)
+                self._halt.wait(1.0)
+                continue
+            if not batch:
+                if self._draining.is_set():
+                    return
+                self._wake.wait(self.idle_wait)
+                self._wake.clear()
+                continue
+            try:
+                outcome = self.send(batch)
+            except TransientError as exc:
+                outcome = Outcome(retry=exc)
+            except Exception as exc:  # a bug in send is retried, not fatal
+                log.exception("forwarder %s send failed", self.forwarder_name)
+                outcome = Outcome(retry=TransientError(f"{type(exc).__name__}: {exc}"))
+            self._record(outcome)
+            if outcome.retry is not None:
+                self.health.failures += 1
+                self.health.state = "retrying"
+                self.health.last_error = str(outcome.retry)
+                delay = self.backoff_delay(outcome.retry)
+                log.warning(
+                    "forwarder %s: %s; retrying in %.2f s",
+                    self.forwarder_name,
+                    outcome.retry,
+                    delay,
+                )
+                if self._halt.wait(delay):
+                    return
+            else:
+                self.health.failures = 0
+                self.health.state = "ok"
+
+    def _record(self, outcome: Outcome) -> None:
+        if outcome.delivered:
+            self.outbox.mark_delivered(self.forwarder_name, outcome.delivered)
+            self.health.delivered += len(outcome.delivered)
+            self.health.last_delivery = time.time()
+            if self.metrics is not None:
+                self.metrics.delivered(self.forwarder_name, len(outcome.delivered))
+        for event, reason in outcome.dead:
+            log.error(
+                "forwarder %s: event %s rejected for good (dead letter): %s",
+                self.forwarder_name,
+                event.event_id,
+                reason,
+            )
+            self.outbox.mark_dead(self.forwarder_name, event, reason)
+            self.health.dead += 1
+            if self.metrics is not None:
+                self.metrics.dead_letter(self.forwarder_name)
+        if outcome.retry is not None and self.metrics is not None:
+            self.metrics.delivery_failure(self.forwarder_name)

@@ -1,0 +1,139 @@
+"""Prometheus metrics on loopback (``[metrics] listen = "127.0.0.1:9464"``).
+
+A private registry (not the process-global one) so tests can build several daemons. Outbox
+depth is read at scrape time by a collector, so a stuck forwarder shows even when nothing
+else happens.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from nfcbridge.errors import ConfigError
+
+
+def parse_listen(listen: str, *, file: str | None = None) -> tuple[str, int]:
+    """``HOST:PORT`` on a loopback address (metrics never leave the machine)."""
+    host, sep, port = listen.rpartition(":")
+    host = host.strip("[]")
+    try:
+        if not sep or not ipaddress.ip_address(host).is_loopback:
+            raise ValueError
+        number = int(port)
+        if not 0 <= number <= 65535:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"must be a loopback HOST:PORT such as 127.0.0.1:9464, not {listen!r}",
+            file=file,
+            key="metrics.listen",
+        ) from None
+    return host, number
+
+
+class _OutboxCollector(Collector):
+    def __init__(self, probe: Callable[[], Iterable[Any]]) -> None:
+        self.probe = probe
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        pending = GaugeMetricFamily(
+            "nfcbridge_outbox_pending", "Undelivered events", labels=["forwarder"]
+        )
+        oldest = GaugeMetricFamily(
+            "nfcbridge_outbox_oldest_pending_seconds",
+            "Age of the oldest undelivered event",
+            labels=["forwarder"],
+        )
+        dead = GaugeMetricFamily(
+            "nfcbridge_dead_letters", "Open dead letters", labels=["forwarder"]
+        )
+        try:
+            now = time.time()
+            for p in self.probe():
+                pending.add_metric([p.forwarder], p.pending)
+                oldest.add_metric(
+                    [p.forwarder], now - p.oldest_pending_at if p.oldest_pending_at else 0.0
+                )
+                dead.add_metric([p.forwarder], p.dead_letters)
+        except Exception:  # a scrape must not crash on a busy outbox
+            pass
+        yield from (pending, oldest, dead)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.taps = Counter("nfcbridge_taps", "Committed taps", ["reader", "origin"], registry=r)
+        self.tap_commit = Histogram(
+            "nfcbridge_tap_commit_seconds",
+            "Tap seen to outbox commit",
+            registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+        )
+        self.reader_errors = Counter(
+            "nfcbridge_reader_errors", "Reader errors", ["reader"], registry=r
+        )
+        self.reader_reopens = Counter(
+            "nfcbridge_reader_reopens", "Reader re-opens", ["reader"], registry=r
+        )
+        self.reader_ok = Gauge(
+            "nfcbridge_reader_up", "Reader open and polling", ["reader"], registry=r
+        )
+        self.deliveries = Counter(
+            "nfcbridge_deliveries", "Events delivered", ["forwarder"], registry=r
+        )
+        self.failures = Counter(
+            "nfcbridge_delivery_failures", "Failed delivery attempts", ["forwarder"], registry=r
+        )
+        self.dead = Counter(
+            "nfcbridge_dead_lettered", "Events dead-lettered", ["forwarder"], registry=r
+        )
+        self._server: Any = None
+
+    def watch_outbox(self, probe: Callable[[], Iterable[Any]]) -> None:
+        self.registry.register(_OutboxCollector(probe))
+
+    # hooks called by workers and forwarders
+    def tap_committed(self, reader: str, origin: str, seconds: float) -> None:
+        self.taps.labels(reader, origin).inc()
+        self.tap_commit.observe(seconds)
+
+    def reader_error(self, reader: str) -> None:
+        self.reader_errors.labels(reader).inc()
+
+    def reader_reopen(self, reader: str) -> None:
+        self.reader_reopens.labels(reader).inc()
+
+    def reader_up(self, reader: str, up: bool) -> None:
+        self.reader_ok.labels(reader).set(1 if up else 0)
+
+    def delivered(self, forwarder: str, count: int) -> None:
+        self.deliveries.labels(forwarder).inc(count)
+
+    def delivery_failure(self, forwarder: str) -> None:
+        self.failures.labels(forwarder).inc()
+
+    def dead_letter(self, forwarder: str) -> None:
+        self.dead.labels(forwarder).inc()
+
+    def serve(self, host: str, port: int) -> int:
+        """Start the HTTP endpoint; returns the bound port (useful with port 0)."""
+        from prometheus_client import start_http_server
+
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        self._server = server
+        return int(server.server_address[1])
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

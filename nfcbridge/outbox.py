@@ -1,0 +1,378 @@
+"""The local outbox: the source of truth for every tap the daemon acknowledged.
+
+SQLite in WAL mode with ``synchronous=FULL``: when ``commit`` returns, the event survives a
+power cut. Tables::
+
+    events        id (global order), event_id (UUIDv7, unique), reader, seq, payload (JSON)
+    sequences     reader -> last seq (monotonic across restarts, even if events are pruned)
+    progress      forwarder -> watermark (every event id <= watermark is done for it)
+    deliveries    (forwarder, event) delivered rows above the watermark
+    dead_letters  permanent rejections per forwarder; never deleted (a retry stamps the row)
+
+Each forwarder keeps its own progress, so a slow MQTT broker never holds back the webhook.
+Delivery is at-least-once: a forwarder marks an event delivered only after the remote end
+confirmed it, so a crash in between re-sends the same payload with the same event id.
+
+One connection per thread (sqlite3 objects must not cross threads); writers take
+``BEGIN IMMEDIATE`` so concurrent writers queue on the lock instead of dead-locking.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nfcbridge.events import TapEvent
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    reader TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    occurred_at TEXT NOT NULL,
+    committed_at REAL NOT NULL,
+    payload TEXT NOT NULL,
+    UNIQUE (reader, seq)
+);
+CREATE TABLE IF NOT EXISTS sequences (
+    reader TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS progress (
+    forwarder TEXT PRIMARY KEY,
+    watermark INTEGER NOT NULL DEFAULT 0,
+    last_delivery REAL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    forwarder TEXT NOT NULL,
+    event INTEGER NOT NULL REFERENCES events(id),
+    delivered_at REAL NOT NULL,
+    PRIMARY KEY (forwarder, event)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    forwarder TEXT NOT NULL,
+    event INTEGER NOT NULL REFERENCES events(id),
+    event_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    dead_at REAL NOT NULL,
+    retried_at REAL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_open ON dead_letters (forwarder, event)
+    WHERE retried_at IS NULL;
+"""
+
+
+class OutboxError(Exception):
+    """The outbox cannot be opened or written (the daemon maps it to exit 8)."""
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    event_id: str
+    reader: str
+    seq: int
+    committed_at: float
+    payload: str
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    forwarder: str
+    event_id: str
+    reader: str
+    seq: int
+    reason: str
+    dead_at: float
+    retried_at: float | None
+
+
+@dataclass(frozen=True)
+class ForwarderProgress:
+    forwarder: str
+    pending: int
+    oldest_pending_at: float | None  # committed_at of the oldest undelivered event
+    last_delivery: float | None
+    dead_letters: int  # open (not retried) dead letters
+
+
+class Outbox:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+
+    # -- connections ----------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> Outbox:
+        """Open (creating if needed) and check the outbox; ``OutboxError`` if unusable."""
+        outbox = cls(path)
+        outbox.check()
+        return outbox
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=self._busy_timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: {exc}") from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise OutboxError(f"outbox {self.path}: commit failed: {exc}") from exc
+
+    def check(self) -> None:
+        """Create the schema if needed, refuse a newer schema, prove we can write."""
+        if not self.path.parent.is_dir():
+            raise OutboxError(f"cannot open outbox {self.path}: directory does not exist")
+        try:
+            conn = self._conn()
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise OutboxError(
+                    f"outbox {self.path} has schema {version}, newer than this program's "
+                    f"{SCHEMA_VERSION}"
+                )
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                raise OutboxError(f"outbox {self.path}: cannot enable WAL (mode {mode})")
+            with self._write() as c:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            ok = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if ok != "ok":
+                raise OutboxError(f"outbox {self.path} failed its integrity check: {ok}")
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot use outbox {self.path}: {exc}") from exc
+
+    def ping(self) -> None:
+        """A cheap liveness probe for the watchdog."""
+        try:
+            self._conn().execute("SELECT 1 FROM sequences LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+
+    # -- taps -----------------------------------------------------------------------------
+    def commit(self, event: TapEvent) -> TapEvent:
+        """Assign the reader's next sequence number and store durably; returns the event
+        as stored. The event id was assigned by the caller before, and is stored with it."""
+        try:
+            with self._write() as c:
+                row = c.execute(
+                    "SELECT last_seq FROM sequences WHERE reader = ?", (event.reader,)
+                ).fetchone()
+                stored = event.with_seq((row[0] if row else 0) + 1)
+                c.execute(
+                    "INSERT INTO events (event_id, reader, seq, occurred_at, committed_at,"
+                    " payload) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        stored.event_id,
+                        stored.reader,
+                        stored.seq,
+                        stored.to_dict()["occurred_at"],
+                        time.time(),
+                        stored.to_json(),
+                    ),
+                )
+                c.execute(
+                    "INSERT INTO sequences (reader, last_seq) VALUES (?, ?) ON CONFLICT(reader)"
+                    " DO UPDATE SET last_seq = excluded.last_seq",
+                    (stored.reader, stored.seq),
+                )
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: cannot store tap: {exc}") from exc
+        return stored
+
+    # -- forwarders -----------------------------------------------------------------------
+    def register(self, forwarder: str) -> None:
+        """A forwarder seen for the first time starts at the beginning of the outbox."""
+        with self._write() as c:
+            c.execute("INSERT OR IGNORE INTO progress (forwarder) VALUES (?)", (forwarder,))
+
+    def pending(self, forwarder: str, limit: int = 100) -> list[StoredEvent]:
+        """Undelivered, not dead-lettered events for *forwarder*, in commit order."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT e.id, e.event_id, e.reader, e.seq, e.committed_at, e.payload FROM events e"
+                " WHERE e.id > COALESCE((SELECT watermark FROM progress WHERE forwarder = :f), 0)"
+                " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.forwarder = :f"
+                "                 AND d.event = e.id)"
+                " AND NOT EXISTS (SELECT 1 FROM dead_letters x WHERE x.forwarder = :f"
+                "                 AND x.event = e.id AND x.retried_at IS NULL)"
+                " ORDER BY e.id LIMIT :n",
+                {"f": forwarder, "n": limit},
+            )
+            .fetchall()
+        )
+        return [StoredEvent(*row) for row in rows]
+
+    def mark_delivered(self, forwarder: str, events: list[StoredEvent] | list[int]) -> None:
+        ids = [e.id if isinstance(e, StoredEvent) else e for e in events]
+        if not ids:
+            return
+        now = time.time()
+        with self._write() as c:
+            c.executemany(
+                "INSERT OR IGNORE INTO deliveries (forwarder, event, delivered_at)"
+                " VALUES (?, ?, ?)",
+                [(forwarder, i, now) for i in ids],
+            )
+            c.execute("UPDATE progress SET last_delivery = ? WHERE forwarder = ?", (now, forwarder))
+            self._advance(c, forwarder)
+
+    def mark_dead(self, forwarder: str, event: StoredEvent, reason: str) -> None:
+        with self._write() as c:
+            c.execute(
+                "INSERT INTO dead_letters (forwarder, event, event_id, reason, dead_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (forwarder, event.id, event.event_id, reason[:1000], time.time()),
+            )
+            self._advance(c, forwarder)
+
+    def _advance(self, c: sqlite3.Connection, forwarder: str) -> None:
+        """Move the watermark over the prefix of events that are delivered or dead."""
+        c.execute(
+            "UPDATE progress SET watermark = COALESCE((SELECT MIN(e.id) - 1 FROM events e"
+            " WHERE e.id > progress.watermark"
+            " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.forwarder = :f"
+            "                 AND d.event = e.id)"
+            " AND NOT EXISTS (SELECT 1 FROM dead_letters x WHERE x.forwarder = :f"
+            "                 AND x.event = e.id AND x.retried_at IS NULL)),"
+            " (SELECT COALESCE(MAX(id), 0) FROM events)) WHERE forwarder = :f",
+            {"f": forwarder},
+        )
+
+    def retry_dead(self, event_id: str | None = None) -> int:
+        """Send dead letters again (one event, or all open ones); the rows stay, stamped."""
+        now = time.time()
+        with self._write() as c:
+            where = "retried_at IS NULL" + (" AND event_id = ?" if event_id else "")
+            args: tuple[Any, ...] = (event_id,) if event_id else ()
+            rows = c.execute(
+                f"SELECT id, forwarder, event FROM dead_letters WHERE {where}", args
+            ).fetchall()
+            for dead_id, forwarder, event in rows:
+                c.execute("UPDATE dead_letters SET retried_at = ? WHERE id = ?", (now, dead_id))
+                c.execute(
+                    "UPDATE progress SET watermark = MIN(watermark, ?) WHERE forwarder = ?",
+                    (event - 1, forwarder),
+                )
+        return len(rows)
+
+    # -- inspection -----------------------------------------------------------------------
+    def events(self, *, after: int = 0, limit: int | None = None) -> list[StoredEvent]:
+        sql = (
+            "SELECT id, event_id, reader, seq, committed_at, payload FROM events WHERE id > ?"
+            " ORDER BY id"
+        )
+        args: tuple[Any, ...] = (after,)
+        if limit is not None:
+            sql += " LIMIT ?"
+            args += (limit,)
+        return [StoredEvent(*r) for r in self._conn().execute(sql, args).fetchall()]
+
+    def event_ids(self) -> set[str]:
+        return {r[0] for r in self._conn().execute("SELECT event_id FROM events").fetchall()}
+
+    def dead_letters(self, *, include_retried: bool = False) -> list[DeadLetter]:
+        where = "" if include_retried else "WHERE x.retried_at IS NULL"
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT x.id, x.forwarder, x.event_id, e.reader, e.seq, x.reason, x.dead_at,"
+                f" x.retried_at FROM dead_letters x JOIN events e ON e.id = x.event {where}"
+                " ORDER BY x.id"
+            )
+            .fetchall()
+        )
+        return [DeadLetter(*r) for r in rows]
+
+    def forwarders(self) -> list[str]:
+        return [
+            r[0]
+            for r in self._conn()
+            .execute("SELECT forwarder FROM progress ORDER BY forwarder")
+            .fetchall()
+        ]
+
+    def progress(self, forwarder: str) -> ForwarderProgress:
+        c = self._conn()
+        row = c.execute(
+            "SELECT watermark, last_delivery FROM progress WHERE forwarder = ?", (forwarder,)
+        ).fetchone()
+        watermark, last = row if row else (0, None)
+        pending, oldest = c.execute(
+            "SELECT COUNT(*), MIN(e.committed_at) FROM events e WHERE e.id > :w"
+            " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.forwarder = :f"
+            "                 AND d.event = e.id)"
+            " AND NOT EXISTS (SELECT 1 FROM dead_letters x WHERE x.forwarder = :f"
+            "                 AND x.event = e.id AND x.retried_at IS NULL)",
+            {"f": forwarder, "w": watermark},
+        ).fetchone()
+        dead = c.execute(
+            "SELECT COUNT(*) FROM dead_letters WHERE forwarder = ? AND retried_at IS NULL",
+            (forwarder,),
+        ).fetchone()[0]
+        return ForwarderProgress(forwarder, pending, oldest, last, dead)
+
+    def last_seq(self, reader: str) -> int:
+        row = (
+            self._conn()
+            .execute("SELECT last_seq FROM sequences WHERE reader = ?", (reader,))
+            .fetchone()
+        )
+        return row[0] if row else 0
+
+    def count(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM events").fetchone()[0])

@@ -1,0 +1,98 @@
+"""What ``nfcbridge status`` shows: readers' health, outbox depth per forwarder, the age of
+the oldest undelivered event, the last delivery, dead letters.
+
+The running daemon answers ``{"op": "status"}`` on its control socket with the full picture;
+without a daemon the CLI still reads the outbox (depth, dead letters) and says the daemon is
+not running.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from nfcbridge.outbox import Outbox
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def outbox_status(outbox: Outbox, forwarders: Iterable[str] = ()) -> dict[str, Any]:
+    now = time.time()
+    names = sorted(set(outbox.forwarders()) | set(forwarders))
+    rows = []
+    for name in names:
+        p = outbox.progress(name)
+        rows.append(
+            {
+                "name": name,
+                "pending": p.pending,
+                "oldest_pending_age_s": round(now - p.oldest_pending_at, 3)
+                if p.oldest_pending_at
+                else None,
+                "last_delivery": _iso(p.last_delivery),
+                "dead_letters": p.dead_letters,
+            }
+        )
+    return {"path": str(outbox.path), "events": outbox.count(), "forwarders": rows}
+
+
+def daemon_status(
+    station: str,
+    outbox: Outbox,
+    workers: Iterable[Any],
+    forwarders: Iterable[Any],
+    started_at: float,
+) -> dict[str, Any]:
+    forwarders = list(forwarders)
+    box = outbox_status(outbox, [f.forwarder_name for f in forwarders])
+    live = {f.forwarder_name: f.health.as_dict() for f in forwarders}
+    for row in box["forwarders"]:
+        health = live.get(row["name"], {})
+        row["kind"] = health.get("kind")
+        row["state"] = health.get("state", "not configured")
+        row["last_error"] = health.get("last_error")
+    readers = []
+    for w in workers:
+        h = w.health.as_dict()
+        h["since"] = _iso(h["since"])
+        h["last_tap_at"] = _iso(h["last_tap_at"])
+        h["origin"] = w.origin
+        readers.append(h)
+    return {
+        "running": True,
+        "station": station,
+        "started_at": _iso(started_at),
+        "readers": readers,
+        "outbox": box,
+    }
+
+
+def render(data: dict[str, Any]) -> str:
+    lines = []
+    if data.get("running"):
+        lines.append(f"daemon: running (station {data['station']}, since {data['started_at']})")
+    else:
+        lines.append(f"daemon: not running ({data.get('reason', 'no control socket')})")
+    for r in data.get("readers", []):
+        err = f", last error: {r['last_error']}" if r.get("last_error") else ""
+        lines.append(
+            f"reader {r['name']}: {r['state']} ({r['origin']}), {r['taps']} taps, "
+            f"{r['reopens']} re-opens{err}"
+        )
+    box = data.get("outbox", {})
+    lines.append(f"outbox {box.get('path')}: {box.get('events')} events")
+    for f in box.get("forwarders", []):
+        age = f["oldest_pending_age_s"]
+        lines.append(
+            f"forwarder {f['name']}: {f.get('state', '-')}, {f['pending']} pending"
+            + (f" (oldest {age:.0f} s)" if age is not None else "")
+            + f", last delivery {f['last_delivery'] or 'never'}, "
+            f"{f['dead_letters']} dead letters"
+        )
+    return "\n".join(lines)

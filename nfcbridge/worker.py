@@ -1,0 +1,191 @@
+"""One supervised thread per reader.
+
+The reader libraries block, so each reader gets a thread. The thread never dies of an
+exception: everything is caught, logged and counted. A reader that disappears
+(``ReaderGone``, or any ``ReaderError`` while opening) is closed and re-opened with
+exponential backoff while the other readers go on; the daemon is never restarted for it.
+
+Loop: poll -> tag seen -> debounce -> pipeline.tap (commit) -> signal -> wait for removal.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from drivers import table
+from drivers.base import Reader
+from drivers.errors import NfcError, ReaderError, TagError
+from nfcbridge.config import ReaderSettings
+from nfcbridge.events import Origin, TapEvent
+from nfcbridge.outbox import OutboxError
+from nfcbridge.pipeline import TapPipeline
+
+log = logging.getLogger("nfcbridge.worker")
+
+SIMULATED_SCHEMES = frozenset({"mock"})
+
+
+def origin_for(url: str) -> Origin:
+    """Decided by the reader's driver, never by the input: a mock reader's taps are always
+    simulated, so a test rig can never pass for a real door."""
+    return "simulated" if table.parse(url).scheme in SIMULATED_SCHEMES else "reader"
+
+
+@dataclass
+class ReaderHealth:
+    name: str
+    url: str
+    state: str = "starting"  # starting | ok | reconnecting | stopped
+    taps: int = 0
+    errors: int = 0
+    reopens: int = 0
+    last_tap_at: float | None = None
+    last_error: str | None = None
+    since: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ReaderWorker(threading.Thread):
+    def __init__(
+        self,
+        settings: ReaderSettings,
+        pipeline: TapPipeline,
+        *,
+        metrics: Any = None,
+        min_backoff: float = 0.2,
+        max_backoff: float = 30.0,
+        removal_poll: float = 0.25,
+    ) -> None:
+        super().__init__(name=f"reader-{settings.name}", daemon=True)
+        self.settings = settings
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.removal_poll = removal_poll
+        self.origin = origin_for(settings.url)
+        self.health = ReaderHealth(settings.name, settings.url, since=time.time())
+        self.stopping = threading.Event()
+        self.field_empty = threading.Event()  # set whenever a poll found no tag
+        self.reader: Reader | None = None
+        # told after each presentation: (uid, committed event or None if merged or failed)
+        self.presentation_listeners: list[Callable[[str, TapEvent | None], None]] = []
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    # -- supervision ----------------------------------------------------------------------
+    def run(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                self.reader = table.make_reader(self.settings.url)
+                self.reader.open()
+                if failures or self.health.state == "reconnecting":
+                    log.info("reader %s recovered", self.settings.name)
+                self._set_state("ok")
+                failures = 0
+                self._serve(self.reader)
+            except Exception as exc:  # the supervisor never dies
+                self.health.errors += 1
+                self.health.last_error = f"{type(exc).__name__}: {exc}"
+                if self.metrics is not None:
+                    self.metrics.reader_error(self.settings.name)
+                if isinstance(exc, ReaderError):
+                    log.warning("reader %s lost: %s", self.settings.name, exc)
+                else:
+                    log.exception("reader %s worker error", self.settings.name)
+            finally:
+                if self.reader is not None:
+                    self.reader.close()
+                    self.reader = None
+            if self.stopping.is_set():
+                break
+            failures += 1
+            self.health.reopens += 1
+            self._set_state("reconnecting")
+            if self.metrics is not None:
+                self.metrics.reader_reopen(self.settings.name)
+            cap = min(self.max_backoff, self.min_backoff * 2 ** min(failures, 16))
+            self.stopping.wait(random.uniform(cap / 2, cap))
+        self._set_state("stopped")
+
+    def _set_state(self, state: str) -> None:
+        if self.health.state != state:
+            self.health.state = state
+            self.health.since = time.time()
+        if self.metrics is not None:
+            self.metrics.reader_up(self.settings.name, state == "ok")
+
+    # -- one open reader ------------------------------------------------------------------
+    def _serve(self, reader: Reader) -> None:
+        name = self.settings.name
+        while not self.stopping.is_set():
+            try:
+                target = reader.poll()
+            except TagError:
+                target = None  # a tag leaving during anticollision is just no tag
+            if target is None:
+                self.field_empty.set()
+                self.stopping.wait(reader.poll_interval)
+                continue
+            self.field_empty.clear()
+            uid = target.uid_hex
+            event = None
+            if self.pipeline.debouncer.is_new_tap(name, uid, self.settings.retap_window):
+                event = self._tap(reader, uid)
+            for listener in list(self.presentation_listeners):
+                try:
+                    listener(uid, event)
+                except Exception:
+                    log.exception("presentation listener failed")
+            self._wait_for_removal(reader)
+            self.pipeline.debouncer.ended(name, uid)
+            self.field_empty.set()
+
+    def _tap(self, reader: Reader, uid: str) -> TapEvent | None:
+        started = time.monotonic()
+        try:
+            event = self.pipeline.tap(self.settings.name, uid, self.origin)
+        except OutboxError as exc:
+            self.health.errors += 1
+            self.health.last_error = str(exc)
+            log.error("tap on %s NOT stored (not acknowledged): %s", self.settings.name, exc)
+            self._signal(reader, False)
+            return None
+        self.health.taps += 1
+        self.health.last_tap_at = time.time()
+        if self.metrics is not None:
+            self.metrics.tap_committed(self.settings.name, self.origin, time.monotonic() - started)
+        log.info(
+            "tap committed: reader %s seq %d event %s",
+            self.settings.name,
+            event.seq,
+            event.event_id,
+        )
+        self._signal(reader, True)
+        return event
+
+    def _signal(self, reader: Reader, ok: bool) -> None:
+        if not self.settings.signal:
+            return
+        try:
+            reader.signal(ok)
+        except NfcError as exc:  # a failed beep must not turn into a lost reader loop
+            log.warning("reader %s could not signal: %s", self.settings.name, exc)
+
+    def _wait_for_removal(self, reader: Reader) -> None:
+        while not self.stopping.is_set():
+            try:
+                if reader.wait_for_removal(timeout=self.removal_poll):
+                    return
+            except TagError:
+                return
