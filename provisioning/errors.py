@@ -10,6 +10,7 @@
     │   ├── QuotaExceeded        pickup beyond the provider's allowance (numbers in message)
     │   ├── DuplicateEntity      already exists (provider id, customer, UID)
     │   └── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
+    ├── PseudonymKeyError        the pseudonym key file is missing or unusable (configuration)
     └── StoreError               registry cannot be used (CLI exit 8)
         ├── StoreUnreachable     URL cannot be opened
         └── SchemaTooNew         database written by a newer nfcbridge
@@ -55,6 +56,10 @@ class DuplicateEntity(RegistryError):
 
 
 class InvalidIdentity(RegistryError):
+    pass
+
+
+class PseudonymKeyError(ProvisioningError):
     pass
 
 

@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning.errors import InvalidIdentity
+from provisioning.errors import InvalidIdentity, PseudonymKeyError
 
 KEY_BYTES = 32
 _PNR = re.compile(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$")
@@ -104,9 +104,9 @@ class Pseudonymizer:
 
     def __post_init__(self) -> None:
         if len(self.key) < 16:
-            raise InvalidIdentity("pseudonym key is too short (at least 16 bytes)")
+            raise PseudonymKeyError("pseudonym key is too short (at least 16 bytes)")
         if not _KEY_ID.match(self.key_id):
-            raise InvalidIdentity("pseudonym key id must be 1-32 letters, digits, _ . -")
+            raise PseudonymKeyError("pseudonym key id must be 1-32 letters, digits, _ . -")
 
     def __repr__(self) -> str:  # never show the key
         return f"Pseudonymizer(key_id={self.key_id!r})"
@@ -136,12 +136,12 @@ def load_key(path: Path, *, create: bool) -> bytes:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise InvalidIdentity(f"pseudonym key file {path} does not exist") from None
+        raise PseudonymKeyError(f"pseudonym key file {path} does not exist") from None
     except OSError as exc:
-        raise InvalidIdentity(f"cannot read pseudonym key file {path}: {exc.strerror}") from None
+        raise PseudonymKeyError(f"cannot read pseudonym key file {path}: {exc.strerror}") from None
     text = raw.strip()
     if re.fullmatch(rb"[0-9a-fA-F]{32,}", text) and len(text) % 2 == 0:
         return bytes.fromhex(text.decode("ascii"))
     if len(raw) < 16:
-        raise InvalidIdentity(f"pseudonym key file {path} is too short (at least 16 bytes)")
+        raise PseudonymKeyError(f"pseudonym key file {path} is too short (at least 16 bytes)")
     return raw

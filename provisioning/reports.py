@@ -1,0 +1,62 @@
+"""Reports: stock, providers (allowance and holdings), issued per provider per month, batches.
+
+Each report is a list of flat dicts (one per row) so the CLI can print it as a table, JSON
+or CSV without knowing what is in it. "Issued" counts pickups by the provider that picked
+the tag up (``issued_to``) in the month of the pickup: what some municipalities invoice,
+unaffected by later moves, attachments or retirements.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import func, select
+
+from provisioning.errors import UnknownEntity
+from provisioning.registry import Registry
+from provisioning.schema import STATES, tags
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def stock_report(registry: Registry) -> list[dict[str, Any]]:
+    """How many tags are in each state."""
+    with registry.store.read() as conn:
+        counts = dict(conn.execute(select(tags.c.state, func.count()).group_by(tags.c.state)).all())
+    return [{"state": state, "tags": counts.get(state, 0)} for state in STATES]
+
+
+def providers_report(registry: Registry) -> list[dict[str, Any]]:
+    return [p.as_dict() for p in registry.providers()]
+
+
+def issued_report(registry: Registry, month: str | None = None) -> list[dict[str, Any]]:
+    """Tags issued per provider per month (YYYY-MM), oldest month first."""
+    query = (
+        select(tags.c.issued_month, tags.c.issued_to, func.count())
+        .where(tags.c.issued_month.is_not(None))
+        .group_by(tags.c.issued_month, tags.c.issued_to)
+        .order_by(tags.c.issued_month, tags.c.issued_to)
+    )
+    if month is not None:
+        if not _MONTH.match(month):
+            raise UnknownEntity(f"month must be YYYY-MM, not {month!r}")
+        query = query.where(tags.c.issued_month == month)
+    with registry.store.read() as conn:
+        return [
+            {"month": m, "provider": provider, "issued": n}
+            for m, provider, n in conn.execute(query)
+        ]
+
+
+def batches_report(registry: Registry) -> list[dict[str, Any]]:
+    return [{k: v for k, v in b.as_dict().items() if k != "resumed"} for b in registry.batches()]
+
+
+REPORTS = {
+    "stock": stock_report,
+    "providers": providers_report,
+    "issued": issued_report,
+    "batches": batches_report,
+}
