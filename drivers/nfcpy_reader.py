@@ -198,10 +198,10 @@ class NfcpyReader(Reader):
             return ReaderBusy(
                 f"no permission to open reader {url}",
                 url=url,
-                hint="install the udev rule from systemd/ or add the user to the group "
-                "owning the device",
+                hint="add the service user to the group owning the device (dialout for "
+                "serial ports; a udev rule giving plugdev access for USB readers)",
             )
-        if code in (errno.ENODEV, errno.ENOENT, errno.ENXIO):
+        if code in (errno.ENODEV, errno.ENOENT, errno.ENXIO, errno.ETIMEDOUT):
             if self.kind == "usb":
                 return self._usb_not_found()
             return ReaderNotFound(

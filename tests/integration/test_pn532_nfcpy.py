@@ -215,3 +215,41 @@ def test_in_list_passive_target_answers_from_the_field(
     field.place(EmulatedTag("NTAG213", uid=UID))
     reply = _exchange(emulator, build_frame(b"\xd4\x4a\x01\x00"), 6 + 21)
     assert reply == ACK_FRAME + build_frame(bytes.fromhex("d54b0101004400 07") + UID)
+
+
+def test_a_serial_port_where_no_pn532_answers_is_not_found() -> None:
+    master, slave = os.openpty()  # a port nobody answers on
+    try:
+        with pytest.raises(ReaderNotFound) as info:
+            open_reader(f"nfcpy:tty:{os.ttyname(slave)}:pn532")
+        assert "PN532" in str(info.value)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_cli_emulator_prints_a_url_our_reader_opens_and_cleans_up_on_sigterm(tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    link = tmp_path / "ttyNFC9"
+    command = [sys.executable, "-m", "nfcbridge.cli.main", "emulate", "pn532"]
+    command += ["--link", str(link), "--tag", "ntag215", "--uid", UID.hex()]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("reader URL"):
+                url = line.split()[-1]
+                break
+        assert url == f"nfcpy:tty:{link}:pn532"
+        with open_reader(url) as r:
+            assert r.poll().uid == UID
+            assert r.transceive(b"\x60")[6] == 0x11  # GET_VERSION: NTAG215 storage size
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    assert proc.returncode == 0
+    assert not os.path.lexists(link)
