@@ -27,7 +27,8 @@ import importlib
 import logging
 import re
 import termios
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -89,7 +90,7 @@ def kernel_module_hint(modules: list[str]) -> str:
 
 def _usb_devices() -> list[tuple[int, int, int, int]]:
     """(vid, pid, bus, dev) of every USB device sysfs shows."""
-    found = []
+    found: list[tuple[int, int, int, int]] = []
     if not SYS_USB_DEVICES.is_dir():
         return found
     for entry in sorted(SYS_USB_DEVICES.iterdir()):
@@ -262,8 +263,8 @@ class NfcpyReader(Reader):
             raise TagGone("no tag selected")
         return bytes(answer)
 
-    def _reader_errors(self) -> _ReaderErrors:
-        return _ReaderErrors(str(self.url))
+    def _reader_errors(self) -> AbstractContextManager[None]:
+        return _reader_errors(str(self.url))
 
     # -- discovery -----------------------------------------------------------------------
     @classmethod
@@ -292,24 +293,16 @@ class NfcpyReader(Reader):
         return found
 
 
-class _ReaderErrors:
-    """Maps nfcpy's I/O failures (the reader, not the tag) to ``ReaderGone``."""
+@contextmanager
+def _reader_errors(url: str) -> Iterator[None]:
+    """Map nfcpy's I/O failures (the reader, not the tag) to ``ReaderGone``."""
+    from nfc.clf import pn53x
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any):
-        if exc is None:
-            return False
-        from nfc.clf import pn53x
-
-        if isinstance(exc, OSError | termios.error):
-            raise ReaderGone(f"reader {self.url} is gone: {exc}", url=self.url) from exc
-        if isinstance(exc, pn53x.Chipset.Error):
-            raise ReaderGone(
-                f"reader {self.url} answered with an error ({exc}); reopen it", url=self.url
-            ) from exc
-        return False
+    try:
+        yield
+    except (OSError, termios.error) as exc:
+        raise ReaderGone(f"reader {url} is gone: {exc}", url=url) from exc
+    except pn53x.Chipset.Error as exc:
+        raise ReaderGone(
+            f"reader {url} answered with an error ({exc}); reopen it", url=url
+        ) from exc

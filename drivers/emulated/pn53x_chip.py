@@ -27,6 +27,7 @@ ACK/NAK) answers carry their CRC_A, and a 4-bit ACK/NAK comes back as one byte.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -163,7 +164,7 @@ class Pn53xChip:
         self.target: EmulatedTag | None = None  # the tag InListPassiveTarget selected
         self.unknown: list[bytes] = []  # payloads answered with the syntax error frame
         self._last_reply = ACK_FRAME
-        self._handlers = {
+        self._handlers: dict[int, Callable[[bytes], bytes | None]] = {
             0x00: self._diagnose,
             0x02: self._get_firmware_version,
             0x04: self._get_general_status,
@@ -301,6 +302,8 @@ class Pn53xChip:
             return None
         if self.registers[CIU_TX_MODE] & FRAMING_MASK:
             return None  # the host switched the CIU to type B or FeliCa framing
+        if self.target is not None and tag is not self.target:
+            return None  # a different tag was placed since the selection: it is not selected
         return tag
 
     def _in_communicate_thru(self, data: bytes) -> bytes:

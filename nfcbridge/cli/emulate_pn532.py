@@ -49,7 +49,9 @@ def _parse_uid(ctx: click.Context, param: click.Parameter, value: str | None) ->
     help="Faults at the N-th tag command, e.g. remove@7,tear@9,eeprom@12.",
 )
 @click.option("--empty", is_flag=True, help="Start with no tag in the field.")
-def pn532(link: str | None, product: str, uid: bytes | None, fault: str | None, empty: bool):
+def pn532(
+    link: str | None, product: str, uid: bytes | None, fault: str | None, empty: bool
+) -> None:
     """Emulate a PN532 on a pseudo-terminal until Ctrl-C.
 
     \b

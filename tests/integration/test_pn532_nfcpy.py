@@ -253,3 +253,25 @@ def test_cli_emulator_prints_a_url_our_reader_opens_and_cleans_up_on_sigterm(tmp
         proc.wait(timeout=10)
     assert proc.returncode == 0
     assert not os.path.lexists(link)
+
+
+def test_a_tag_swapped_in_without_reselect_sees_no_commands(
+    field: Field, reader: NfcpyReader
+) -> None:
+    field.place(EmulatedTag("NTAG213", uid=UID))
+    reader.wait_for_tag(timeout=2)
+    field.remove()
+    newcomer = field.place(EmulatedTag("NTAG213"))
+    with pytest.raises(TagGone):
+        reader.transceive(b"\x30\x04")
+    assert newcomer.log == []  # its fault counter starts at the first command after selection
+    assert reader.reselect().uid == newcomer.uid
+
+
+def test_a_chip_error_frame_during_poll_is_reader_gone(
+    emulator: Pn532Emulator, reader: NfcpyReader
+) -> None:
+    del emulator.chip._handlers[0x4A]  # InListPassiveTarget now gets the syntax error frame
+    with pytest.raises(ReaderGone) as info:
+        reader.poll()
+    assert "reopen" in str(info.value)
