@@ -38,6 +38,7 @@ from smartcard import scard
 from drivers.base import Capability, DetectedReader, Reader, Target
 from drivers.errors import (
     CapabilityMissing,
+    NfcError,
     ReaderBusy,
     ReaderError,
     ReaderGone,
@@ -99,25 +100,25 @@ def command_apdu(command: bytes, raw: str) -> bytes:
     raise ValueError(f"unknown raw mode {raw!r}")
 
 
-class _NoAnswer(Exception):
-    """The reader reports no valid answer from the tag (becomes TagGone)."""
+class NoValidAnswer(Exception):
+    """The reader reports no valid answer from the tag (the driver raises TagGone)."""
 
 
-class _Unsupported(Exception):
-    """The reader does not understand the APDU (becomes CapabilityMissing)."""
+class ApduRejected(Exception):
+    """The reader does not understand the APDU (the driver raises CapabilityMissing)."""
 
 
 def tag_answer(command: bytes, raw: str, response: bytes) -> bytes:
     """The tag's raw answer inside the reader's *response* to ``command_apdu(command, raw)``.
 
-    Raises ``_NoAnswer`` when the reader reports that the tag did not answer validly and
-    ``_Unsupported`` when the reader rejects the APDU itself.
+    Raises ``NoValidAnswer`` when the reader reports that the tag did not answer validly and
+    ``ApduRejected`` when the reader rejects the APDU itself.
     """
     if len(response) < 2:
-        raise _NoAnswer("the reader returned no status word (card lost)")
+        raise NoValidAnswer("the reader returned no status word (card lost)")
     data, sw = response[:-2], response[-2:]
     if sw in (b"\x6d\x00", b"\x6e\x00", b"\x6a\x81"):
-        raise _Unsupported(f"the reader rejects the APDU (SW {sw.hex().upper()})")
+        raise ApduRejected(f"the reader rejects the APDU (SW {sw.hex().upper()})")
     storage = command[0] in (0x30, 0xA2) and len(command) in (2, 6)
     if storage:
         if sw == b"\x90\x00":
@@ -126,21 +127,21 @@ def tag_answer(command: bytes, raw: str, response: bytes) -> bytes:
             return _NAK_EEPROM  # memory failure: the tag's EEPROM write error
         if sw in (b"\x6a\x82", b"\x6b\x00", b"\x69\x82"):
             return _NAK_INVALID  # no such page / not allowed: what the tag itself NAKs
-        raise _NoAnswer(f"no valid answer from the tag (SW {sw.hex().upper()})")
+        raise NoValidAnswer(f"no valid answer from the tag (SW {sw.hex().upper()})")
     if sw != b"\x90\x00":
-        raise _NoAnswer(f"no valid answer from the tag (SW {sw.hex().upper()})")
+        raise NoValidAnswer(f"no valid answer from the tag (SW {sw.hex().upper()})")
     if raw == "acr122":
         if data[:2] != b"\xd5\x43" or len(data) < 3:
-            raise _NoAnswer(f"unexpected pass-through answer {data.hex()}")
+            raise NoValidAnswer(f"unexpected pass-through answer {data.hex()}")
         if data[2] != 0x00:  # PN532 status: 01 timeout, 02 CRC error, ...
-            raise _NoAnswer(f"no answer from the tag (PN532 status {data[2]:02X})")
+            raise NoValidAnswer(f"no answer from the tag (PN532 status {data[2]:02X})")
         return data[3:]
     objects = _tlv(data)
     status = objects.get(0xC0, b"")
     if len(status) != 3 or status[0] != 0x00:
-        raise _NoAnswer(f"no answer from the tag (transparent status {status.hex() or '-'})")
+        raise NoValidAnswer(f"no answer from the tag (transparent status {status.hex() or '-'})")
     if 0x97 not in objects:
-        raise _NoAnswer("transparent exchange returned no card response")
+        raise NoValidAnswer("transparent exchange returned no card response")
     return objects[0x97]
 
 
@@ -164,6 +165,17 @@ def capabilities_for(reader_name: str) -> frozenset[Capability]:
     if is_acr122(reader_name):
         caps.add(Capability.SIGNAL)
     return frozenset(caps)
+
+
+def scard_error(rc: int, doing: str, *, url: str, uid: bytes | None = None) -> NfcError:
+    """The exception for SCARD code *rc*: the card lost is ``TagGone``, pcscd or the reader
+    lost is ``ReaderGone``, anything else ``ReaderError``; the message names the code."""
+    message = f"{doing}: {_message(rc)}"
+    if rc in _READER_LOST:
+        return ReaderGone(message, url=url)
+    if rc in _TAG_LOST:
+        return TagGone(message, uid=uid)
+    return ReaderError(message, url=url)
 
 
 def _message(rc: int) -> str:
@@ -249,9 +261,9 @@ class PcscReader(Reader):
         response = self._transmit(apdu)
         try:
             return tag_answer(command, self.raw, response)
-        except _NoAnswer as exc:
+        except NoValidAnswer as exc:
             raise TagGone(str(exc)) from None
-        except _Unsupported as exc:
+        except ApduRejected as exc:
             raise CapabilityMissing(
                 f"reader {self.reader_name!r} cannot carry raw tag commands with raw={self.raw}"
                 f" ({exc}); try ?raw={'transparent' if self.raw == 'acr122' else 'acr122'}",
@@ -312,14 +324,14 @@ class PcscReader(Reader):
             ) from exc
 
     def _fail(self, rc: int, doing: str) -> NoReturn:
-        message = f"PC/SC reader {self.reader_name or self.url.target!r}: {_message(rc)} {doing}"
-        if rc in _READER_LOST:
+        if rc in _READER_LOST or rc in _TAG_LOST:
             self._disconnect(quiet=True)
-            raise ReaderGone(message, url=str(self.url))
-        if rc in _TAG_LOST:
-            self._disconnect(quiet=True)
-            raise TagGone(message, uid=self.target.uid if self.target else None)
-        raise ReaderError(message, url=str(self.url))
+        raise scard_error(
+            rc,
+            f"PC/SC reader {self.reader_name or self.url.target!r}: {doing}",
+            url=str(self.url),
+            uid=self.target.uid if self.target else None,
+        )
 
     def _establish(self) -> Any:
         rc, context = self._scard(scard.SCardEstablishContext, scard.SCARD_SCOPE_USER)
