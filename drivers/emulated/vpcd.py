@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("drivers.emulated.vpcd")
 
 VPCD_PORT = 35963  # slot 0; slot n listens on VPCD_PORT + n
+VPCD_SLOTS = 2  # vsmartcard builds vpcd with two slots
 CTRL_OFF, CTRL_ON, CTRL_RESET, CTRL_ATR = 0, 1, 2, 4
 
 # Contactless storage card ATR (PC/SC Part 3): RID A0 00 00 03 06, standard 03 (ISO 14443A
@@ -210,12 +211,15 @@ class VirtualCard:
         self._thread: threading.Thread | None = None
 
     @property
-    def slot(self) -> int:
-        return self.port - VPCD_PORT
+    def slot(self) -> int | None:
+        """vpcd's slot for this port with Debian's configuration (CHANNELID 0x8C7B)."""
+        slot = self.port - VPCD_PORT
+        return slot if 0 <= slot < VPCD_SLOTS else None
 
     @property
     def reader_name(self) -> str:
-        return f"Virtual PCD 00 {self.slot:02d}"
+        """pcscd's name for the slot (with another CHANNELID only the common prefix)."""
+        return "Virtual PCD" if self.slot is None else f"Virtual PCD 00 {self.slot:02d}"
 
     @property
     def reader_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from nfcbridge.cli.emulate_pn532 import pn532
+from nfcbridge.cli.emulate_vpcd import vpcd
 
 
 @click.group()
@@ -13,3 +14,4 @@ def emulate() -> None:
 
 
 emulate.add_command(pn532)
+emulate.add_command(vpcd)
