@@ -14,8 +14,9 @@ Tag commands are carried in APDUs (HARDWARE.md, PC/SC Part 3):
 
 The default raw path is ``acr122`` for readers whose name says ACR122 and ``transparent``
 otherwise. Storage commands hide the tag's own answer: a reader says ``63 00`` both for a
-NAK and for silence, so that is reported as ``TagGone`` (no valid answer) and the tag layer
-re-selects to tell "idle after a NAK" from "removed", as the base contract says.
+NAK and for silence. It is returned as NAK 0x0 (invalid argument: a locked or protected
+page, the usual cause), and the tag layer's re-select after every NAK tells a tag still
+there from one that left (``TagGone``). ``65 81`` (memory failure) is NAK 0x5.
 
 The card is connected in exclusive mode by default (``share=exclusive``): a write-and-lock
 sequence must not interleave with APDUs from another program. Another program holding the
@@ -125,8 +126,10 @@ def tag_answer(command: bytes, raw: str, response: bytes) -> bytes:
             return data if command[0] == 0x30 else b"\x0a"
         if sw == b"\x65\x81":
             return _NAK_EEPROM  # memory failure: the tag's EEPROM write error
-        if sw in (b"\x6a\x82", b"\x6b\x00", b"\x69\x82"):
-            return _NAK_INVALID  # no such page / not allowed: what the tag itself NAKs
+        if sw in (b"\x63\x00", b"\x6a\x82", b"\x6b\x00", b"\x69\x82"):
+            # refused or silent (63 00), no such page, not allowed: the tag's own NAK 0x0;
+            # the tag layer re-selects after it, which raises TagGone if the tag left.
+            return _NAK_INVALID
         raise NoValidAnswer(f"no valid answer from the tag (SW {sw.hex().upper()})")
     if sw != b"\x90\x00":
         raise NoValidAnswer(f"no valid answer from the tag (SW {sw.hex().upper()})")
