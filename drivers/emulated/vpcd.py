@@ -25,6 +25,7 @@ import select
 import socket
 import struct
 import threading
+from collections import deque
 from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
@@ -67,7 +68,8 @@ class StorageCardApdus:
 
     def __init__(self, field: Field) -> None:
         self.field = field
-        self.apdus: list[bytes] = []  # every C-APDU received, for golden-APDU tests
+        # the C-APDUs received, newest last, for golden-APDU tests (bounded: rigs run long)
+        self.apdus: deque[bytes] = deque(maxlen=4096)
 
     def answer(self, apdu: bytes) -> bytes:
         self.apdus.append(apdu)
@@ -256,7 +258,7 @@ class VirtualCard:
             if tag is None:
                 generation = self.field.generation
                 if self.field.tag is None:
-                    self.field.wait_changed(generation, timeout=0.5)
+                    self.field.wait_changed(generation, timeout=0.1)
                 continue
             try:
                 sock = socket.create_connection((self.host, self.port), timeout=1.0)
