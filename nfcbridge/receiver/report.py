@@ -1,0 +1,208 @@
+"""The receiver's report: visits, durations, double staffing, missing end taps, anomalies and
+sequence gaps, per customer and per provider, from the stored tap events (schema v1).
+
+Which taps count: a tap whose event flags its tag as not payable (``unknown``, ``retired``,
+``spoiled``, ``not_attached``, or a registry state other than ``active``) is an anomaly and
+never half a visit. Other anomalies (``not_genuine``) are reported and the tap still pairs.
+An event without a registry block and without anomalies comes from a station that has no
+registry: its tap pairs, and the customer is shown as ``tag:<UID>``.
+Pairing rules: ``nfcbridge.receiver.pairing``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+
+from nfcbridge.receiver.pairing import JOINT_WINDOW, MAX_VISIT, Tap, double_staffing, pair_taps
+
+NOT_PAYABLE = {"unknown", "retired", "spoiled", "not_attached", "in_stock", "issued", "blank"}
+_ALIASES = {
+    "unknown_tag": "unknown",
+    "tag_unknown": "unknown",
+    "tag_retired": "retired",
+    "unattached": "not_attached",
+    "clone": "not_genuine",
+}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def anomaly_kinds(event: dict[str, Any]) -> list[str]:
+    kinds = set()
+    for item in event.get("anomalies") or []:
+        name = item if isinstance(item, str) else str(item.get("kind") or item.get("type"))
+        kinds.add(_ALIASES.get(name.lower(), name.lower()))
+    registry = event.get("registry")
+    if isinstance(registry, dict) and registry.get("state") not in (None, "active"):
+        kinds.add(str(registry["state"]))
+    return sorted(kinds)
+
+
+def _who(event: dict[str, Any]) -> tuple[str, str]:
+    registry = event.get("registry") or {}
+    uid = event["tag"]["uid"]
+    return registry.get("customer") or f"tag:{uid}", registry.get("provider") or "-"
+
+
+def build_report(
+    events: list[dict[str, Any]], joint_window: float = JOINT_WINDOW, max_visit: float = MAX_VISIT
+) -> dict[str, Any]:
+    taps, anomalies = [], []
+    origins: dict[str, int] = defaultdict(int)
+    for e in events:
+        origins[e.get("origin", "?")] += 1
+        at = parse_time(e["occurred_at"])
+        reader, uid = e["reader"], e["tag"]["uid"].upper()
+        kinds = anomaly_kinds(e)
+        customer, provider = _who(e)
+        for kind in kinds:
+            anomalies.append(
+                {
+                    "kind": kind,
+                    "reader": reader,
+                    "uid": uid,
+                    "at": _iso(at),
+                    "customer": customer,
+                    "provider": provider,
+                    "event_id": e["event_id"],
+                }
+            )
+        if not NOT_PAYABLE.intersection(kinds):
+            taps.append(Tap(reader, uid, at, order=e.get("seq", 0), ref=e))
+
+    visits = pair_taps(taps, joint_window, max_visit)
+    rows = []
+    for v in visits:
+        customer, provider = _who(v.start.ref)
+        rows.append(
+            {
+                "reader": v.reader,
+                "uid": v.uid,
+                "customer": customer,
+                "provider": provider,
+                "start": _iso(v.start.at),
+                "end": _iso(v.end.at) if v.end else None,
+                "duration_s": None if v.seconds is None else round(v.seconds, 3),
+            }
+        )
+    doubles = []
+    for a, b in double_staffing(visits):
+        customer, provider = _who(a.start.ref)
+        doubles.append(
+            {
+                "uid": a.uid,
+                "customer": customer,
+                "provider": provider,
+                "readers": sorted([a.reader, b.reader]),
+                "from": _iso(max(a.start.at, b.start.at)),
+                "to": _iso(min(a.until, b.until)),
+            }
+        )
+    missing = [
+        {
+            "reader": r["reader"],
+            "uid": r["uid"],
+            "customer": r["customer"],
+            "provider": r["provider"],
+            "start": r["start"],
+        }
+        for r in rows
+        if r["end"] is None
+    ]
+    return {
+        "events": len(events),
+        "origins": dict(origins),
+        "visits": rows,
+        "missing_end": missing,
+        "double_staffing": doubles,
+        "anomalies": sorted(anomalies, key=lambda a: (a["at"], a["reader"])),
+        "gaps": sequence_gaps(events),
+        "per_customer": _summarise(rows, doubles, anomalies, "customer"),
+        "per_provider": _summarise(rows, doubles, anomalies, "provider"),
+    }
+
+
+def sequence_gaps(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per station and reader, the seq numbers missing between the lowest and highest seen."""
+    seen: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for e in events:
+        seen[(e.get("station", ""), e["reader"])].add(int(e["seq"]))
+    gaps = []
+    for (station, reader), seqs in sorted(seen.items()):
+        ordered = sorted(seqs)
+        for lo, hi in pairwise(ordered):
+            if hi > lo + 1:
+                gaps.append({"station": station, "reader": reader, "from": lo + 1, "to": hi - 1})
+    return gaps
+
+
+def _summarise(
+    rows: list[dict[str, Any]],
+    doubles: list[dict[str, Any]],
+    anomalies: list[dict[str, Any]],
+    key: str,
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+
+    def entry(name: str) -> dict[str, Any]:
+        return out.setdefault(
+            name,
+            {"visits": 0, "seconds": 0.0, "missing_end": 0, "double_staffing": 0, "anomalies": 0},
+        )
+
+    for r in rows:
+        e = entry(r[key])
+        e["visits"] += 1
+        e["seconds"] = round(e["seconds"] + (r["duration_s"] or 0.0), 3)
+        e["missing_end"] += r["end"] is None
+        if key == "customer":
+            e["provider"] = r["provider"]
+    for d in doubles:
+        entry(d[key])["double_staffing"] += 1
+    for a in anomalies:
+        entry(a[key])["anomalies"] += 1
+    return dict(sorted(out.items()))
+
+
+def render_text(report: dict[str, Any]) -> str:
+    """A human reading of the report (the JSON has everything)."""
+    origins = ", ".join(f"{k} {v}" for k, v in report["origins"].items())
+    lines = [
+        f"events {report['events']} ({origins})",
+        f"visits {len(report['visits'])}, missing end taps {len(report['missing_end'])}, "
+        f"double staffing {len(report['double_staffing'])}, anomalies {len(report['anomalies'])}, "
+        f"sequence gaps {len(report['gaps'])}",
+        "",
+        "provider        visits    hours  missing-end  double  anomalies",
+    ]
+    for name, p in report["per_provider"].items():
+        lines.append(
+            f"{name:<14} {p['visits']:>7} {p['seconds'] / 3600:>8.2f} "
+            f"{p['missing_end']:>12} {p['double_staffing']:>7} {p['anomalies']:>10}"
+        )
+    for title, items, fmt in (
+        (
+            "missing end taps",
+            report["missing_end"],
+            "  {reader} on {uid} ({customer}) from {start}",
+        ),
+        (
+            "double staffing",
+            report["double_staffing"],
+            "  {readers} on {uid} ({customer}) {from} - {to}",
+        ),
+        ("anomalies", report["anomalies"], "  {kind}: {reader} on {uid} at {at}"),
+        ("sequence gaps", report["gaps"], "  {station}/{reader}: seq {from}-{to} missing"),
+    ):
+        if items:
+            lines += ["", f"{title}:"] + [fmt.format(**item) for item in items]
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""The receiver's event store: SQLite, one row per event id, duplicates acknowledged and
+dropped. A sender that retries after a lost reply must not count a tap twice."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    event_id    TEXT PRIMARY KEY,
+    station     TEXT NOT NULL,
+    reader      TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    occurred_at TEXT NOT NULL,
+    origin      TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    deliveries  INTEGER NOT NULL DEFAULT 1,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_reader ON events (station, reader, seq);
+"""
+
+
+class EventStore:
+    """Thread-safe (one connection behind a lock: the receiver is a test tool, not a farm)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self._last_seq: dict[tuple[str, str], int] = {}
+
+    def add(self, event: dict[str, Any]) -> tuple[bool, int | None]:
+        """Store *event*; returns (new, expected_seq) where expected_seq is set when the event's
+        seq is not the one after the highest seen for its reader (a gap or a late arrival)."""
+        key = (event["station"], event["reader"])
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO events (event_id, station, reader, seq, occurred_at, "
+                "origin, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event["event_id"],
+                    event["station"],
+                    event["reader"],
+                    int(event["seq"]),
+                    event["occurred_at"],
+                    event.get("origin", ""),
+                    now,
+                    json.dumps(event, separators=(",", ":")),
+                ),
+            )
+            if cur.rowcount == 0:
+                self._db.execute(
+                    "UPDATE events SET deliveries = deliveries + 1 WHERE event_id = ?",
+                    (event["event_id"],),
+                )
+                return False, None
+            if key not in self._last_seq:
+                row = self._db.execute(
+                    "SELECT MAX(seq) FROM events "
+                    "WHERE station = ? AND reader = ? AND event_id != ?",
+                    (*key, event["event_id"]),
+                ).fetchone()
+                self._last_seq[key] = row[0] if row[0] is not None else int(event["seq"]) - 1
+            last = self._last_seq[key]
+            seq = int(event["seq"])
+            self._last_seq[key] = max(last, seq)
+            return True, (last + 1 if seq != last + 1 else None)
+
+    def events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM events ORDER BY occurred_at, seq").fetchall()
+        return [json.loads(body) for (body,) in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def open_store(path: str | Path) -> EventStore:
+    from nfcbridge.errors import StoreUnavailable
+
+    try:
+        return EventStore(path)
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"cannot open receiver database {path}: {exc}") from None
