@@ -1,7 +1,399 @@
-"""Test rig commands: rig (scenarios, replay, inject) and receiver."""
+"""Test rig commands: ``rig`` (scenarios, replay) and ``receiver`` (reference webhook receiver).
+
+Heavy imports stay inside the commands so that ``nfcbridge --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import click
 
-COMMANDS: list[click.Command] = []
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+
+
+@click.group("rig")
+def rig() -> None:
+    """Simulated door taps: write or generate a scenario, validate it, replay it.
+
+    \b
+    Scenario files are JSON lines (see docs/integrators.md):
+      nfcbridge rig generate --customers 500 --staff 120 --seed 7 --out day.jsonl
+      nfcbridge rig validate day.jsonl
+      nfcbridge rig run day.jsonl --speed 100                 (into the running daemon)
+      nfcbridge rig run day.jsonl --speed 100 --standalone \\
+          --forward-to http://127.0.0.1:8080/ --secret-file whsec.txt
+    """
+
+
+@rig.command("generate")
+@click.option("--customers", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--staff", type=click.IntRange(2), default=120, show_default=True)
+@click.option("--visits-per-customer", type=click.FloatRange(0), default=3.0, show_default=True)
+@click.option(
+    "--double-staffing",
+    type=click.FloatRange(0, 1),
+    default=0.05,
+    show_default=True,
+    help="Share of visits with a second staff member.",
+)
+@click.option(
+    "--anomalies",
+    type=click.FloatRange(0, 1),
+    default=0.02,
+    show_default=True,
+    help="Share of visits with a planted anomaly (missed end, held tag, unknown or retired tag).",
+)
+@click.option(
+    "--cohabitants",
+    type=click.FloatRange(0, 1),
+    default=0.1,
+    show_default=True,
+    help="Share of customers living with another customer.",
+)
+@click.option(
+    "--providers",
+    type=click.IntRange(0),
+    default=0,
+    help="Number of providers (default: one per 100 customers).",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--start",
+    default="2026-11-24T06:00:00Z",
+    show_default=True,
+    help="Wall-clock moment of scenario time 0.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Scenario file to write (JSON lines).",
+)
+@click.option(
+    "--truth",
+    "truth_path",
+    type=click.Path(dir_okay=False),
+    help="Also write the ground truth (the report a correct receiver gives) as JSON.",
+)
+@json_option
+def generate(
+    customers: int,
+    staff: int,
+    visits_per_customer: float,
+    double_staffing: float,
+    anomalies: float,
+    cohabitants: float,
+    providers: int,
+    seed: int,
+    start: str,
+    out: str,
+    truth_path: str | None,
+    as_json: bool,
+) -> None:
+    """Generate a realistic district day with its ground truth."""
+    import json
+    from pathlib import Path
+
+    from nfcbridge.rig.generator import DayParameters, generate_day
+    from nfcbridge.rig.scenario import ScenarioError, scenario_lines
+    from nfcbridge.rig.truth import expected_report
+
+    try:
+        params = DayParameters(
+            customers,
+            staff,
+            visits_per_customer,
+            double_staffing,
+            anomalies,
+            cohabitants,
+            providers,
+            seed,
+            start,
+        )
+        scenario = generate_day(params)
+    except ValueError as exc:
+        raise ScenarioError(f"cannot generate: {exc}") from None
+    Path(out).write_text("\n".join(scenario_lines(scenario)) + "\n", encoding="utf-8")
+    truth = expected_report(scenario)
+    if truth_path:
+        Path(truth_path).write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+    emit(_summary(scenario, truth, out), as_json)
+
+
+@rig.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+@json_option
+def validate(file: str, as_json: bool) -> None:
+    """Check a scenario file; a fault is one line naming the line and field (exit 3)."""
+    from nfcbridge.rig.scenario import load_scenario
+    from nfcbridge.rig.truth import expected_report
+
+    scenario = load_scenario(file)
+    emit(_summary(scenario, expected_report(scenario), file), as_json)
+
+
+@rig.command("truth")
+@click.argument("file", type=click.Path(dir_okay=False))
+def truth(file: str) -> None:
+    """Print a scenario's ground truth as JSON (what `receiver report` must match)."""
+    from nfcbridge.rig.scenario import load_scenario
+    from nfcbridge.rig.truth import expected_report
+
+    emit(expected_report(load_scenario(file)), True)
+
+
+@rig.command("run")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.001),
+    default=1.0,
+    show_default=True,
+    help="Time acceleration (100: a day in about 15 minutes before idle skipping).",
+)
+@click.option(
+    "--max-idle",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Longest real pause between two taps, in seconds (skips idle stretches).",
+)
+@click.option(
+    "--min-hold",
+    type=click.FloatRange(min=0.01),
+    default=0.1,
+    show_default=True,
+    help="Shortest real time a tag stays on the reader.",
+)
+@click.option(
+    "--retap-gap",
+    type=click.FloatRange(min=0),
+    default=2.5,
+    show_default=True,
+    help="Real seconds between two taps on one tag by one reader (above the "
+    "daemon's re-tap window).",
+)
+@click.option(
+    "--clock",
+    type=click.Choice(["scenario", "daemon"]),
+    default="scenario",
+    show_default=True,
+    help="occurred_at from the scenario (exact durations at any "
+    "speed) or from the daemon's clock (real-time demos).",
+)
+@click.option(
+    "--control",
+    "control_path",
+    type=click.Path(),
+    help="The daemon's control socket (default: from the config).",
+)
+@click.option(
+    "--standalone", is_flag=True, help="No daemon: in-process mock readers and a minimal pipeline."
+)
+@click.option("--forward-to", help="With --standalone: webhook URL of a receiver.")
+@click.option(
+    "--secret-file",
+    type=click.Path(dir_okay=False),
+    help="With --forward-to: the webhook secret (whsec_...).",
+)
+@click.option(
+    "--jsonl",
+    "jsonl_path",
+    type=click.Path(dir_okay=False),
+    help="With --standalone: append the events to this JSON lines file.",
+)
+@json_option
+@pass_app
+def run(
+    app: AppContext,
+    file: str,
+    speed: float,
+    max_idle: float | None,
+    min_hold: float,
+    retap_gap: float,
+    clock: str,
+    control_path: str | None,
+    standalone: bool,
+    forward_to: str | None,
+    secret_file: str | None,
+    jsonl_path: str | None,
+    as_json: bool,
+) -> None:
+    """Replay a scenario into the running daemon, or standalone into a receiver."""
+    from nfcbridge.rig.replay import ControlSink, ReplayFailed, replay
+    from nfcbridge.rig.scenario import load_scenario
+
+    scenario = load_scenario(file)
+    options = dict(
+        speed=speed,
+        max_idle=max_idle,
+        min_hold=min_hold,
+        retap_gap=retap_gap,
+        stamp=clock == "scenario",
+    )
+    if not standalone:
+        if forward_to or jsonl_path:
+            raise click.UsageError("--forward-to and --jsonl need --standalone")
+        from nfcbridge.rig.control_client import ControlClient
+
+        path = control_path or app.settings.control_socket
+        if path is None:
+            raise click.UsageError("the control socket is off in the config; pass --control")
+        client = ControlClient(path)
+        client.request({"op": "ping"})
+        try:
+            result = replay(scenario, ControlSink(client), **options)  # type: ignore[arg-type]
+        finally:
+            client.close()
+    else:
+        deliver = _delivery(forward_to, secret_file, jsonl_path)
+        from nfcbridge.rig.standalone import Station
+
+        try:
+            with Station(scenario, deliver) as station:
+                result = replay(scenario, station, **options)  # type: ignore[arg-type]
+        finally:
+            deliver.close()
+    emit(
+        {"taps": result.taps, "seconds": round(result.real_seconds, 1), "errors": result.errors},
+        as_json,
+    )
+    if result.errors:
+        raise ReplayFailed(f"replay stopped: {result.errors[0]}")
+
+
+def _delivery(forward_to: str | None, secret_file: str | None, jsonl_path: str | None):  # type: ignore[no-untyped-def]
+    from nfcbridge.rig.standalone import JsonlDelivery, WebhookDelivery
+
+    if bool(forward_to) == bool(jsonl_path):
+        raise click.UsageError("--standalone needs exactly one of --forward-to URL or --jsonl FILE")
+    if forward_to:
+        if not secret_file:
+            raise click.UsageError("--forward-to needs --secret-file")
+        from nfcbridge.receiver.signature import load_secret
+
+        return WebhookDelivery(forward_to, load_secret(secret_file))
+    assert jsonl_path is not None
+    return JsonlDelivery(jsonl_path)
+
+
+def _summary(scenario, truth, file: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    from collections import Counter
+
+    planted = Counter(p["kind"] for p in truth["planted"])
+    return {
+        "file": file,
+        "name": scenario.name,
+        "start": scenario.start.isoformat(),
+        "providers": len(scenario.providers),
+        "customers": len(scenario.customers),
+        "households": len({c.household for c in scenario.customers.values()}),
+        "staff": len(scenario.staff),
+        "tags": len(scenario.tags),
+        "visits": len(truth["visits"]),
+        "taps": len(scenario.taps()),
+        "double_staffing": len(truth["double_staffing"]),
+        "planted": dict(sorted(planted.items())),
+    }
+
+
+# -- receiver -----------------------------------------------------------------------------------
+@click.group("receiver")
+def receiver() -> None:
+    """The reference webhook receiver: verify, store, report.
+
+    \b
+      nfcbridge receiver serve --listen 127.0.0.1:8080 --secret-file whsec.txt --db rx.db
+      nfcbridge receiver report --db rx.db [--json] [--expect day.jsonl]
+    """
+
+
+@receiver.command("serve")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, help="HOST:PORT")
+@click.option(
+    "--secret-file",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Standard Webhooks secret, whsec_<base64>.",
+)
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="SQLite file for the events (created if missing).",
+)
+def serve(listen: str, secret_file: str, db: str) -> None:
+    """Receive signed tap events until interrupted."""
+    from nfcbridge.receiver.server import ReceiverHTTPServer, parse_listen
+    from nfcbridge.receiver.signature import load_secret
+    from nfcbridge.receiver.store import open_store
+
+    try:
+        address = parse_listen(listen)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen") from None
+    key = load_secret(secret_file)
+    store = open_store(db)
+    try:
+        server = ReceiverHTTPServer(address, key, store)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from None
+    click.echo(f"receiver listening on {server.url} (events in {db})", err=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        store.close()
+
+
+@receiver.command("report")
+@click.option("--db", "db", type=click.Path(dir_okay=False, exists=True), required=True)
+@click.option(
+    "--expect",
+    "expect",
+    type=click.Path(dir_okay=False),
+    help="Compare with this scenario's ground truth; differences exit 10.",
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seconds of difference allowed in times and durations with --expect.",
+)
+@json_option
+def report(db: str, expect: str | None, tolerance: float, as_json: bool) -> None:
+    """Visits, durations, double staffing, missing end taps, anomalies, sequence gaps."""
+    from nfcbridge.receiver.report import build_report, render_text
+    from nfcbridge.receiver.store import open_store
+
+    store = open_store(db)
+    try:
+        data = build_report(store.events())
+    finally:
+        store.close()
+    differences = None
+    if expect:
+        from nfcbridge.rig.scenario import load_scenario
+        from nfcbridge.rig.truth import compare, expected_report
+
+        differences = compare(expected_report(load_scenario(expect)), data, tolerance)
+        data["differences"] = differences
+    if as_json:
+        emit(data, True)
+    else:
+        click.echo(render_text(data))
+        if differences is not None:
+            click.echo(
+                "\nagainst the scenario: "
+                + ("equal" if not differences else f"{len(differences)} differences")
+            )
+            for line in differences[:50]:
+                click.echo("  " + line)
+    if differences:
+        from nfcbridge.errors import VerificationFailed
+
+        raise VerificationFailed(f"report differs from the scenario: {differences[0]}")
+
+
+COMMANDS: list[click.Command] = [rig, receiver]
