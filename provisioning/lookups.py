@@ -161,7 +161,9 @@ class LookupMixin:
             if ref.startswith("psn:") and len(ref.rsplit(":", 1)[-1]) >= 8 and "%" not in ref:
                 found = (
                     conn.execute(
-                        select(customers.c.ref).where(customers.c.ref.startswith(ref)).limit(2)
+                        select(customers.c.ref)
+                        .where(customers.c.ref.startswith(ref, autoescape=True))
+                        .limit(2)
                     )
                     .scalars()
                     .all()

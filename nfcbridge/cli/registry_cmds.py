@@ -261,14 +261,15 @@ def pickup(
     if reader_url is None and count is None:
         raise click.UsageError("give --count N, or --reader URL to scan the tags handed over")
     with open_registry(app) as reg:
-        before = reg.provider(provider_id).allowance
         if reader_url is None:
             assert count is not None
-            uids = reg.pickup(provider_id, count, operator=app.operator).uids
+            result = reg.pickup(provider_id, count, operator=app.operator)
+            uids, before, after = result.uids, result.allowance_before, result.allowance_after
         else:
+            before = reg.provider(provider_id).allowance
             wait = timeout if timeout is not None else app.settings.provisioning.tag_timeout
-            uids = _scan_pickup(app, reg, provider_id, reader_url, count, wait, as_json)
-        after = reg.provider(provider_id).allowance
+            uids = _scan_pickup(app, reg, provider_id, reader_url, count, wait)
+            after = reg.provider(provider_id).allowance
     data = {
         "provider": provider_id,
         "uids": uids,
@@ -291,7 +292,6 @@ def _scan_pickup(
     url: str,
     count: int | None,
     timeout: float,
-    as_json: bool,
 ) -> list[str]:
     """Issue each tag presented until --count, Enter, or *timeout* seconds without a tag."""
     from drivers import open_reader
