@@ -136,7 +136,9 @@ class ReceiverHTTPServer(ThreadingHTTPServer):
         return f"http://{host}:{port}/"
 
     def start_background(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="receiver", daemon=True)
+        thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="receiver", daemon=True
+        )
         thread.start()
         return thread
 

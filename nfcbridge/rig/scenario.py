@@ -292,7 +292,7 @@ def _customer(s: Scenario, rec: _Record) -> None:
     if cid in s.customers:
         raise rec.error("id", f"customer {cid!r} declared twice")
     provider = _known(rec, "provider", s.providers)
-    s.customers[cid] = Customer(cid, provider, rec.name("household", f"H:{cid}"))
+    s.customers[cid] = Customer(cid, provider, rec.name("household", f"_{cid}"))
 
 
 def _tag(s: Scenario, rec: _Record) -> None:
