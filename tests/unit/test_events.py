@@ -1,0 +1,84 @@
+"""The tap event schema v1: exact shape, ids, time format."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+from nfcbridge import events as ev
+from nfcbridge.events import RegistryFacts, TagFacts, TapEvent
+
+
+def make(**kw: object) -> TapEvent:
+    base: dict[str, object] = {
+        "event_id": ev.new_event_id(),
+        "station": "alvsjo-1",
+        "reader": "desk-left",
+        "occurred_at": datetime(2026, 11, 24, 7, 58, 12, 345678, tzinfo=UTC),
+        "tag": TagFacts("04A1B2C3D4E5F6"),
+        "origin": "reader",
+        "clock_synced": True,
+        "seq": 1042,
+    }
+    base.update(kw)
+    return TapEvent(**base)  # type: ignore[arg-type]
+
+
+def test_json_has_exactly_the_schema_v1_keys_in_order() -> None:
+    data = json.loads(make().to_json())
+    assert list(data) == [
+        "schema",
+        "event_id",
+        "station",
+        "reader",
+        "seq",
+        "occurred_at",
+        "clock_synced",
+        "tag",
+        "registry",
+        "origin",
+        "anomalies",
+    ]
+    assert data["schema"] == "nfcbridge.tap/1"
+    assert data["seq"] == 1042
+    assert data["registry"] is None
+    assert data["anomalies"] == []
+
+
+def test_occurred_at_is_utc_with_milliseconds_and_z() -> None:
+    assert make().to_dict()["occurred_at"] == "2026-11-24T07:58:12.345Z"
+
+
+def test_event_ids_are_uuid_version_7_and_time_ordered() -> None:
+    ids = [ev.new_event_id() for _ in range(50)]
+    assert all(uuid.UUID(i).version == 7 for i in ids)
+    assert len(set(ids)) == 50
+    assert [i[:13] for i in ids] == sorted(i[:13] for i in ids)  # 48-bit ms timestamp prefix
+
+
+def test_product_and_genuine_are_left_out_when_unknown() -> None:
+    assert make().to_dict()["tag"] == {"uid": "04A1B2C3D4E5F6"}
+    tag = TagFacts("04A1B2C3D4E5F6", product="NTAG213", genuine=False)
+    assert make(tag=tag).to_dict()["tag"] == {
+        "uid": "04A1B2C3D4E5F6",
+        "product": "NTAG213",
+        "genuine": False,
+    }
+
+
+def test_registry_facts_serialise_as_an_object() -> None:
+    facts = RegistryFacts(state="active", customer="psn:k1:abc", provider="P-0042")
+    data = make(registry=facts, anomalies=("not_attached",)).to_dict()
+    assert data["registry"] == {"state": "active", "customer": "psn:k1:abc", "provider": "P-0042"}
+    assert data["anomalies"] == ["not_attached"]
+
+
+def test_serialisation_is_stable_byte_for_byte() -> None:
+    event = make()
+    assert event.to_json() == event.to_json()
+    assert " " not in event.to_json()
+
+
+def test_clock_synced_answers_a_bool() -> None:
+    assert ev.clock_synced() in (True, False)

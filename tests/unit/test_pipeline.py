@@ -1,0 +1,128 @@
+"""The tap pipeline: debounce, enrichment (best effort), commit before acknowledgement."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from nfcbridge.events import TapEvent
+from nfcbridge.outbox import Outbox, OutboxError
+from nfcbridge.pipeline import Debouncer, Enricher, TapPipeline, classify
+
+
+@dataclass
+class Ctx:
+    state: str
+    customer: str | None
+    provider: str | None
+
+
+class FakeRegistry:
+    def __init__(self, known: dict[bytes, Ctx], *, fail: bool = False, delay: float = 0):
+        self.known, self.fail, self.delay, self.asked = known, fail, delay, []
+
+    def tap_context(self, uid: bytes) -> Ctx | None:
+        self.asked.append(uid)
+        time.sleep(self.delay)
+        if self.fail:
+            raise ConnectionError("registry down")
+        return self.known.get(uid)
+
+
+UID = "04A1B2C3D4E5F6"
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Outbox:
+    outbox = Outbox.open(tmp_path / "o.db")
+    yield outbox
+    outbox.close()
+
+
+def test_a_tap_is_committed_before_subscribers_hear_of_it(box: Outbox) -> None:
+    pipeline = TapPipeline("st", box, clock_synced=lambda: True)
+    seen: list[tuple[TapEvent, int]] = []
+    pipeline.subscribe(lambda e: seen.append((e, box.count())))
+    event = pipeline.tap("desk", UID.lower(), "simulated")
+    assert seen == [(event, 1)]  # already in the outbox when told
+    assert event.seq == 1 and event.tag.uid == UID and event.origin == "simulated"
+    assert box.events()[0].payload == event.to_json()
+
+
+def test_a_failed_commit_is_not_acknowledged(box: Outbox) -> None:
+    pipeline = TapPipeline("st", box)
+    told: list[TapEvent] = []
+    pipeline.subscribe(told.append)
+    box.close()
+    box.path = box.path.parent / "missing-dir" / "o.db"
+    with pytest.raises(OutboxError):
+        pipeline.tap("desk", UID, "reader")
+    assert told == []
+
+
+def test_unsubscribe_handle(box: Outbox) -> None:
+    pipeline = TapPipeline("st", box)
+    told: list[TapEvent] = []
+    off = pipeline.subscribe(told.append)
+    off()
+    pipeline.tap("desk", UID, "reader")
+    assert told == []
+
+
+def test_a_failing_subscriber_is_counted_not_fatal(box: Outbox) -> None:
+    pipeline = TapPipeline("st", box)
+    pipeline.subscribe(lambda e: 1 / 0)
+    pipeline.tap("desk", UID, "reader")
+    assert pipeline.subscriber_errors == 1 and box.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("ctx", "anomalies"),
+    [
+        (None, ("unknown_tag",)),
+        (Ctx("active", "psn:k1:ab", "P-1"), ()),
+        (Ctx("retired", "psn:k1:ab", "P-1"), ("retired_tag",)),
+        (Ctx("spoiled", None, None), ("spoiled_tag",)),
+        (Ctx("issued", None, "P-1"), ("not_attached",)),
+        (Ctx("in_stock", None, None), ("not_attached",)),
+    ],
+)
+def test_registry_states_become_anomalies(ctx: Ctx | None, anomalies: tuple[str, ...]) -> None:
+    assert classify(ctx).anomalies == anomalies
+
+
+def test_enrichment_fills_registry_facts(box: Outbox) -> None:
+    registry = FakeRegistry({bytes.fromhex(UID): Ctx("active", "psn:k1:ab", "P-0042")})
+    pipeline = TapPipeline("st", box, enricher=Enricher(registry))
+    event = pipeline.tap("desk", UID, "reader")
+    assert registry.asked == [bytes.fromhex(UID)]
+    assert event.to_dict()["registry"] == {
+        "state": "active",
+        "customer": "psn:k1:ab",
+        "provider": "P-0042",
+    }
+    assert event.anomalies == ()
+
+
+@pytest.mark.parametrize("registry", [FakeRegistry({}, fail=True), FakeRegistry({}, delay=1.0)])
+def test_an_unavailable_registry_still_commits_the_tap(box: Outbox, registry: FakeRegistry) -> None:
+    pipeline = TapPipeline("st", box, enricher=Enricher(registry, budget=0.2))
+    event = pipeline.tap("desk", UID, "reader")
+    assert event.registry is None
+    assert event.anomalies == ("registry_unavailable",)
+    assert box.count() == 1
+
+
+def test_debounce_one_event_per_presentation_and_retap_window() -> None:
+    d = Debouncer()
+    assert d.is_new_tap("r", "A", 2.0, now=0.0)
+    d.ended("r", "A", now=1.0)
+    assert not d.is_new_tap("r", "A", 2.0, now=2.5)  # back within 2 s of removal
+    d.ended("r", "A", now=3.0)
+    assert d.is_new_tap("r", "A", 2.0, now=5.5)  # 2.5 s after removal: a new tap
+    d.ended("r", "A", now=6.0)
+    assert d.is_new_tap("r", "B", 2.0, now=6.1)  # another tag is always a new tap
+    assert d.is_new_tap("other", "B", 2.0, now=6.1)  # another reader too
