@@ -25,6 +25,7 @@ import select
 import socket
 import struct
 import threading
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Self
 
@@ -52,6 +53,16 @@ SW_INS_NOT_SUPPORTED = b"\x6d\x00"
 SW_CLA_NOT_SUPPORTED = b"\x6e\x00"
 
 NAK_EEPROM = 0x05
+
+# pcscd polls a vpcd slot about every 0.4 s, and vpcd accepts a waiting card during the
+# poll. A card that connects before pcscd has polled the slot empty since the previous card
+# left is never seen as inserted: pcscd's event thread saw "present" on every poll, so it
+# does not power the new card up, while a failed exchange has already marked the slot
+# empty for clients. So the slot stays "empty" with a card in it. Reinsertion into a slot
+# therefore waits this long after the last hang-up on its port (in this process; see
+# VirtualCard.settle for the next process).
+REINSERT_GAP = 1.0
+_hangups: dict[int, float] = {}  # port -> time.monotonic() of the last hang-up
 
 
 class _TagVanished(Exception):
@@ -211,6 +222,7 @@ class VirtualCard:
         self.errors: list[str] = []  # protocol problems seen (for tests and the CLI)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.hung_up_at: float | None = None  # time.monotonic() of the last disconnect
 
     @property
     def slot(self) -> int | None:
@@ -260,6 +272,10 @@ class VirtualCard:
                 if self.field.tag is None:
                     self.field.wait_changed(generation, timeout=0.1)
                 continue
+            wait = _hangups.get(self.port, -REINSERT_GAP) + REINSERT_GAP - time.monotonic()
+            if wait > 0:
+                self._stop.wait(min(wait, 0.1))  # let pcscd see the slot empty first
+                continue
             try:
                 sock = socket.create_connection((self.host, self.port), timeout=1.0)
             except OSError:
@@ -272,6 +288,13 @@ class VirtualCard:
             finally:
                 self.connected.clear()
                 sock.close()
+                self.hung_up_at = _hangups[self.port] = time.monotonic()
+
+    def settle(self) -> None:
+        """Block until pcscd has surely polled the slot empty since this card left: the
+        next card in the slot (from any process) is then seen as a new insertion."""
+        if self.hung_up_at is not None:
+            time.sleep(max(0.0, self.hung_up_at + REINSERT_GAP - time.monotonic()))
 
     def _serve(self, sock: socket.socket, tag: EmulatedTag) -> None:
         """One insertion: answer vpcd until the tag leaves, vpcd hangs up, or stop()."""

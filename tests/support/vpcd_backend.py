@@ -29,12 +29,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from smartcard import scard
 
 from drivers.emulated.field import Field
-from drivers.emulated.vpcd import VPCD_PORT, VirtualCard
+from drivers.emulated.vpcd import REINSERT_GAP, VPCD_PORT, VirtualCard
 
 SLOTS = 2
 READY_TIMEOUT = 10.0
@@ -111,25 +112,64 @@ def slot_is_empty(slot: int) -> bool:
     return True
 
 
+@dataclass
+class SlotClaim:
+    """A vpcd slot held with flock; the lock file keeps the time its last card left."""
+
+    slot: int
+    fd: int
+
+    def hung_up_at(self) -> float | None:
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        text = os.read(self.fd, 64).decode(errors="replace").strip()
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
+    def record_hang_up(self, at: float) -> None:
+        """CLOCK_MONOTONIC is one clock for the whole machine, so other processes can
+        compare with it."""
+        os.ftruncate(self.fd, 0)
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        os.write(self.fd, f"{at:.6f}".encode())
+
+
+def _slot_path(slot: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"nfcbridge-vpcd-slot-{slot}.lock"
+
+
+def _last_hang_up(slot: int) -> float:
+    try:
+        return float(_slot_path(slot).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0.0
+
+
 @contextmanager
-def claim_slot(timeout: float = 60.0) -> Iterator[int]:
-    """An exclusive, empty vpcd slot number, held across processes with flock."""
+def claim_slot(timeout: float = 60.0) -> Iterator[SlotClaim]:
+    """An exclusive, empty vpcd slot, held across processes with flock. The slot whose last
+    card left longest ago comes first; if that was under ``REINSERT_GAP`` ago, this waits
+    out the rest (pcscd must poll the slot empty between two cards)."""
     deadline = time.monotonic() + timeout
     while True:
-        for slot in range(SLOTS):
-            path = Path(tempfile.gettempdir()) / f"nfcbridge-vpcd-slot-{slot}.lock"
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        for slot in sorted(range(SLOTS), key=_last_hang_up):
+            fd = os.open(_slot_path(slot), os.O_RDWR | os.O_CREAT, 0o666)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
                 continue
+            claim = SlotClaim(slot, fd)
             if not slot_is_empty(slot):  # someone outside these tests has a card there
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
                 continue
+            left = claim.hung_up_at()
+            if left is not None:
+                time.sleep(max(0.0, min(left + REINSERT_GAP - time.monotonic(), REINSERT_GAP)))
             try:
-                yield slot
+                yield claim
                 return
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -143,13 +183,16 @@ def claim_slot(timeout: float = 60.0) -> Iterator[int]:
 def start_card(field: Field) -> Iterator[VirtualCard]:
     """A started VirtualCard in a free vpcd slot; waits until pcscd sees the field's state."""
     ensure_pcscd()
-    with claim_slot() as slot:
-        card = VirtualCard(field, port=VPCD_PORT + slot)
-        with card:
-            if field.tag is not None:
-                wait_for_state(card.reader_name, present=True)
-            yield card
-        wait_for_state(card.reader_name, present=False)
+    with claim_slot() as claim:
+        card = VirtualCard(field, port=VPCD_PORT + claim.slot)
+        try:
+            with card:
+                if field.tag is not None:
+                    wait_for_state(card.reader_name, present=True)
+                yield card
+        finally:
+            if card.hung_up_at is not None:
+                claim.record_hang_up(card.hung_up_at)
 
 
 @contextmanager
