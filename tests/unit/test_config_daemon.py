@@ -1,0 +1,71 @@
+"""Bad configuration: one line naming the file and the key, the daemon never half-starts."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nfcbridge.cli.main import cli
+
+BASE = """
+[station]
+name = "st"
+data_dir = "{d}"
+[registry]
+url = "none"
+[[readers]]
+name = "desk"
+url = "{reader}"
+"""
+
+
+def run(tmp_path: Path, text: str) -> tuple[int, str]:
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace("{d}", str(tmp_path)))
+    before = threading.active_count()
+    result = CliRunner().invoke(cli, ["run", "--config", str(path)])
+    assert threading.active_count() == before  # nothing was started
+    assert not (tmp_path / "control.sock").exists()
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    return result.exit_code, lines[0]
+
+
+def base(reader: str = "mock:cfg") -> str:
+    return BASE.replace("{reader}", reader)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "key", "words"),
+    [
+        (base() + "[outbox]\nbogus = 1\n", 3, "outbox.bogus", "unknown key"),
+        (base() + "[metrics]\nlisten = 9464\n", 3, "metrics.listen", "expected str"),
+        (base() + '[metrics]\nlisten = "0.0.0.0:9464"\n', 3, "metrics.listen", "loopback"),
+        (base("nfc:usb"), 3, "readers[0].url", "unknown reader scheme"),
+        (base("mock:x?tag=ntag999"), 3, "readers[0].url", ""),
+        (
+            base() + '[[forwarders]]\ntype = "webhook"\nname = "w"\nurl = "http://127.0.0.1:1/"'
+            '\nsecret_file = "{d}/missing.secret"\n',
+            3,
+            "forwarders[0].secret_file",
+            "does not exist",
+        ),
+        (base() + '[outbox]\npath = "{d}/no/such/dir/o.db"\n', 8, "outbox.path", "outbox"),
+        (base().replace('url = "none"', 'url = "mysql://x/y"'), 8, "registry.url", ""),
+        (
+            base() + '[control]\nsocket = "{d}/no/such/dir/c.sock"\n',
+            3,
+            "control.socket",
+            "does not exist",
+        ),
+    ],
+)
+def test_config_errors_name_file_and_key(
+    tmp_path: Path, text: str, code: int, key: str, words: str
+) -> None:
+    exit_code, line = run(tmp_path, text)
+    assert exit_code == code, line
+    assert str(tmp_path / "bad.toml") in line and key in line and words in line

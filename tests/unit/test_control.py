@@ -1,0 +1,171 @@
+"""The control socket: owner-only, peer credentials checked, taps travel the reader path."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from drivers import mock
+from nfcbridge.config import load_settings
+from nfcbridge.control import ControlServer, request
+from nfcbridge.daemon import Daemon
+from nfcbridge.sdnotify import SdNotify
+
+
+def config(tmp_path: Path, extra_readers: str = "") -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(f"""
+[station]
+name = "st"
+data_dir = "{tmp_path}"
+[registry]
+url = "none"
+[[readers]]
+name = "rig"
+url = "mock:ctl-rig"
+retap_window = 0.0
+{extra_readers}
+[[forwarders]]
+type = "jsonl"
+name = "file"
+path = "{tmp_path / "taps.jsonl"}"
+""")
+    return path
+
+
+@pytest.fixture
+def daemon(tmp_path: Path):
+    d = Daemon(
+        load_settings(
+            config(
+                tmp_path,
+                """
+[[readers]]
+name = "door"
+url = "serial:/dev/nfcbridge-test-absent"
+""",
+            )
+        ),
+        notify=SdNotify(""),
+        reader_backoff=(0.05, 0.2),
+    )
+    thread = threading.Thread(target=d.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    assert d.ready.wait(20)
+    yield d
+    d.request_stop()
+    thread.join(30)
+    assert not thread.is_alive()
+
+
+def test_socket_is_owner_only(daemon: Daemon) -> None:
+    mode = stat.S_IMODE(os.stat(daemon.settings.control_socket).st_mode)
+    assert mode == 0o600
+
+
+def test_injected_tap_is_committed_simulated_and_then_signalled(daemon: Daemon) -> None:
+    sock = daemon.settings.control_socket
+    answer = request(sock, {"op": "tap", "reader": "rig", "uid": "04A1B2C3D4E5F6", "hold": 0.05})
+    assert answer["ok"] and answer["origin"] == "simulated" and answer["seq"] == 1
+    stored = daemon.outbox.events()
+    assert [e.event_id for e in stored] == [answer["event_id"]]
+    assert '"origin":"simulated"' in stored[0].payload
+    assert mock.bench("ctl-rig").signals == [True]
+    second = request(sock, {"op": "tap", "reader": "rig", "uid": "04A1B2C3D4E5F7"})
+    assert second["seq"] == 2
+
+
+def test_taps_on_a_real_reader_are_refused(daemon: Daemon) -> None:
+    answer = request(
+        daemon.settings.control_socket, {"op": "tap", "reader": "door", "uid": "04A1B2C3D4E5F6"}
+    )
+    assert not answer["ok"] and "mock" in answer["error"]
+    assert daemon.outbox.count() == 0
+
+
+def test_other_readers_go_on_while_one_is_absent(daemon: Daemon) -> None:
+    time.sleep(0.3)
+    assert daemon.workers["door"].health.reopens >= 1
+    assert daemon.workers["door"].health.state == "reconnecting"
+    answer = request(
+        daemon.settings.control_socket, {"op": "tap", "reader": "rig", "uid": "04A1B2C3D4E5F6"}
+    )
+    assert answer["ok"] and answer["event_id"]
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ({"op": "nope"}, "unknown op"),
+        ({"op": "tap", "reader": "ghost", "uid": "04A1B2C3D4E5F6"}, "no reader"),
+        ({"op": "tap", "reader": "rig", "uid": "zz"}, "bad tap request"),
+        ({"op": "tap", "reader": "rig", "uid": "04A1B2C3D4E5F6", "hold": 1e6}, "hold"),
+    ],
+)
+def test_bad_requests_get_an_error_line(daemon: Daemon, message: dict, error: str) -> None:
+    answer = request(daemon.settings.control_socket, message)
+    assert not answer["ok"] and error in answer["error"]
+
+
+def test_status_over_the_socket(daemon: Daemon) -> None:
+    status = request(daemon.settings.control_socket, {"op": "status"})["status"]
+    assert status["running"] and {r["name"] for r in status["readers"]} == {"rig", "door"}
+    assert status["outbox"]["forwarders"][0]["name"] == "file"
+
+
+class _Stub:
+    def reader_settings(self, name: str):
+        return None
+
+    def worker(self, name: str):
+        raise KeyError(name)
+
+    def status(self) -> dict:
+        return {"ok": 1}
+
+
+def test_a_peer_of_another_uid_is_refused(tmp_path: Path) -> None:
+    server = ControlServer(tmp_path / "c.sock", _Stub(), allowed_uid=os.geteuid() + 4242)
+    server.start()
+    try:
+        answer = request(tmp_path / "c.sock", {"op": "status"})
+    finally:
+        server.close()
+    assert not answer["ok"] and "refused" in answer["error"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_another_real_user_is_refused_even_with_a_loosened_mode() -> None:
+    directory = Path(tempfile.mkdtemp(prefix="nfcb-ctl-"))  # pytest's tmp dirs are 0700
+    os.chmod(directory, 0o755)
+    path = directory / "c.sock"
+    server = ControlServer(path, _Stub())
+    server.start()
+    os.chmod(path, 0o666)  # an operator's mistake: the peer check still refuses
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: become nobody, ask for the status
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(str(path))
+                s.sendall(b'{"op": "status"}\n')
+                os.write(write_end, s.makefile("rb").readline() or b"EOF")
+        except BaseException as exc:
+            os.write(write_end, repr(exc).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    got = os.read(read_end, 4096)
+    server.close()
+    directory.rmdir()
+    assert b"refused" in got and b"65534" in got

@@ -1,0 +1,96 @@
+"""The daemon in-process: systemd notifications, watchdog while healthy, drain on stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from drivers import mock
+from drivers.emulated.chip import EmulatedTag
+from nfcbridge.config import load_settings
+from nfcbridge.daemon import Daemon
+from nfcbridge.sdnotify import SdNotify, watchdog_interval
+from tests.unit.test_control import config
+
+
+@pytest.fixture
+def notify_socket(monkeypatch: pytest.MonkeyPatch):
+    name = f"nfcbridge-test-{os.getpid()}-{time.monotonic_ns()}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name)
+    sock.settimeout(10)
+    monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
+    yield sock
+    sock.close()
+
+
+def messages(sock: socket.socket, until: str, limit: int = 50) -> list[str]:
+    got: list[str] = []
+    for _ in range(limit):
+        got.append(sock.recv(4096).decode())
+        if until in got[-1]:
+            return got
+    raise AssertionError(f"{until} not received: {got}")
+
+
+def test_sdnotify_abstract_and_path_sockets(tmp_path: Path, notify_socket) -> None:
+    assert SdNotify().ready("hello")
+    assert notify_socket.recv(100) == b"READY=1\nSTATUS=hello"
+    path = tmp_path / "n.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.bind(str(path))
+        assert SdNotify(str(path)).watchdog()
+        assert s.recv(100) == b"WATCHDOG=1"
+    assert not SdNotify("").ready()  # not under systemd: a no-op
+
+
+def test_watchdog_interval_is_half_of_watchdog_usec(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WATCHDOG_USEC", "4000000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    assert watchdog_interval() == 2.0
+    monkeypatch.setenv("WATCHDOG_PID", "1")  # meant for another process
+    assert watchdog_interval() is None
+
+
+def test_ready_after_stores_open_then_watchdog_pings_then_drain(
+    tmp_path: Path, notify_socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    d = Daemon(load_settings(config(tmp_path)))
+    thread = threading.Thread(target=d.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    got = messages(notify_socket, "READY=1")
+    assert d.outbox is not None and d.outbox.path.exists()  # opened before READY
+    got += messages(notify_socket, "WATCHDOG=1")
+    # a tap through the mock bench, then stop: the drain delivers it before exiting
+    mock.bench("ctl-rig").place(EmulatedTag(uid=bytes.fromhex("04A1B2C3D4E5F6")))
+    deadline = time.monotonic() + 10
+    while d.outbox.count() == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    d.request_stop()
+    got += messages(notify_socket, "STOPPING=1")
+    thread.join(30)
+    assert not thread.is_alive()
+    lines = (tmp_path / "taps.jsonl").read_text().splitlines()
+    assert [json.loads(line)["tag"]["uid"] for line in lines] == ["04A1B2C3D4E5F6"]
+
+
+def test_no_watchdog_ping_when_a_thread_died(tmp_path: Path) -> None:
+    d = Daemon(load_settings(config(tmp_path)), notify=SdNotify(""))
+    d.prepare()
+    d.start()
+    try:
+        assert d.healthy()
+        d.workers["rig"].stop()
+        d.workers["rig"].join(5)
+        assert not d.healthy()
+    finally:
+        d.shutdown()

@@ -1,0 +1,127 @@
+"""The forwarder loop and the JSON lines forwarder, with the real SQLite outbox."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from nfcbridge.forwarders.base import Forwarder, Outcome, TransientError
+from nfcbridge.forwarders.jsonl import JsonlForwarder
+from nfcbridge.outbox import Outbox, StoredEvent
+from tests.unit.test_events import make
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Outbox:
+    outbox = Outbox.open(tmp_path / "o.db")
+    yield outbox
+    outbox.close()
+
+
+def wait_until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+class Flaky(Forwarder):
+    """Fails the first *failures* sends, records what it delivered."""
+
+    kind = "flaky"
+
+    def __init__(self, name: str, outbox: Outbox, failures: int, **kw) -> None:
+        super().__init__(name, outbox, base_backoff=0.001, idle_wait=0.05, **kw)
+        self.left = failures
+        self.sent: list[str] = []
+
+    def send(self, batch: list[StoredEvent]) -> Outcome:
+        if self.left > 0:
+            self.left -= 1
+            raise TransientError("down")
+        self.sent.extend(e.event_id for e in batch)
+        return Outcome(delivered=list(batch))
+
+
+def test_jsonl_appends_one_line_per_event_and_marks_delivered(box: Outbox, tmp_path: Path) -> None:
+    for i in range(3):
+        box.commit(make(event_id=f"e{i}"))
+    path = tmp_path / "taps.jsonl"
+    fw = JsonlForwarder("file", box, path=path, idle_wait=0.05)
+    fw.start()
+    wait_until(lambda: box.progress("file").pending == 0)
+    box.commit(make(event_id="e3"))
+    fw.wake()
+    wait_until(lambda: box.progress("file").pending == 0)
+    fw.drain()
+    fw.join(5)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["event_id"] for line in lines] == ["e0", "e1", "e2", "e3"]
+    assert [line["seq"] for line in lines] == [1, 2, 3, 4]
+
+
+def test_jsonl_unwritable_path_is_transient(box: Outbox, tmp_path: Path) -> None:
+    box.commit(make(event_id="e0"))
+    fw = JsonlForwarder("file", box, path=tmp_path / "no-dir" / "t.jsonl")
+    outcome = fw.send(box.pending("file"))
+    assert outcome.delivered == [] and outcome.retry is not None
+
+
+def test_several_forwarders_each_deliver_everything_at_their_own_pace(box: Outbox) -> None:
+    for i in range(20):
+        box.commit(make(event_id=f"e{i:02d}"))
+    fast = Flaky("fast", box, failures=0, batch_size=7)
+    slow = Flaky("slow", box, failures=5, batch_size=3)
+    for fw in (fast, slow):
+        fw.start()
+    wait_until(lambda: box.progress("fast").pending == 0 and box.progress("slow").pending == 0)
+    for fw in (fast, slow):
+        fw.drain()
+        fw.join(5)
+    expected = [f"e{i:02d}" for i in range(20)]
+    assert fast.sent == expected and slow.sent == expected
+    assert slow.health.delivered == 20
+
+
+def test_stop_interrupts_a_long_backoff(box: Outbox) -> None:
+    box.commit(make(event_id="e0"))
+    fw = Flaky("f", box, failures=10**6, max_backoff=3600)
+    fw.base_backoff = 3600
+    fw.start()
+    wait_until(lambda: fw.health.failures >= 1)
+    t = time.monotonic()
+    fw.stop()
+    fw.join(5)
+    assert not fw.is_alive() and time.monotonic() - t < 5
+    assert box.progress("f").pending == 1  # still there for the next start
+
+
+def test_drain_ends_when_nothing_is_pending(box: Outbox) -> None:
+    fw = Flaky("f", box, failures=0)
+    fw.start()
+    fw.drain()
+    fw.join(5)
+    assert not fw.is_alive()
+
+
+def test_a_bug_in_send_is_retried_not_fatal(box: Outbox) -> None:
+    box.commit(make(event_id="e0"))
+    calls = threading.Event()
+
+    class Buggy(Flaky):
+        def send(self, batch):  # type: ignore[override]
+            if not calls.is_set():
+                calls.set()
+                raise KeyError("bug")
+            return super().send(batch)
+
+    fw = Buggy("b", box, failures=0)
+    fw.start()
+    wait_until(lambda: box.progress("b").pending == 0)
+    fw.drain()
+    fw.join(5)
+    assert fw.sent == ["e0"]
