@@ -1,0 +1,67 @@
+"""The webhook forwarder against a real local HTTP server that fails like real backends."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from nfcbridge.forwarders.webhook import WebhookForwarder
+from nfcbridge.outbox import Outbox
+from tests.chaos.harness import RecordingBackend, new_secret
+from tests.unit.test_events import make
+
+
+def test_every_event_arrives_signed_despite_failures_and_lost_replies(tmp_path: Path) -> None:
+    secret = new_secret()
+    backend = RecordingBackend(secret, fail_rate=0.4, seed=7).start()
+    box = Outbox.open(tmp_path / "o.db")
+    ids = []
+    for i in range(40):
+        ids.append(box.commit(make(event_id=f"id-{i:03d}", reader=f"r{i % 2}")).event_id)
+    fw = WebhookForwarder(
+        "web",
+        box,
+        url=backend.url,
+        secret=secret.encode(),
+        timeout=2.0,
+        max_backoff=0.05,
+        base_backoff=0.01,
+        idle_wait=0.05,
+    )
+    fw.start()
+    deadline = time.monotonic() + 60
+    while box.progress("web").pending:
+        assert time.monotonic() < deadline, box.progress("web")
+        time.sleep(0.02)
+    fw.drain()
+    fw.join(10)
+    backend.stop()
+    box.close()
+    assert backend.ids() == set(ids)
+    assert backend.bad_signatures == 0 and backend.id_mismatch == 0
+    assert backend.failures.get("lost_reply", 0) > 0  # the hard case really happened
+    assert len(backend.deliveries) > len(ids)  # so some events arrived twice, same id
+    for reader in ("r0", "r1"):  # head-of-line retries keep each reader's order
+        seqs = [
+            backend.stored[i]["seq"] for i in backend.order if backend.stored[i]["reader"] == reader
+        ]
+        assert seqs == sorted(seqs)
+
+
+def test_a_permanent_rejection_is_kept_as_a_dead_letter(tmp_path: Path) -> None:
+    backend = RecordingBackend(new_secret()).start()  # another secret: 401 for everything
+    box = Outbox.open(tmp_path / "o.db")
+    box.commit(make(event_id="lonely"))
+    fw = WebhookForwarder("web", box, url=backend.url, secret=new_secret().encode(), idle_wait=0.05)
+    fw.start()
+    deadline = time.monotonic() + 20
+    while not box.dead_letters():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    fw.drain()
+    fw.join(10)
+    backend.stop()
+    (dead,) = box.dead_letters()
+    assert dead.event_id == "lonely" and dead.reason.startswith("HTTP 401")
+    assert box.progress("web").pending == 0
+    box.close()
