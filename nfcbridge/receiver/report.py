@@ -19,10 +19,10 @@ from typing import Any
 from nfcbridge.receiver.pairing import JOINT_WINDOW, MAX_VISIT, Tap, double_staffing, pair_taps
 
 NOT_PAYABLE = {"unknown", "retired", "spoiled", "not_attached", "in_stock", "issued", "blank"}
-_ALIASES = {
+_ALIASES = {  # the daemon's names (nfcbridge.events) -> the report's
     "unknown_tag": "unknown",
-    "tag_unknown": "unknown",
-    "tag_retired": "retired",
+    "retired_tag": "retired",
+    "spoiled_tag": "spoiled",
     "unattached": "not_attached",
     "clone": "not_genuine",
 }
@@ -42,8 +42,8 @@ def anomaly_kinds(event: dict[str, Any]) -> list[str]:
         name = item if isinstance(item, str) else str(item.get("kind") or item.get("type"))
         kinds.add(_ALIASES.get(name.lower(), name.lower()))
     registry = event.get("registry")
-    if isinstance(registry, dict) and registry.get("state") not in (None, "active"):
-        kinds.add(str(registry["state"]))
+    if not kinds and isinstance(registry, dict) and registry.get("state") not in (None, "active"):
+        kinds.add(str(registry["state"]))  # a station that did not name the anomaly itself
     return sorted(kinds)
 
 

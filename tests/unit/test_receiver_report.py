@@ -142,3 +142,16 @@ def test_arrival_order_does_not_matter() -> None:
         tap("s2", A, 20),
     ]
     assert build_report(events) == build_report(list(reversed(events)))
+
+
+def test_the_daemons_anomaly_names_are_understood() -> None:
+    r = build_report(
+        [
+            tap("s1", X, 0, anomalies=["unknown_tag"], state=None),
+            tap("s1", B, 1, anomalies=["retired_tag"], state="retired"),
+            tap("s1", A, 2, anomalies=["registry_unavailable"], state=None),
+            tap("s1", A, 32, state=None),
+        ]
+    )
+    assert [a["kind"] for a in r["anomalies"]] == ["unknown", "retired", "registry_unavailable"]
+    assert durations(r) == [("s1", A, 1800.0)]  # an unavailable registry does not lose a visit
