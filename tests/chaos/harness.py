@@ -42,6 +42,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients hanging up (a killed daemon) are expected here
+
+
 class RecordingBackend:
     def __init__(
         self, secret: str, *, port: int = 0, fail_rate: float = 0.0, seed: int = 1
@@ -74,8 +81,7 @@ class RecordingBackend:
             def do_POST(self) -> None:
                 backend._handle(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
+        self.server = _QuietServer(("127.0.0.1", self.port), Handler)
         self.port = int(self.server.server_address[1])
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
