@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.cli.provision_cmd import provision
 from nfcbridge.errors import ConfigError, VerificationFailed
 
 if TYPE_CHECKING:
@@ -440,3 +441,4 @@ def audit_verify(app: AppContext, anchor: str | None, as_json: bool) -> None:
 
 
 COMMANDS: list[click.Command] = [provider, customer, pickup, attach, retire, report, audit_group]
+COMMANDS.append(provision)
