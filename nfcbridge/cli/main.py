@@ -19,7 +19,7 @@ EPILOG = """\b
 Examples:
   nfcbridge readers
   nfcbridge tag info --reader 'mock:desk?tag=ntag213'
-  nfcbridge provision --reader 'mock:desk?roll=ntag213' --batch 2026-11-a --count 10
+  nfcbridge provision --reader 'mock:desk?roll=ntag213' --batch 2026-11-a --count 10 --yes
   nfcbridge run --config /etc/nfcbridge/nfcbridge.toml
 
 Exit codes: 0 ok, 2 usage, 3 config, 4 reader, 5 no tag, 6 tag, 7 refused by a
