@@ -173,6 +173,7 @@ class _TracedTag(Ntag21x):
     def __init__(self, reader: Reader, target: Target) -> None:
         super().__init__(reader, target)
         self.writes: list[int] = []
+        self.verdict: Verdict | None = None
 
     def write_page(self, page: int, data: bytes) -> None:
         self.writes.append(page)
@@ -276,15 +277,14 @@ class BatchRunner:
         if known is not None:
             return self._result(uid, "refused", self._known(known), started, known.product), None
         tag = _TracedTag(self.reader, target)
-        verdict: Verdict | None = None
         self.stop.in_tag = True
         try:
             try:
                 verdict, retrying = self._check(tag, steps)
             except _Refused as why:
-                return self._result(uid, "refused", str(why), started, tag, verdict, steps), None
+                return self._result(uid, "refused", str(why), started, tag, steps), None
             if self.dry_run:
-                return self._result(uid, "checked", "ready", started, tag, verdict, steps), None
+                return self._result(uid, "checked", "ready", started, tag, steps), None
             token = new_token(self.settings.token_bytes)
             message = uri_message(render_uri(self.settings.uri_template, token))
             tag.write_ndef(message)
@@ -302,11 +302,11 @@ class BatchRunner:
             )
             steps.append("recorded")
             why = "retried an earlier attempt" if retrying else ""
-            return self._result(uid, "provisioned", why, started, tag, verdict, steps), None
+            return self._result(uid, "provisioned", why, started, tag, steps), None
         except NdefTooLarge:
             raise  # the template does not fit this product: configuration, stop the batch
         except (Exception, KeyboardInterrupt) as exc:  # record what was done, then decide
-            result = self._failed(tag, exc, started, verdict, steps)
+            result = self._failed(tag, exc, started, steps)
             if isinstance(exc, KeyboardInterrupt):
                 return result, BatchInterrupted(result)
             if isinstance(exc, TagError):
@@ -322,7 +322,7 @@ class BatchRunner:
         steps.append("identified")
         if not product.is_ntag or not product.has_cfglck or product.dynamic_lock_page is None:
             raise _Refused(f"unsupported product {product.name}: receipt tags are NTAG21x")
-        verdict = tag.originality()
+        verdict = tag.verdict = tag.originality()
         steps.append("signature")
         if why := self._signature_refusal(verdict):
             raise _Refused(why)
@@ -373,7 +373,6 @@ class BatchRunner:
         tag: _TracedTag,
         exc: BaseException,
         started: float,
-        verdict: Verdict | None,
         steps: list[str],
     ) -> TagResult:
         """Record what a failure left: spoiled after anything irreversible, an attempt after
@@ -400,7 +399,7 @@ class BatchRunner:
             if isinstance(exc, ProvisioningError):
                 raise exc from record_error
             raise
-        return self._result(tag.uid_hex, outcome, why, started, tag, verdict, steps)
+        return self._result(tag.uid_hex, outcome, why, started, tag, steps)
 
     @staticmethod
     def _known(record: TagRecord) -> str:
@@ -421,12 +420,12 @@ class BatchRunner:
         outcome: str,
         reason: str,
         started: float,
-        tag: Ntag21x | str | None = None,
-        verdict: Verdict | None = None,
+        tag: _TracedTag | str | None = None,
         steps: list[str] | None = None,
     ) -> TagResult:
         self.stop.recording = True  # from here the outcome stands: shield it until yielded
-        product = tag.product.name if isinstance(tag, Ntag21x) and tag.product else tag
+        product = tag.product.name if isinstance(tag, _TracedTag) and tag.product else tag
+        verdict = tag.verdict if isinstance(tag, _TracedTag) else None
         return TagResult(
             uid=uid,
             outcome=outcome,
