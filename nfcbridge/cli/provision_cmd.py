@@ -13,11 +13,12 @@ printed and the exit code is 130; run the same command again to resume the batch
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -170,10 +171,11 @@ class Progress:
         self.drawn = True
 
     def notice(self, text: str) -> None:
+        """From a signal handler: one unbuffered write (a buffered stream written to while
+        the interrupted code is inside its own write raises a reentrancy error)."""
         prefix = "\r\x1b[2K" if self.tty else ""
-        self._write(prefix + text + "\n")
-        if self.tty and self.drawn:
-            self._write(_bar(self.runner.tally, self.runner))
+        with suppress(OSError, ValueError):  # no real descriptor (captured output): skip
+            os.write(self.stream.fileno(), (prefix + text + "\n").encode())
 
     def close(self) -> None:
         if self.tty and self.drawn:
