@@ -135,6 +135,9 @@ class ControlServer:
             uid = peer_uid(conn)
             if uid != self.allowed_uid:
                 log.warning("control socket: refused a connection from uid %d", uid)
+                conn.settimeout(1.0)  # take (and ignore) the request so the client can read
+                with contextlib.suppress(OSError):
+                    conn.makefile("rb").readline(MAX_LINE)
                 self._reply(conn, {"ok": False, "error": f"refused: uid {uid} is not allowed"})
                 return
             reader = conn.makefile("rb")

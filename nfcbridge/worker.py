@@ -62,7 +62,7 @@ class ReaderWorker(threading.Thread):
         metrics: Any = None,
         min_backoff: float = 0.2,
         max_backoff: float = 30.0,
-        removal_poll: float = 0.25,
+        removal_poll: float = 0.05,
     ) -> None:
         super().__init__(name=f"reader-{settings.name}", daemon=True)
         self.settings = settings
@@ -147,7 +147,7 @@ class ReaderWorker(threading.Thread):
                     listener(uid, event)
                 except Exception:
                     log.exception("presentation listener failed")
-            self._wait_for_removal(reader)
+            self._wait_for_removal(reader, uid)
             self.pipeline.debouncer.ended(name, uid)
             self.field_empty.set()
 
@@ -182,10 +182,15 @@ class ReaderWorker(threading.Thread):
         except NfcError as exc:  # a failed beep must not turn into a lost reader loop
             log.warning("reader %s could not signal: %s", self.settings.name, exc)
 
-    def _wait_for_removal(self, reader: Reader) -> None:
+    def _wait_for_removal(self, reader: Reader, uid: str) -> None:
+        """Until the tag leaves, or another tag is found in its place (swapped faster than
+        a poll: that is a new presentation, handled by the next round of ``_serve``)."""
         while not self.stopping.is_set():
             try:
                 if reader.wait_for_removal(timeout=self.removal_poll):
                     return
             except TagError:
+                return
+            target = reader.target
+            if target is not None and target.uid_hex != uid:
                 return

@@ -1,0 +1,207 @@
+"""How fast are durable taps, and how long from tap to commit and to the backend's answer?
+
+Measured side by side in one run (BENCH.md):
+
+- raw SQLite commits per second: one INSERT + COMMIT per row in WAL mode with
+  synchronous=FULL, in the same directory: the floor any durable tap pays;
+- durable taps per second through one daemon pipeline: an in-process daemon with one mock
+  reader on an endless roll (each removal puts the next tag on), so the worker polls,
+  debounces, commits to the outbox and signals as fast as it can; the ratio to raw commits
+  is what the pipeline costs on top of the fsync;
+- at 100 taps per second (4 mock readers at 25 taps/s each, tags placed on the benches by
+  this script) with a local HTTP backend (127.0.0.1, signed webhook, verified): p50 and p99
+  of tap (tag placed) -> outbox commit and tap -> backend acknowledgement (the backend's
+  2xx written).
+
+    python bench/taps.py [--seconds 3] [--repeat 3] [--rate-seconds 10] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from drivers import mock
+from drivers.emulated.chip import EmulatedTag
+from nfcbridge.config import load_settings
+from nfcbridge.daemon import Daemon
+from nfcbridge.events import TapEvent
+from nfcbridge.sdnotify import SdNotify
+from tests.chaos.harness import RecordingBackend, new_secret, write_config
+
+
+def raw_sqlite_commits(directory: Path, seconds: float) -> float:
+    path = directory / "raw.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, payload TEXT)")
+    payload = "x" * 300  # about the size of a tap event
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO t (payload) VALUES (?)", (payload,))
+        conn.execute("COMMIT")
+        n += 1
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return n / elapsed
+
+
+def start_daemon(
+    directory: Path, readers: list[tuple[str, str]], forwarders: str = ""
+) -> tuple[Daemon, threading.Thread]:
+    config = write_config(
+        directory, readers=readers, forwarders=forwarders, extra='[control]\nsocket = "off"\n'
+    )
+    daemon = Daemon(load_settings(config), notify=SdNotify(""))
+    thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    if not daemon.ready.wait(30):
+        raise RuntimeError("daemon not ready")
+    return daemon, thread
+
+
+def stop(daemon: Daemon, thread: threading.Thread) -> None:
+    daemon.request_stop()
+    thread.join(60)
+    mock.reset_benches()
+
+
+def pipeline_taps(directory: Path, seconds: float, run: int) -> float:
+    daemon, thread = start_daemon(directory, [("roll", f"mock:bench-roll-{run}?roll=ntag213")])
+    assert daemon.outbox is not None
+    time.sleep(0.2)  # warm up
+    first, start = daemon.outbox.count(), time.perf_counter()
+    time.sleep(seconds)
+    last, elapsed = daemon.outbox.count(), time.perf_counter() - start
+    stop(daemon, thread)
+    return (last - first) / elapsed
+
+
+def latencies(
+    directory: Path, seconds: float, rate: float = 100.0, readers: int = 4
+) -> dict[str, float]:
+    secret = new_secret()
+    (directory / "hook.secret").write_text(secret)
+    backend = RecordingBackend(secret).start()
+    forwarder = (
+        f'[[forwarders]]\ntype = "webhook"\nname = "backend"\nurl = "{backend.url}"\n'
+        f'secret_file = "{directory / "hook.secret"}"\n'
+    )
+    names = [f"lat-{i}" for i in range(readers)]
+    daemon, thread = start_daemon(directory, [(n, f"mock:{n}") for n in names], forwarder)
+    assert daemon.pipeline is not None
+    placed: dict[str, float] = {}  # uid -> monotonic placement
+    committed: dict[str, tuple[str, float]] = {}  # uid -> (event id, monotonic commit)
+    done: dict[str, threading.Event] = {}
+
+    def on_commit(event: TapEvent) -> None:
+        committed[event.tag.uid] = (event.event_id, time.monotonic())
+        done[event.tag.uid].set()
+
+    daemon.pipeline.subscribe(on_commit)
+    per_reader = rate / readers
+    count = int(seconds * per_reader)
+
+    def drive(index: int, name: str) -> None:
+        field = mock.bench(name)
+        t0 = time.monotonic() + index / rate  # readers interleaved
+        for k in range(count):
+            uid = bytes([0x04, index, *k.to_bytes(5, "big")])
+            key = uid.hex().upper()
+            done[key] = threading.Event()
+            delay = t0 + k / per_reader - time.monotonic()  # open loop: on schedule
+            if delay > 0:
+                time.sleep(delay)
+            tag = EmulatedTag(uid=uid)
+            placed[key] = time.monotonic()
+            field.place(tag)
+            done[key].wait(5)
+            field.remove()
+
+    drivers = [threading.Thread(target=drive, args=(i, n)) for i, n in enumerate(names)]
+    for d in drivers:
+        d.start()
+    for d in drivers:
+        d.join()
+    deadline = time.monotonic() + 60
+    while len(backend.acked_at) < len(committed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop(daemon, thread)
+    backend.stop()
+    to_commit = [(committed[u][1] - placed[u]) * 1000 for u in committed]
+    to_ack = [
+        (backend.acked_at[committed[u][0]] - placed[u]) * 1000
+        for u in committed
+        if committed[u][0] in backend.acked_at
+    ]
+
+    def pct(values: list[float], q: int) -> float:
+        return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else float("nan")
+
+    return {
+        "latency_taps": len(placed),
+        "latency_taps_committed": len(committed),
+        "tap_to_commit_p50_ms": pct(to_commit, 50),
+        "tap_to_commit_p99_ms": pct(to_commit, 99),
+        "tap_to_backend_ack_p50_ms": pct(to_ack, 50),
+        "tap_to_backend_ack_p99_ms": pct(to_ack, 99),
+    }
+
+
+UNITS = {
+    "raw_sqlite_full_commits_per_s": "commits/s",
+    "daemon_durable_taps_per_s": "taps/s",
+    "taps_to_raw_commits_ratio": "",
+    "latency_taps": "taps",
+    "latency_taps_committed": "taps",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="per throughput run")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--rate-seconds", type=float, default=10.0, help="length of the 100 taps/s latency run"
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    raw, taps = [], []
+    with tempfile.TemporaryDirectory(prefix="nfcbridge-bench-") as tmp:
+        for run in range(args.repeat):  # interleaved, so both see the same machine load
+            d = Path(tmp) / f"run{run}"
+            d.mkdir()
+            raw.append(raw_sqlite_commits(d, args.seconds))
+            taps.append(pipeline_taps(d, args.seconds, run))
+        lat_dir = Path(tmp) / "latency"
+        lat_dir.mkdir()
+        figures: dict[str, float] = {
+            "raw_sqlite_full_commits_per_s": statistics.median(raw),
+            "daemon_durable_taps_per_s": statistics.median(taps),
+        }
+        figures["taps_to_raw_commits_ratio"] = (
+            figures["daemon_durable_taps_per_s"] / figures["raw_sqlite_full_commits_per_s"]
+        )
+        figures.update(latencies(lat_dir, args.rate_seconds))
+    if args.json:
+        print(json.dumps({k: round(v, 3) for k, v in figures.items()}))
+        return
+    for name, value in figures.items():
+        unit = UNITS.get(name, "ms")
+        shown = f"{value:.0f}" if unit == "taps" else f"{value:.3f}"
+        print(f"{name}: {shown} {unit}".rstrip())
+
+
+if __name__ == "__main__":
+    main()
