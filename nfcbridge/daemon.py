@@ -199,20 +199,22 @@ class Daemon:
         """Stop readers, let forwarders deliver within ``drain_timeout``, close."""
         self.notify.stopping("draining")
         log.info("stopping: draining the outbox for up to %.0f s", self.drain_timeout)
-        for worker in self.workers.values():
+        workers = [w for w in self.workers.values() if w.ident is not None]  # started ones
+        forwarders = [f for f in self.forwarders if f.ident is not None]
+        for worker in workers:
             worker.stop()
-        for worker in self.workers.values():
+        for worker in workers:
             worker.join(timeout=5.0)
         if self.control is not None:
             self.control.close()
         deadline = time.monotonic() + self.drain_timeout
-        for fw in self.forwarders:
+        for fw in forwarders:
             fw.drain()
-        for fw in self.forwarders:
+        for fw in forwarders:
             fw.join(timeout=max(0.0, deadline - time.monotonic()))
-        for fw in self.forwarders:
+        for fw in forwarders:
             fw.stop()
-        for fw in self.forwarders:
+        for fw in forwarders:
             fw.join(timeout=5.0)
         if self.metrics is not None:
             self.metrics.close()

@@ -94,3 +94,33 @@ def test_no_watchdog_ping_when_a_thread_died(tmp_path: Path) -> None:
         assert not d.healthy()
     finally:
         d.shutdown()
+
+
+def test_taps_are_enriched_from_a_real_registry(tmp_path: Path) -> None:
+    from provisioning.registry import Registry
+
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    Registry.open(url).close()  # an empty, migrated registry
+    text = config(tmp_path).read_text().replace('url = "none"', f'url = "{url}"')
+    (tmp_path / "c.toml").write_text(text)
+    d = Daemon(load_settings(tmp_path / "c.toml"), notify=SdNotify(""))
+    d.prepare()
+    try:
+        assert d.enricher is not None and d.pipeline is not None
+        event = d.pipeline.tap("rig", "04A1B2C3D4E5F6", "simulated")
+    finally:
+        d.shutdown()
+    assert event.registry is None and event.anomalies == ("unknown_tag",)
+
+
+def test_an_unreachable_registry_stops_the_start(tmp_path: Path) -> None:
+    from nfcbridge.errors import StoreUnavailable
+
+    text = (
+        config(tmp_path)
+        .read_text()
+        .replace('url = "none"', 'url = "postgresql://nobody@127.0.0.1:1/none"')
+    )
+    (tmp_path / "c.toml").write_text(text)
+    with pytest.raises(StoreUnavailable, match=r"registry\.url"):
+        Daemon(load_settings(tmp_path / "c.toml"), notify=SdNotify("")).prepare()
