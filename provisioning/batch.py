@@ -53,10 +53,20 @@ from drivers.errors import TagUnsupported as ChipUnsupported
 from drivers.lockbits import LockLevel
 from drivers.ntag import Ntag21x
 from drivers.signature import Verdict
-from provisioning.batch_token import check_template, new_token, render_uri, uri_message
+from provisioning.batch_token import BatchSettings, new_token, render_uri, uri_message
 from provisioning.errors import ProvisioningError
 from provisioning.records import BatchRecord, TagRecord
 from provisioning.registry import Registry
+
+__all__ = [
+    "BatchInterrupted",
+    "BatchRunner",
+    "BatchSettings",
+    "StopControl",
+    "TagResult",
+    "Tally",
+    "run_batch",
+]
 
 OUTCOMES = ("provisioned", "refused", "spoiled", "retry", "checked")
 KNOWN_DATE = "%Y-%m-%d"
@@ -82,29 +92,6 @@ class TagResult:
             "steps": list(self.steps),
             "elapsed_ms": round(self.elapsed * 1000, 1),
         }
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    """``[provisioning]`` of the configuration (any object with these attributes)."""
-
-    uri_template: str = "https://kvitto.example.se/t/{token}"
-    token_bytes: int = 12
-    require_genuine: bool = True
-    accept_test_signatures: bool = False  # emulated tags on a real reader (test rigs)
-    tag_timeout: float = 30.0  # seconds without a tag: the batch run ends
-
-    def __post_init__(self) -> None:
-        check_template(self.uri_template, self.token_bytes)
-        if self.tag_timeout < 0:
-            raise ValueError("tag_timeout must not be negative")
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> BatchSettings:
-        names = ("uri_template", "token_bytes", "require_genuine", "accept_test_signatures")
-        values = {n: getattr(settings, n) for n in (*names, "tag_timeout")}
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
 
 
 class StopControl:
@@ -281,8 +268,8 @@ class BatchRunner:
         try:
             try:
                 verdict, retrying = self._check(tag, steps)
-            except _Refused as why:
-                return self._result(uid, "refused", str(why), started, tag, steps), None
+            except _Refused as refusal:
+                return self._result(uid, "refused", str(refusal), started, tag, steps), None
             if self.dry_run:
                 return self._result(uid, "checked", "ready", started, tag, steps), None
             token = new_token(self.settings.token_bytes)
@@ -301,8 +288,8 @@ class BatchRunner:
                 uid, tag.product.name, token, self.name, self.operator, details
             )
             steps.append("recorded")
-            why = "retried an earlier attempt" if retrying else ""
-            return self._result(uid, "provisioned", why, started, tag, steps), None
+            note = "retried an earlier attempt" if retrying else ""
+            return self._result(uid, "provisioned", note, started, tag, steps), None
         except NdefTooLarge:
             raise  # the template does not fit this product: configuration, stop the batch
         except (Exception, KeyboardInterrupt) as exc:  # record what was done, then decide

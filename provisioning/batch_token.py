@@ -1,4 +1,5 @@
-"""What goes on a receipt tag: an NDEF URI with an unguessable random token, nothing else.
+"""What goes on a receipt tag: an NDEF URI with an unguessable random token, nothing else;
+and the provisioning settings that shape it (``BatchSettings``).
 
 The tag carries no personal data and nothing derived from the customer or provider: only
 ``uri_template`` with ``{token}`` replaced by ``secrets.token_urlsafe(token_bytes)``. The
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import secrets
 import string
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import ndef
@@ -50,3 +53,26 @@ def render_uri(template: str, token: str) -> str:
 def uri_message(uri: str) -> bytes:
     """The NDEF message (one URI record, prefix-compressed by ndeflib) for *uri*."""
     return b"".join(ndef.message_encoder([ndef.UriRecord(uri)]))
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """``[provisioning]`` of the configuration (any object with these attributes)."""
+
+    uri_template: str = "https://kvitto.example.se/t/{token}"
+    token_bytes: int = 12
+    require_genuine: bool = True
+    accept_test_signatures: bool = False  # emulated tags on a real reader (test rigs)
+    tag_timeout: float = 30.0  # seconds without a tag: the batch run ends
+
+    def __post_init__(self) -> None:
+        check_template(self.uri_template, self.token_bytes)
+        if self.tag_timeout < 0:
+            raise ValueError("tag_timeout must not be negative")
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> BatchSettings:
+        names = ("uri_template", "token_bytes", "require_genuine", "accept_test_signatures")
+        values = {n: getattr(settings, n) for n in (*names, "tag_timeout")}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
