@@ -115,6 +115,10 @@ class RecordingBackend:
             return
         length = int(h.headers.get("content-length", "0"))
         body = h.rfile.read(length)
+        if len(body) < length:  # the sender died mid-request (SIGKILL): nothing to answer
+            self._fail("truncated")
+            h.close_connection = True
+            return
         headers = {k.lower(): v for k, v in h.headers.items()}
         if mode in ("503", "429"):
             self._fail(mode)
