@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import click
 
-from nfcbridge.cli.emulate_pn532 import TAG_CHOICES, _parse_uid, _wait_for_stop_signal
+from nfcbridge.cli.emulate_common import (
+    describe_tag,
+    emulated_tag_options,
+    field_with_tag,
+    wait_for_stop_signal,
+)
 
 
 @click.command("vpcd")
-@click.option(
-    "--tag",
-    "product",
-    type=click.Choice(TAG_CHOICES, case_sensitive=False),
-    default="ntag213",
-    show_default=True,
-    help="The emulated tag in the field.",
-)
-@click.option("--uid", callback=_parse_uid, metavar="HEX", help="7-byte UID (default: random).")
-@click.option(
-    "--fault",
-    metavar="KIND@N",
-    help="Faults at the N-th tag command, e.g. remove@7,tear@9,eeprom@12.",
-)
+@emulated_tag_options
 @click.option(
     "--port",
     type=click.IntRange(1, 65535),
@@ -36,7 +28,6 @@ from nfcbridge.cli.emulate_pn532 import TAG_CHOICES, _parse_uid, _wait_for_stop_
     help="vpcd's port: 35963 is 'Virtual PCD 00 00', 35964 is '00 01'.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Where pcscd runs.")
-@click.option("--empty", is_flag=True, help="Start with no tag in the field.")
 def vpcd(
     product: str, uid: bytes | None, fault: str | None, port: int, host: str, empty: bool
 ) -> None:
@@ -48,30 +39,19 @@ def vpcd(
       nfcbridge emulate vpcd --port 35964 --uid 04E10CDA993C80 --fault remove@7
       nfcbridge tag info --reader 'pcsc:Virtual PCD 00 00'
     """
-    from drivers.emulated.chip import EmulatedTag, parse_faults
-    from drivers.emulated.field import Field
     from drivers.emulated.vpcd import VirtualCard
 
-    try:
-        faults = parse_faults(fault)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--fault") from None
-    field = Field("vpcd")
-    tag = None
-    if not empty:
-        tag = field.place(EmulatedTag(product.upper(), uid=uid, faults=faults))
+    field, tag = field_with_tag("vpcd", product, uid, fault, empty)
     with VirtualCard(field, host=host, port=port) as card:
         click.echo(f"virtual card for vpcd at {host}:{port}")
         click.echo(f"reader name      {card.reader_name}")
         click.echo(f"reader URL       {card.reader_url}")
-        if tag is not None:
-            click.echo(f"tag              {tag.product.name} UID {tag.uid.hex().upper()}")
-            if not card.connected.wait(2.0):
-                click.echo(
-                    f"vpcd not reachable on {host}:{port} yet (is pcscd running with "
-                    "vsmartcard-vpcd?); still trying",
-                    err=True,
-                )
+        describe_tag(tag)
+        if tag is not None and not card.connected.wait(2.0):
+            click.echo(
+                f"vpcd not reachable on {host}:{port} yet (is pcscd running with "
+                "vsmartcard-vpcd?); still trying",
+                err=True,
+            )
         click.echo("Ctrl-C to stop.")
-        _wait_for_stop_signal()
-        click.echo("stopped", err=True)
+        wait_for_stop_signal()

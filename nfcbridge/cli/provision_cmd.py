@@ -24,16 +24,18 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.cli.params import reader_option
 from nfcbridge.errors import ConfigError, ConfirmationRequired
 
 if TYPE_CHECKING:
+    from drivers.url import ReaderURL
     from provisioning.batch import BatchRunner, StopControl, TagResult, Tally
 
 BAR_WIDTH = 24
 
 
 @click.command("provision")
-@click.option("--reader", "reader_url", required=True, help="Reader URL, e.g. pcsc:ACR122U.")
+@reader_option
 @click.option(
     "--batch", "batch_name", required=True, help="Batch name (the roll); reuse it to resume."
 )
@@ -53,7 +55,7 @@ BAR_WIDTH = 24
 @pass_app
 def provision(
     app: AppContext,
-    reader_url: str,
+    reader_url: ReaderURL,
     batch_name: str,
     count: int | None,
     timeout: float | None,
@@ -135,7 +137,7 @@ def deferred_sigint(stop: StopControl, notice: Any) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _announce(runner: BatchRunner, url: str) -> None:
+def _announce(runner: BatchRunner, url: ReaderURL) -> None:
     b = runner.batch
     if runner.dry_run:
         head = f"dry run on batch {runner.name}: nothing is written"

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.cli.params import READER_URL
 from nfcbridge.cli.provision_cmd import provision
 from nfcbridge.errors import ConfigError, VerificationFailed
 
 if TYPE_CHECKING:
+    from drivers.url import ReaderURL
     from provisioning.identity import Pseudonymizer
     from provisioning.registry import Registry
 
@@ -240,7 +242,12 @@ def customer_list(app: AppContext, provider_id: str | None, as_json: bool) -> No
 @click.option(
     "--count", type=click.IntRange(min=1), help="How many tags (from stock, oldest first)."
 )
-@click.option("--reader", "reader_url", help="Scan each tag handed over on this reader instead.")
+@click.option(
+    "--reader",
+    "reader_url",
+    type=READER_URL,
+    help="Scan each tag handed over on this reader instead.",
+)
 @click.option(
     "--timeout",
     type=float,
@@ -254,7 +261,7 @@ def pickup(
     app: AppContext,
     provider_id: str,
     count: int | None,
-    reader_url: str | None,
+    reader_url: ReaderURL | None,
     timeout: float | None,
     as_json: bool,
 ) -> None:
@@ -290,7 +297,7 @@ def _scan_pickup(
     app: AppContext,
     reg: Registry,
     provider_id: str,
-    url: str,
+    url: ReaderURL,
     count: int | None,
     timeout: float,
 ) -> list[str]:
