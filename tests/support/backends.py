@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import pytest
-
 from drivers.emulated.field import Field
 from drivers.mock import bench
 
@@ -35,15 +33,9 @@ def open_backend(kind: str) -> Iterator[Backend]:
         name = f"conf-{uuid.uuid4().hex[:8]}"
         yield Backend(kind, f"mock:{name}", bench(name))
         return
-    module_name = {"pn532": "tests.support.pn532_backend", "pcsc": "tests.support.vpcd_backend"}[
-        kind
-    ]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            pytest.skip(f"{kind} backend not available yet ({module_name})")
-        raise
+    module = importlib.import_module(
+        {"pn532": "tests.support.pn532_backend", "pcsc": "tests.support.vpcd_backend"}[kind]
+    )
     field = Field(kind)
     with module.start(field) as url:
         yield Backend(kind, url, field)
