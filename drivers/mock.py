@@ -17,12 +17,13 @@ absent tag is silence, raised as ``TagGone``.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 from drivers.base import Capability, DetectedReader, Reader, Target
 from drivers.emulated.chip import EmulatedTag, parse_faults
 from drivers.emulated.field import Field
-from drivers.errors import ReaderURLError, TagGone
+from drivers.errors import NoTag, ReaderURLError, TagGone
 from drivers.products import product_by_name
 from drivers.url import ReaderURL
 
@@ -127,6 +128,7 @@ class MockReader(Reader):
             raise ReaderURLError("a mock reader needs a name: mock:NAME", url=str(url))
         self._tags = _tags_from_url(url)  # validate the URL before anything opens
         self.bench = bench(url.target)
+        self._polled = 0  # the bench generation seen by the last poll
 
     def _open(self) -> None:
         self.bench.open_readers += 1
@@ -149,6 +151,7 @@ class MockReader(Reader):
             self.bench.place(tag)
 
     def _poll_once(self) -> Target | None:
+        self._polled = self.bench.generation  # read first: a change after it wakes the wait
         tag = self.bench.tag
         if tag is None or not tag.activate():
             return None
@@ -163,6 +166,19 @@ class MockReader(Reader):
 
     def _signal(self, ok: bool) -> None:
         self.bench.signals.append(ok)
+
+    def wait_for_tag(self, timeout: float | None = None) -> Target:
+        """Sleeps until the bench changes rather than poll by poll, so that many idle mock
+        readers (a rig's hundred staff phones in one daemon) cost no CPU."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            target = self.poll()
+            if target is not None:
+                return target
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise NoTag(f"no tag presented within {timeout:g} s on {self.url}")
+            self.bench.wait_changed(self._polled, left)
 
     def wait_for_removal(self, timeout: float | None = None) -> bool:
         """On a roll, the operator takes the tag off and puts the next one on."""

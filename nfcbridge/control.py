@@ -8,7 +8,8 @@ Protocol: one JSON object per line in, one per line out.
 
     {"op": "status"}
         -> {"ok": true, "status": {...}}            (what ``nfcbridge status`` prints)
-    {"op": "tap", "reader": "desk", "uid": "04A1B2C3D4E5F6", "hold": 0.3}
+    {"op": "tap", "reader": "desk", "uid": "04A1B2C3D4E5F6", "hold": 0.3,
+     "at": "2026-11-24T07:58:12.345Z"}
         -> {"ok": true, "event_id": "...", "seq": 12, "origin": "simulated"}
            or {"ok": true, "event_id": null, "note": "..."} when the presentation made no
            new event (re-tap window) or was not seen in time
@@ -19,6 +20,14 @@ A tap places an emulated tag with that UID on the mock reader's bench and remove
 is ``simulated`` because the reader is a mock. Only readers whose URL scheme is ``mock``
 accept it; real readers are refused. Taps on one reader are serialised (a reader has one
 field); the reply comes once the worker has handled the presentation, before the hold ends.
+
+``at`` (optional, ISO 8601 with a zone) is the simulated moment of the tap: the event's
+``occurred_at`` is stamped with it instead of the station clock, and ``clock_synced`` is
+false. A replay at 100x needs it, because a clock cannot measure scenario durations at
+that speed (``nfcbridge.rig.replay``). It is only ever honoured for mock readers, whose
+events say ``origin: simulated``: a real reader's ``occurred_at`` always comes from the
+station clock (``nfcbridge.worker``). A malformed ``at`` is refused before anything is
+placed on the reader.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import os
 import socket
 import struct
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,6 +61,24 @@ class DaemonView(Protocol):
     def reader_settings(self, name: str) -> ReaderSettings | None: ...
     def worker(self, name: str) -> Any: ...
     def status(self) -> dict[str, Any]: ...
+
+
+def parse_at(value: Any) -> datetime | None:
+    """The ``at`` of a tap request as an aware UTC datetime; ``ControlError`` if malformed."""
+    if value is None:
+        return None
+    example = "e.g. 2026-11-24T07:58:12.345Z"
+    if not isinstance(value, str):
+        raise ControlError(f"bad tap request: 'at' must be an ISO 8601 string ({example})")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ControlError(
+            f"bad tap request: 'at' is not an ISO 8601 time: {value[:40]!r} ({example})"
+        ) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ControlError(f"bad tap request: 'at' needs a time zone ({example})")
+    return moment.astimezone(UTC)
 
 
 def peer_uid(conn: socket.socket) -> int:
@@ -203,6 +231,7 @@ class ControlServer:
             raise ControlError(f"bad tap request: {exc}") from None
         if not 0 <= hold <= MAX_HOLD:
             raise ControlError(f"hold must be between 0 and {MAX_HOLD:g} s")
+        at = parse_at(request.get("at"))
         worker = self.daemon.worker(name)
         lock = self._lock(name)
         if not lock.acquire(timeout=MAX_HOLD + 10):
@@ -218,10 +247,12 @@ class ControlServer:
                 seen.set()
 
         worker.presentation_listeners.append(listener)
+        worker.stamp_next(uid_hex, at)
         try:
             field.place(tag)
             seen.wait(float(request.get("wait", 10.0)))
         finally:
+            worker.stamp_next(uid_hex, None)  # unused if merged or not seen: never kept
             with contextlib.suppress(ValueError):
                 worker.presentation_listeners.remove(listener)
             # the hold counts from the moment the reader saw the tag

@@ -161,10 +161,12 @@ class TapPipeline:
     ) -> TapEvent:
         """Build, enrich and durably commit one tap; returns it as stored (with its seq).
 
+        *occurred_at*, when given, is a moment that did not come from the station clock (a
+        simulated tap stamped with its scenario time): the event says ``clock_synced: false``.
         Raises ``OutboxError`` when the commit failed: the tap is then not acknowledged."""
         event_id = ev.new_event_id()
         moment = occurred_at or ev.now_utc()
-        synced = self.clock_synced()
+        synced = self.clock_synced() if occurred_at is None else False
         anomalies: list[str] = []
         if genuine is False:
             anomalies.append(ev.NOT_GENUINE)

@@ -6,6 +6,14 @@ exception: everything is caught, logged and counted. A reader that disappears
 exponential backoff while the other readers go on; the daemon is never restarted for it.
 
 Loop: poll -> tag seen -> debounce -> pipeline.tap (commit) -> signal -> wait for removal.
+An idle worker blocks in ``reader.wait_for_tag`` for at most ``idle_wait`` seconds at a
+time (the driver polls at its own pace; the mock reader sleeps until its bench changes, so
+a rig's hundred idle phones cost no CPU), then checks whether it should stop.
+
+Time stamps: ``occurred_at`` is the station clock's, taken when the tag is seen. The one
+exception is a simulated tap with a moment given through the control channel
+(``stamp_next``, used by scenario replays): honoured only when this worker's origin is
+``simulated`` (a mock reader), so a real reader's time can never be set from outside.
 """
 
 from __future__ import annotations
@@ -16,10 +24,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from drivers import table
-from drivers.base import Reader
+from drivers.base import Reader, Target
 from drivers.errors import NfcError, ReaderError, TagError
 from nfcbridge.config import ReaderSettings
 from nfcbridge.events import Origin, TapEvent
@@ -63,6 +72,7 @@ class ReaderWorker(threading.Thread):
         min_backoff: float = 0.2,
         max_backoff: float = 30.0,
         removal_poll: float = 0.05,
+        idle_wait: float = 0.2,
     ) -> None:
         super().__init__(name=f"reader-{settings.name}", daemon=True)
         self.settings = settings
@@ -71,6 +81,7 @@ class ReaderWorker(threading.Thread):
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.removal_poll = removal_poll
+        self.idle_wait = idle_wait
         self.origin = origin_for(settings.url)
         self.health = ReaderHealth(settings.name, settings.url, since=time.time())
         self.stopping = threading.Event()
@@ -78,9 +89,26 @@ class ReaderWorker(threading.Thread):
         self.reader: Reader | None = None
         # told after each presentation: (uid, committed event or None if merged or failed)
         self.presentation_listeners: list[Callable[[str, TapEvent | None], None]] = []
+        self._stamp: tuple[str, datetime] | None = None  # (uid, moment) for the next tap
+        self._stamp_lock = threading.Lock()
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def stamp_next(self, uid: str, moment: datetime | None) -> None:
+        """The next tap of *uid* on this reader occurred at *moment* (None: forget it).
+
+        Ignored unless this reader's taps are simulated: a real reader's occurred_at always
+        comes from the station clock."""
+        with self._stamp_lock:
+            self._stamp = (uid.upper(), moment) if moment and self.origin == "simulated" else None
+
+    def _take_stamp(self, uid: str) -> datetime | None:
+        with self._stamp_lock:
+            stamp, self._stamp = self._stamp, None
+        if stamp is None or stamp[0] != uid.upper() or self.origin != "simulated":
+            return None
+        return stamp[1]
 
     # -- supervision ----------------------------------------------------------------------
     def run(self) -> None:
@@ -135,8 +163,9 @@ class ReaderWorker(threading.Thread):
                 target = None  # a tag leaving during anticollision is just no tag
             if target is None:
                 self.field_empty.set()
-                self.stopping.wait(reader.poll_interval)
-                continue
+                target = self._await_tag(reader)
+                if target is None:
+                    continue
             self.field_empty.clear()
             uid = target.uid_hex
             event = None
@@ -151,10 +180,17 @@ class ReaderWorker(threading.Thread):
             self.pipeline.debouncer.ended(name, uid)
             self.field_empty.set()
 
+    def _await_tag(self, reader: Reader) -> Target | None:
+        try:
+            return reader.wait_for_tag(timeout=self.idle_wait)
+        except TagError:  # NoTag: nothing within idle_wait; or a tag leaving mid-anticollision
+            return None
+
     def _tap(self, reader: Reader, uid: str) -> TapEvent | None:
         started = time.monotonic()
+        moment = self._take_stamp(uid)
         try:
-            event = self.pipeline.tap(self.settings.name, uid, self.origin)
+            event = self.pipeline.tap(self.settings.name, uid, self.origin, occurred_at=moment)
         except OutboxError as exc:
             self.health.errors += 1
             self.health.last_error = str(exc)

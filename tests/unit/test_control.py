@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,59 @@ def test_another_real_user_is_refused_even_with_a_loosened_mode() -> None:
     server.close()
     directory.rmdir()
     assert b"refused" in got and b"65534" in got
+
+
+def test_a_simulated_tap_carries_the_moment_given_as_at(daemon: Daemon) -> None:
+    sock = daemon.settings.control_socket
+    answer = request(
+        sock,
+        {"op": "tap", "reader": "rig", "uid": "04A1B2C3D4E5F6", "at": "2026-11-24T07:58:12.345Z"},
+    )
+    assert answer["ok"] and answer["origin"] == "simulated"
+    later = request(
+        sock,
+        {"op": "tap", "reader": "rig", "uid": "04A1B2C3D4E5F7", "at": "2026-11-24T09:00:00+01:00"},
+    )
+    unstamped = request(sock, {"op": "tap", "reader": "rig", "uid": "04A1B2C3D4E5F8"})
+    payloads = {e.event_id: json.loads(e.payload) for e in daemon.outbox.events()}
+    first, second = payloads[answer["event_id"]], payloads[later["event_id"]]
+    assert first["occurred_at"] == "2026-11-24T07:58:12.345Z"
+    assert second["occurred_at"] == "2026-11-24T08:00:00.000Z"  # converted to UTC
+    assert first["clock_synced"] is False and first["origin"] == "simulated"
+    own_clock = payloads[unstamped["event_id"]]["occurred_at"]
+    assert own_clock[:4] == str(datetime.now(UTC).year)  # the station clock, not a stamp
+
+
+@pytest.mark.parametrize(
+    ("at", "error"),
+    [
+        ("yesterday", "not an ISO 8601 time"),
+        ("2026-11-24T07:58:12", "needs a time zone"),
+        (1764000000, "must be an ISO 8601 string"),
+    ],
+)
+def test_a_malformed_at_is_refused_and_nothing_is_tapped(
+    daemon: Daemon, at: object, error: str
+) -> None:
+    answer = request(
+        daemon.settings.control_socket,
+        {"op": "tap", "reader": "rig", "uid": "04A1B2C3D4E5F6", "at": at},
+    )
+    assert not answer["ok"] and error in answer["error"]
+    assert daemon.outbox.count() == 0 and mock.bench("ctl-rig").tag is None
+
+
+def test_a_stamp_is_never_honoured_for_a_real_reader(daemon: Daemon) -> None:
+    door = daemon.workers["door"]  # serial: its taps are origin "reader"
+    door.stamp_next("04A1B2C3D4E5F6", datetime(2020, 1, 1, tzinfo=UTC))
+    assert door.origin == "reader"
+    assert door._take_stamp("04A1B2C3D4E5F6") is None
+
+
+def test_a_stamp_is_for_one_tap_of_one_tag_only(daemon: Daemon) -> None:
+    rig = daemon.workers["rig"]
+    rig.stamp_next("04A1B2C3D4E5F6", datetime(2020, 1, 1, tzinfo=UTC))
+    rig.stamp_next("04A1B2C3D4E5F6", None)  # what the control channel does after each tap
+    assert rig._take_stamp("04A1B2C3D4E5F6") is None
+    rig.stamp_next("04A1B2C3D4E5F6", datetime(2020, 1, 1, tzinfo=UTC))
+    assert rig._take_stamp("04A1B2C3D4E5F7") is None  # another tag: not its moment
