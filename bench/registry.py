@@ -9,7 +9,10 @@ registry API one operation at a time, each its own transaction as the CLI does i
 - lookup: ``tap_context(uid)`` for random known UIDs (what the daemon does per tap);
 - pickup: ``pickup(provider, 1)`` (provider row lock, allowance counts, oldest stock row,
   audit row);
-- attach: ``attach(uid, customer)`` of the tags just picked up.
+- attach: ``attach(uid, customer)`` of the tags just picked up;
+- provision: the software time per provisioned tag (``provisioning.batch.run_batch`` on a
+  ``mock:`` roll, no simulated air time: identify, signature, write, lock, verify, record)
+  into this large registry. bench/provision.py breaks that figure down further.
 
 Beside each, the reference: the same work as bare SQL on the same driver (a primary-key
 SELECT; a single-row UPDATE plus commit), reported as a ratio. Bulk-loaded tags carry no
@@ -34,7 +37,9 @@ from typing import Any
 
 from sqlalchemy import text
 
+from drivers import open_reader
 from provisioning import pgadmin
+from provisioning.batch import BatchSettings, run_batch
 from provisioning.quota import QuotaPolicy
 from provisioning.registry import Registry
 
@@ -153,8 +158,10 @@ def run_store(label: str, url: str, n_tags: int, samples: int) -> dict[str, floa
                for _ in range(samples)]  # fmt: skip
     attaches = [timed(lambda i=i: reg.attach(picked[i], f"ext:bench{i}", operator="b"))
                 for i in range(samples)]  # fmt: skip
+    provisions = provision_times(reg, label, samples // 3 or 1)
     ref_lookup, ref_update = reference(reg, uids, rng, samples)
     for name, values in (("lookup", lookups), ("pickup", pickups), ("attach", attaches),
+                         ("provision_per_tag", provisions),
                          ("raw_select", ref_lookup), ("raw_update", ref_update)):  # fmt: skip
         median, p99 = stats(values)
         out[f"{label}_{name}_median_ms"] = round(median, 3)
@@ -168,6 +175,17 @@ def run_store(label: str, url: str, n_tags: int, samples: int) -> dict[str, floa
     assert reg.verify_audit().ok
     reg.close()
     return out
+
+
+def provision_times(reg: Registry, label: str, n: int) -> list[float]:
+    """Milliseconds per tag for *n* tags provisioned from a mock roll into *reg*."""
+    settings = BatchSettings(tag_timeout=5.0)
+    with open_reader(f"mock:bench-registry-{label}?roll=ntag213") as reader:
+        results = list(run_batch(reader, reg, f"bench-{label}", operator="bench", count=n,
+                                 settings=settings))  # fmt: skip
+    if any(r.outcome != "provisioned" for r in results):
+        raise RuntimeError(f"bench tags not provisioned: {results}")
+    return [r.elapsed * 1000 for r in results]
 
 
 def reference(
