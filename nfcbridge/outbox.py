@@ -19,6 +19,7 @@ One connection per thread (sqlite3 objects must not cross threads); writers take
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -128,6 +129,8 @@ class Outbox:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
+                # events carry customer pseudonyms: owner-only, like its -wal and -shm files
+                os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
                 conn = sqlite3.connect(
                     self.path,
                     timeout=self._busy_timeout,
@@ -137,7 +140,7 @@ class Outbox:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA foreign_keys=ON")
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
             self._local.conn = conn
             with self._all_lock:

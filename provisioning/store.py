@@ -12,6 +12,7 @@ Transactions that write are serialised where it matters:
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -136,6 +137,9 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
             folder = Path(database).expanduser().parent
             try:
                 folder.mkdir(parents=True, exist_ok=True)
+                # customer pseudonyms and the audit trail: owner-only (SQLite gives its
+                # -wal and -shm files the database file's permissions)
+                os.close(os.open(Path(database).expanduser(), os.O_CREAT | os.O_RDWR, 0o600))
             except OSError as exc:
                 raise StoreUnreachable(
                     f"registry {safe_url(url)} unreachable: cannot create {folder}: {exc.strerror}"
