@@ -18,6 +18,7 @@ def rig() -> None:
     Scenario files are JSON lines (see docs/integrators.md):
       nfcbridge rig generate --customers 500 --staff 120 --seed 7 --out day.jsonl
       nfcbridge rig validate day.jsonl
+      nfcbridge rig seed day.jsonl --registry sqlite:///rig-registry.db
       nfcbridge rig run day.jsonl --speed 100                 (into the running daemon)
       nfcbridge rig run day.jsonl --speed 100 --standalone \\
           --forward-to http://127.0.0.1:8080/ --secret-file whsec.txt
@@ -259,6 +260,41 @@ def run(
     )
     if result.errors:
         raise ReplayFailed(f"replay stopped: {result.errors[0]}")
+
+
+@rig.command("seed")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--registry",
+    "registry_url",
+    help="Registry URL (default: the configured one). Use a separate SQLite file for the "
+    "rig, e.g. sqlite:///rig-registry.db: never a desk's registry.",
+)
+@json_option
+@pass_app
+def seed(app: AppContext, file: str, registry_url: str | None, as_json: bool) -> None:
+    """Load a scenario's providers, customers and tags into a test-rig registry.
+
+    Customers become ext:<id>; tags are recorded in batch rig:<scenario name>, picked up
+    and attached (retired ones retired, unknown ones not loaded), each step audited.
+    Running it again skips what is there and refuses what contradicts the scenario.
+    """
+    from nfcbridge.rig.scenario import load_scenario
+    from nfcbridge.rig.seed import seed_registry
+    from provisioning.quota import QuotaPolicy
+    from provisioning.registry import Registry
+
+    scenario = load_scenario(file)
+    quota = app.settings.quota
+    url = registry_url or app.settings.registry_url
+    with Registry.open(url, policy=QuotaPolicy(quota.per_customer, quota.spare)) as reg:
+        result = seed_registry(
+            reg, scenario, operator=app.operator, progress=None if as_json else click.echo
+        )
+    if as_json:
+        emit(result.as_dict(), True)
+    elif not result.changed:
+        click.echo(f"nothing to do: the registry already holds scenario {scenario.name!r}")
 
 
 def _delivery(forward_to: str | None, secret_file: str | None, jsonl_path: str | None):  # type: ignore[no-untyped-def]
