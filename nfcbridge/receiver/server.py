@@ -69,6 +69,9 @@ def check_event(event: Any, webhook_id: str) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     server: ReceiverHTTPServer
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: with Nagle on, the body waits for the client's
+    # delayed ACK (40 ms on Linux) on every keep-alive request
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
