@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.cli.demo_cmd import demo
 
 
 @click.group("rig")
@@ -432,4 +433,4 @@ def report(db: str, expect: str | None, tolerance: float, as_json: bool) -> None
         raise VerificationFailed(f"report differs from the scenario: {differences[0]}")
 
 
-COMMANDS: list[click.Command] = [rig, receiver]
+COMMANDS: list[click.Command] = [rig, receiver, demo]
