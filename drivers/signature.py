@@ -61,6 +61,7 @@ def verify_signature(uid: bytes, signature: bytes, nxp_public_key_hex: str) -> V
 
 def sign_with_test_key(uid: bytes) -> bytes:
     """A 32-byte r||s originality signature for an emulated tag."""
-    return _test_signing_key().sign_digest_deterministic(
+    signature: bytes = _test_signing_key().sign_digest_deterministic(
         uid, sigencode=sigencode_string, allow_truncate=True
     )
+    return signature
