@@ -188,7 +188,7 @@ def _build(cls: type, raw: Any, file: str, prefix: str) -> Any:
 
 def _convert(hint: Any, value: Any, file: str, key: str) -> Any:
     origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, file, key + ".")
     if origin is tuple:  # tuple[X, ...]: an array of tables
         (item,) = typing.get_args(hint)[:1]

@@ -54,7 +54,7 @@ def provider_status(conn: Connection, row: Row[Any], default: QuotaPolicy) -> Pr
     n_customers = conn.execute(
         select(func.count()).select_from(customers).where(customers.c.provider_id == pid)
     ).scalar_one()
-    by_state = dict(
+    by_state: dict[str, int] = dict(
         conn.execute(
             select(tags.c.state, func.count())
             .where(tags.c.provider_id == pid, tags.c.state.in_(("issued", "active")))
@@ -128,7 +128,7 @@ class LookupMixin:
         """Every provider with counts, in three grouped queries whatever their number."""
         with self.store.read() as conn:
             rows = conn.execute(select(providers).order_by(providers.c.id)).all()
-            n_customers = dict(
+            n_customers: dict[str, int] = dict(
                 conn.execute(
                     select(customers.c.provider_id, func.count()).group_by(customers.c.provider_id)
                 ).all()

@@ -23,7 +23,9 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 def stock_report(registry: Registry) -> list[dict[str, Any]]:
     """How many tags are in each state."""
     with registry.store.read() as conn:
-        counts = dict(conn.execute(select(tags.c.state, func.count()).group_by(tags.c.state)).all())
+        counts: dict[str, int] = dict(
+            conn.execute(select(tags.c.state, func.count()).group_by(tags.c.state)).all()
+        )
     return [{"state": state, "tags": counts.get(state, 0)} for state in STATES]
 
 

@@ -6,7 +6,6 @@ Every error is turned into a single line on stderr and an exit code (see
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -147,4 +146,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -136,7 +136,7 @@ class ReceiverHTTPServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{host!s}:{port}/"
 
     def start_background(self) -> threading.Thread:
         thread = threading.Thread(

@@ -95,7 +95,7 @@ def generate_day(p: DayParameters) -> Scenario:
     jobs = _jobs(p, rng, households, s)
     slots = _schedule(p, rng, jobs, s)
     _check_missed_ends(slots)
-    tag_of = {t.customer: t.uid for t in s.tags.values()}
+    tag_of = {t.customer: t.uid for t in s.tags.values() if t.customer is not None}
     for slot in slots:
         _records(rng, s, slot, tag_of, new_uid)
     from nfcbridge.rig.rules import check_timing
