@@ -214,7 +214,9 @@ class ControlServer:
         from drivers.mock import bench
 
         name = request.get("reader")
-        settings = self.daemon.reader_settings(name) if isinstance(name, str) else None
+        if not isinstance(name, str):
+            raise ControlError(f"no reader named {name!r}")
+        settings = self.daemon.reader_settings(name)
         if settings is None:
             raise ControlError(f"no reader named {name!r}")
         url = table.parse(settings.url)
