@@ -109,17 +109,36 @@ def config_group() -> None:
 @json_option
 @pass_app
 def config_show(app: AppContext, as_json: bool) -> None:
-    """Print the settings in force (defaults filled in; secrets as file names only)."""
+    """Print the settings in force as TOML (defaults filled in; secrets as file names only)."""
     from nfcbridge.config import settings_as_dict
 
     data = settings_as_dict(app.settings)
     if as_json:
         emit(data, True)
         return
-    import tomllib  # noqa: F401 - only to document that the format mirrors the TOML
+    click.echo(render_toml(data))
 
-    for section, values in data.items():
-        emit({f"{section}": values}, False)
+
+def render_toml(data: dict[str, Any]) -> str:
+    """The settings as TOML: tables, arrays of tables, and the derived paths as comments."""
+    import json
+
+    def pairs(table: dict[str, Any]) -> list[str]:
+        return [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in table.items()]
+
+    lines = [f"# settings in force, from {data['source']}"]
+    for key, value in data.items():
+        if key == "source":
+            continue
+        if key == "derived":
+            lines += ["", "# derived from the settings above:"]
+            lines += [f"#   {k} = {v}" for k, v in value.items()]
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                lines += ["", f"[[{key}]]", *pairs(item)]
+        else:
+            lines += ["", f"[{key}]", *pairs(value)]
+    return "\n".join(lines)
 
 
 def _register() -> None:
