@@ -72,6 +72,9 @@ class ReaderSettings:
 @dataclass(frozen=True)
 class OutboxSettings:
     path: str = ""  # empty: <data_dir>/outbox.db
+    # days an event stays after EVERY forwarder confirmed it (never if undelivered or dead
+    # letter); 0 keeps everything forever. See nfcbridge/retention.py.
+    keep_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,10 @@ def _check(settings: Settings, file: str) -> None:
             )
         if fw.type == "jsonl" and not fw.path:
             raise ConfigError("a jsonl forwarder needs path", file=file, key=key + ".path")
+    if settings.outbox.keep_days < 0:
+        raise ConfigError(
+            "must not be negative (0 keeps every event forever)", file=file, key="outbox.keep_days"
+        )
     q = settings.quota
     if q.per_customer < 0 or q.spare < 0:
         raise ConfigError("must not be negative", file=file, key="quota")

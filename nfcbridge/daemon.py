@@ -44,11 +44,14 @@ class Daemon:
         notify: SdNotify | None = None,
         drain_timeout: float = 10.0,
         reader_backoff: tuple[float, float] = (0.2, 30.0),
+        prune_interval: float = 3600.0,
     ) -> None:
         self.settings = settings
         self.notify = notify or SdNotify()
         self.drain_timeout = drain_timeout
         self.reader_backoff = reader_backoff
+        self.prune_interval = prune_interval
+        self.pruner: Any = None  # nfcbridge.retention.Pruner once READY (keep_days > 0)
         self.outbox: Outbox | None = None
         self.registry: Any = None
         self.enricher: Enricher | None = None
@@ -176,6 +179,7 @@ class Daemon:
         self.start()
         self.notify.ready(f"{len(self.workers)} readers, {len(self.forwarders)} forwarders")
         self.ready.set()
+        self._start_pruner()
         log.info(
             "nfcbridge daemon ready: %d readers, %d forwarders",
             len(self.workers),
@@ -188,6 +192,18 @@ class Daemon:
         self.shutdown()
         return 0
 
+    def _start_pruner(self) -> None:
+        """Outbox retention in its own thread (a long first run never delays the watchdog):
+        once now, after READY, then every ``prune_interval`` seconds."""
+        keep_days = self.settings.outbox.keep_days
+        if keep_days <= 0 or self.outbox is None:
+            return
+        from nfcbridge.retention import Pruner
+
+        names = [f.forwarder_name for f in self.forwarders]
+        self.pruner = Pruner(self.outbox, names, keep_days, interval=self.prune_interval)
+        self.pruner.start()
+
     def _install_signals(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
             self._stop.set()
@@ -199,6 +215,8 @@ class Daemon:
         """Stop readers, let forwarders deliver within ``drain_timeout``, close."""
         self.notify.stopping("draining")
         log.info("stopping: draining the outbox for up to %.0f s", self.drain_timeout)
+        if self.pruner is not None:  # stops between batches: never holds up the drain
+            self.pruner.stop()
         workers = [w for w in self.workers.values() if w.ident is not None]  # started ones
         forwarders = [f for f in self.forwarders if f.ident is not None]
         for worker in workers:
@@ -222,6 +240,8 @@ class Daemon:
             self.enricher.close()
         if self.registry is not None:
             self.registry.close()
+        if self.pruner is not None:
+            self.pruner.join(timeout=10.0)
         if self.outbox is not None:
             self.outbox.close()
         log.info("stopped")
@@ -237,10 +257,14 @@ class Daemon:
         from nfcbridge.status import daemon_status
 
         assert self.outbox is not None
-        return daemon_status(
+        data = daemon_status(
             self.settings.station.name,
             self.outbox,
             self.workers.values(),
             self.forwarders,
             self.started_at,
         )
+        data["outbox"]["retention"] = (
+            self.pruner.as_dict() if self.pruner else {"keep_days": self.settings.outbox.keep_days}
+        )
+        return data

@@ -6,8 +6,12 @@ power cut. Tables::
     events        id (global order), event_id (UUIDv7, unique), reader, seq, payload (JSON)
     sequences     reader -> last seq (monotonic across restarts, even if events are pruned)
     progress      forwarder -> watermark (every event id <= watermark is done for it)
-    deliveries    (forwarder, event) delivered rows above the watermark
+    deliveries    (forwarder, event): the remote end confirmed this event (the proof that
+                  retention, ``nfcbridge.retention``, needs before it may delete an event)
     dead_letters  permanent rejections per forwarder; never deleted (a retry stamps the row)
+
+Event ids are AUTOINCREMENT and sequence numbers come from ``sequences``, so neither is ever
+reused after retention pruned old events.
 
 Each forwarder keeps its own progress, so a slow MQTT broker never holds back the webhook.
 Delivery is at-least-once: a forwarder marks an event delivered only after the remote end
@@ -24,7 +28,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +74,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE INDEX IF NOT EXISTS dead_letters_open ON dead_letters (forwarder, event)
     WHERE retried_at IS NULL;
+CREATE INDEX IF NOT EXISTS dead_letters_event ON dead_letters (event);
 """
 
 
@@ -168,6 +173,14 @@ class Outbox:
                 conn.execute("ROLLBACK")
                 raise OutboxError(f"outbox {self.path}: commit failed: {exc}") from exc
 
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, for read-only queries outside this class (retention)."""
+        return self._conn()
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction queued with the taps' (``BEGIN IMMEDIATE``, in-process lock)."""
+        return self._write()
+
     def check(self) -> None:
         """Create the schema if needed, refuse a newer schema, prove we can write."""
         if not self.path.parent.is_dir():
@@ -242,7 +255,9 @@ class Outbox:
 
     # -- forwarders -----------------------------------------------------------------------
     def register(self, forwarder: str) -> None:
-        """A forwarder seen for the first time starts at the beginning of the outbox."""
+        """A forwarder seen for the first time starts at the beginning of what the outbox
+        still holds: at-least-once for the retained past (``[outbox] keep_days``), never the
+        history retention already removed."""
         with self._write() as c:
             c.execute("INSERT OR IGNORE INTO progress (forwarder) VALUES (?)", (forwarder,))
 
@@ -288,7 +303,8 @@ class Outbox:
             self._advance(c, forwarder)
 
     def _advance(self, c: sqlite3.Connection, forwarder: str) -> None:
-        """Move the watermark over the prefix of events that are delivered or dead."""
+        """Move the watermark over the prefix of events that are delivered or dead (never
+        back: with every event pruned, MAX(id) would be 0)."""
         c.execute(
             "UPDATE progress SET watermark = COALESCE((SELECT MIN(e.id) - 1 FROM events e"
             " WHERE e.id > progress.watermark"
@@ -296,7 +312,8 @@ class Outbox:
             "                 AND d.event = e.id)"
             " AND NOT EXISTS (SELECT 1 FROM dead_letters x WHERE x.forwarder = :f"
             "                 AND x.event = e.id AND x.retried_at IS NULL)),"
-            " (SELECT COALESCE(MAX(id), 0) FROM events)) WHERE forwarder = :f",
+            " MAX(progress.watermark, (SELECT COALESCE(MAX(id), 0) FROM events)))"
+            " WHERE forwarder = :f",
             {"f": forwarder},
         )
 

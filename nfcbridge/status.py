@@ -39,7 +39,13 @@ def outbox_status(outbox: Outbox, forwarders: Iterable[str] = ()) -> dict[str, A
                 "dead_letters": p.dead_letters,
             }
         )
-    return {"path": str(outbox.path), "events": outbox.count(), "forwarders": rows}
+    oldest = outbox.connection().execute("SELECT MIN(committed_at) FROM events").fetchone()[0]
+    return {
+        "path": str(outbox.path),
+        "events": outbox.count(),
+        "oldest_event_age_s": round(now - oldest, 3) if oldest is not None else None,
+        "forwarders": rows,
+    }
 
 
 def daemon_status(
@@ -86,7 +92,13 @@ def render(data: dict[str, Any]) -> str:
             f"{r['reopens']} re-opens{err}"
         )
     box = data.get("outbox", {})
-    lines.append(f"outbox {box.get('path')}: {box.get('events')} events")
+    age = box.get("oldest_event_age_s")
+    lines.append(
+        f"outbox {box.get('path')}: {box.get('events')} events"
+        + (f" (oldest {age / 86400:.1f} days)" if age is not None else "")
+    )
+    if (retention := box.get("retention")) is not None:
+        lines.append(_render_retention(retention))
     for f in box.get("forwarders", []):
         age = f["oldest_pending_age_s"]
         lines.append(
@@ -96,3 +108,18 @@ def render(data: dict[str, Any]) -> str:
             f"{f['dead_letters']} dead letters"
         )
     return "\n".join(lines)
+
+
+def _render_retention(retention: dict[str, Any]) -> str:
+    keep = retention.get("keep_days", 0)
+    if not keep:
+        return "retention: off (keep_days = 0, every event kept)"
+    last = retention.get("last")
+    if not last:
+        error = retention.get("last_error")
+        return f"retention: keep {keep} days" + (f", last run failed: {error}" if error else "")
+    return (
+        f"retention: keep {keep} days, last run {last['started_at']}: {last['removed']} removed,"
+        f" {last['kept']} kept ({last['kept_undelivered']} undelivered,"
+        f" {last['kept_dead_letter']} dead letters, {last['kept_recent']} recent)"
+    )

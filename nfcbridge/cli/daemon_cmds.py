@@ -1,4 +1,4 @@
-"""Daemon commands: run, status, outbox list / retry."""
+"""Daemon commands: run, status, outbox list / retry / prune."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def status(app: AppContext, as_json: bool) -> None:
 
 @click.group("outbox")
 def outbox() -> None:
-    """Inspect the local outbox and re-send dead letters."""
+    """Inspect the local outbox, re-send dead letters, prune delivered history."""
 
 
 def _iso(ts: float | None) -> str | None:
@@ -158,6 +158,35 @@ def outbox_retry(app: AppContext, event_id: str | None, all_dead: bool, as_json:
     if event_id and count == 0:
         raise click.BadParameter(f"no open dead letter for event {event_id}", param_hint="EVENT_ID")
     emit({"retried": count}, as_json, f"{count} dead letter(s) queued again")
+
+
+@outbox.command("prune")
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
+@json_option
+@pass_app
+def outbox_prune(app: AppContext, dry_run: bool, as_json: bool) -> None:
+    """Remove events every forwarder confirmed more than [outbox] keep_days ago.
+
+    Undelivered events and dead letters stay, however old; the output says how many were
+    kept and why. A running daemon does this hourly; this runs it now (safe beside it)."""
+    from nfcbridge.errors import StoreUnavailable
+    from nfcbridge.outbox import OutboxError
+    from nfcbridge.retention import prune
+
+    settings = app.settings
+    box = _open_outbox(app)
+    try:
+        report = prune(
+            box,
+            [f.name for f in settings.forwarders],
+            settings.outbox.keep_days,
+            dry_run=dry_run,
+        )
+    except OutboxError as exc:
+        raise StoreUnavailable(str(exc)) from None
+    finally:
+        box.close()
+    emit(report.as_dict(), as_json, report.summary())
 
 
 COMMANDS: list[click.Command] = [run, status, outbox]
