@@ -1,14 +1,11 @@
 """The one tag layer: NTAG21x (and Ultralight EV1, read-only) over ``reader.transceive``.
 
 Every reader runs this same code, so behaviour cannot drift between drivers and the number
-of tag commands per operation is countable. The only primitives are
-``reader.transceive(raw)``, ``reader.reselect()`` and the UID from anticollision.
-
-Command economy: tag memory read in this session is cached per page (the tag cannot change
-under us while selected); reads are grouped into as few FAST_READs as the reader's frame
-allows (``MAX_FAST_READ_PAGES``), with READ as the fallback when FAST_READ is not answered.
-Only pages whose content changes are written. Verification after a lock always re-reads
-after a re-select, bypassing the cache.
+of tag commands per operation is countable. Page access (the session cache, FAST_READ
+grouping with READ as the fallback, checked WRITEs) is ``drivers.tag_memory.TagMemory``;
+this module gives the pages their meaning: identification, signature, lock state, NDEF,
+counter, and the permanent lock. Only pages whose content changes are written.
+Verification after a lock always re-reads after a re-select, bypassing the cache.
 
 Tear-safe NDEF write order (cheaper than nfcpy's "length 0, data, length" when the tag
 holds an empty NDEF TLV, as every factory-fresh NTAG does): the page holding the first
@@ -21,8 +18,6 @@ with length 0, which costs the one extra write nfcpy always pays.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +26,6 @@ import ndef
 from drivers.base import Reader, Target
 from drivers.errors import (
     NdefTooLarge,
-    NoTag,
     TagError,
     TagGone,
     TagLocked,
@@ -61,15 +55,11 @@ from drivers.ndef_tlv import (
 )
 from drivers.products import BY_VERSION, NXP_VENDOR, Product
 from drivers.signature import Verdict, verify_signature
-
-log = logging.getLogger("drivers.ntag")
+from drivers.tag_memory import MAX_FAST_READ_PAGES, TagMemory, page_spans
 
 GET_VERSION = b"\x60"
 READ_SIG = b"\x3c\x00"
 READ_CNT = b"\x39\x02"
-ACK = 0x0A
-NAK_EEPROM = 0x5
-MAX_FAST_READ_PAGES = 60  # 240 bytes: fits a PN532 frame and a short APDU answer
 
 
 @dataclass(frozen=True)
@@ -108,34 +98,13 @@ class TagInfo:
         }
 
 
-class Ntag21x:
+class Ntag21x(TagMemory):
     """One selected tag on one reader. Not thread-safe; one operation at a time."""
 
     def __init__(self, reader: Reader, target: Target | None = None) -> None:
-        target = target if target is not None else reader.target
-        if target is None:
-            raise NoTag(f"no tag selected on {reader.url}")
-        self.reader = reader
-        self.uid = target.uid
-        self.product: Product | None = None
+        super().__init__(reader, target)
         self.irreversible_attempted = False  # True once any OTP/lock/CFGLCK write was sent
-        self.fast_read = True
         self.signature: bytes | None = None
-        self._pages: dict[int, bytes] = {}
-
-    @property
-    def uid_hex(self) -> str:
-        return self.uid.hex().upper()
-
-    # -- primitives ----------------------------------------------------------------------
-    def _reselect(self) -> None:
-        """Back to ACTIVE after a NAK or to latch lock bits; TagGone if it left or changed."""
-        target = self.reader.reselect()
-        if target.uid != self.uid:
-            raise TagGone(f"tag {self.uid_hex} was replaced by {target.uid_hex}", uid=self.uid)
-
-    def _nak(self, answer: bytes) -> int:
-        return answer[0] & 0x0F if len(answer) == 1 else -1
 
     def identify(self) -> Product:
         """GET_VERSION -> Product; anything not in the table is reported, never guessed."""
@@ -171,47 +140,6 @@ class Ntag21x:
         return product
 
     # -- reading -------------------------------------------------------------------------
-    def read_pages(self, first: int, last: int, *, fresh: bool = False) -> bytes:
-        """Pages *first*..*last* (inclusive), from the session cache unless *fresh*."""
-        self._load(range(first, last + 1), fresh=fresh)
-        return b"".join(self._pages[p] for p in range(first, last + 1))
-
-    def _load(self, pages: Iterable[int], *, fresh: bool = False) -> None:
-        wanted = sorted({p for p in pages if fresh or p not in self._pages})
-        for start, end in _spans(wanted, MAX_FAST_READ_PAGES):
-            self._read_span(start, end)
-
-    def _read_span(self, start: int, end: int) -> None:
-        product = self.identify()
-        if self.fast_read:
-            try:
-                answer = self.reader.transceive(bytes([0x3A, start, end]))
-            except TagGone:
-                answer = b""
-            if len(answer) == (end - start + 1) * 4:
-                self._store(start, answer)
-                return
-            log.debug("FAST_READ %02X-%02X not answered on %s: using READ", start, end, self)
-            self._reselect()
-            self.fast_read = False
-        page = start
-        while page <= end:
-            answer = self.reader.transceive(bytes([0x30, page]))
-            if len(answer) != 16:
-                self._reselect()
-                raise TagNak(
-                    f"tag {self.uid_hex} refused READ of page {page} (password-protected?)",
-                    uid=self.uid,
-                    code=self._nak(answer),
-                )
-            for i in range(4):
-                self._pages[(page + i) % product.pages] = answer[i * 4 : i * 4 + 4]
-            page += 4
-
-    def _store(self, start: int, data: bytes) -> None:
-        for i in range(len(data) // 4):
-            self._pages[start + i] = data[i * 4 : i * 4 + 4]
-
     def _state_pages(self) -> list[int]:
         p = self.identify()
         pages = [2, 3, p.cfg0_page, p.cfg1_page]
@@ -315,7 +243,8 @@ class Ntag21x:
         ):
             return False
         factory = p.factory_user.ljust(p.user_bytes, b"\x00")
-        for start, end in _spans(list(range(p.user_first, p.user_last + 1)), MAX_FAST_READ_PAGES):
+        user_pages = list(range(p.user_first, p.user_last + 1))
+        for start, end in page_spans(user_pages, MAX_FAST_READ_PAGES):
             offset = (start - p.user_first) * 4
             if self.read_pages(start, end) != factory[offset : (end - p.user_first + 1) * 4]:
                 return False
@@ -336,45 +265,6 @@ class Ntag21x:
         )
 
     # -- writing -------------------------------------------------------------------------
-    def write_page(self, page: int, data: bytes) -> None:
-        """WRITE one page; a NAK re-selects (the tag is idle) and raises."""
-        answer = self.reader.transceive(bytes([0xA2, page]) + data)
-        if answer == bytes([ACK]):
-            self._remember_write(page, data)
-            return
-        self._pages.pop(page, None)
-        code = self._nak(answer)
-        self._reselect()
-        if code == NAK_EEPROM:
-            raise WriteFailed(
-                f"tag {self.uid_hex}: EEPROM write error on page {page}", uid=self.uid
-            )
-        if code == 0x0:
-            raise TagLocked(
-                f"tag {self.uid_hex} refused the write to page {page} "
-                "(locked or password-protected)",
-                uid=self.uid,
-            )
-        raise TagNak(
-            f"tag {self.uid_hex} refused the write to page {page}", uid=self.uid, code=code
-        )
-
-    def _remember_write(self, page: int, data: bytes) -> None:
-        """Update the cache the way the chip does: OTP pages OR their bits in."""
-        p = self.product
-        old = self._pages.get(page)
-        if old is not None and p is not None and page in (2, 3, p.dynamic_lock_page):
-            merged = bytes(a | b for a, b in zip(old, data, strict=True))
-            if page == 2:
-                merged = old[:2] + merged[2:]
-            elif page == p.dynamic_lock_page:
-                merged = merged[:3] + old[3:]
-            self._pages[page] = merged
-        elif page in (2, 3) or (p is not None and page == p.dynamic_lock_page):
-            self._pages.pop(page, None)  # unknown before: unknown after
-        else:
-            self._pages[page] = bytes(data)
-
     def write_ndef(
         self, message: bytes | ndef.Record | list[ndef.Record], *, verify: bool = True
     ) -> int:
@@ -483,14 +373,3 @@ class Ntag21x:
                 f"tag {self.uid_hex}: lock read-back differs ({', '.join(wrong)})", uid=self.uid
             )
         return after
-
-
-def _spans(pages: list[int], limit: int) -> list[tuple[int, int]]:
-    """Sorted pages -> (first, last) runs of at most *limit* pages, gaps read along."""
-    spans: list[tuple[int, int]] = []
-    for page in pages:
-        if spans and page - spans[-1][0] < limit:
-            spans[-1] = (spans[-1][0], page)
-        else:
-            spans.append((page, page))
-    return spans
