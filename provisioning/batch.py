@@ -7,32 +7,14 @@ For each tag presented on the reader::
     the order of HARDWARE.md, verified after a re-select (``Ntag21x.lock_permanently``)
     -> only then ``record_provisioned``: in_stock
 
-Outcomes (``TagResult.outcome``):
-
-- ``provisioned``: written, locked, verified and recorded in stock.
-- ``refused``: nothing was written. Already in the registry (with its history), unsupported
-  or a clone, not genuine, or not blank. Not recorded: it is not our tag.
-- ``spoiled``: it failed after an OTP/lock/CFGLCK write was *sent* (acknowledged or not):
-  recorded spoiled with the writes sent; it can never be used again.
-- ``retry``: it failed (removed, NAK, read-back differs) before anything irreversible. When
-  a page had been written, ``record_attempt`` leaves an audit row that lets the same UID,
-  no longer blank, be presented again and finished; a tag removed before any write is
-  untouched and needs no record.
-- ``checked``: ``dry_run`` only: every check passed, nothing written.
+The parts: the read-only checks before any write (``provisioning.batch_checks``), the
+results and their outcomes (``provisioning.batch_results``), stopping on Ctrl-C without
+losing a tag (``provisioning.batch_stop``), and here the loop and the writes.
 
 Choices, and why:
 
-- The originality signature is read once, before any write, so a clone is refused while it
-  is still blank. It is factory data that no command can change, and the re-select after
-  locking re-checks the UID, so reading it again after the lock would cost a command
-  (about 20 ms on a USB reader) and prove nothing new.
-- Ctrl-C (``StopControl``): between tags it stops at once. During a tag it is deferred:
-  the tag is finished (about 0.1 s of air time, never a wait for the operator) and recorded,
-  then the batch stops. A second Ctrl-C forces out: the tag is recorded spoiled if an
-  irreversible write was sent, as an attempt otherwise, and ``BatchInterrupted`` is raised.
-  Recording itself is one transaction and is shielded (only a third Ctrl-C breaks it, and
-  the transaction then leaves nothing behind), so the registry is consistent whatever
-  happens, and a resumed batch counts every tag once: a UID already recorded is refused.
+- A failure after an OTP/lock/CFGLCK write was *sent* (acknowledged or not) spoils the tag;
+  one before anything irreversible leaves it to be presented again (``retry``).
 - ``count`` is the number of provisioned tags the *batch* should hold, across resumes:
   running the same command again after an interruption finishes the job.
 - A tag locked but not recordable (registry gone) is unusable: the error propagates after
@@ -41,143 +23,21 @@ Choices, and why:
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
 from drivers.base import Reader, Target
-from drivers.errors import NdefTooLarge, NoTag, TagError, TagLocked, TagNak
-from drivers.errors import TagUnsupported as ChipUnsupported
+from drivers.errors import NdefTooLarge, NoTag, TagError
 from drivers.lockbits import LockLevel
-from drivers.ntag import Ntag21x
-from drivers.signature import Verdict
+from provisioning.batch_checks import Refused, TracedTag, check_tag, known_refusal
+from provisioning.batch_results import TagResult, Tally
+from provisioning.batch_stop import BatchInterrupted, StopControl
 from provisioning.batch_token import BatchSettings, new_token, render_uri, uri_message
 from provisioning.errors import ProvisioningError
-from provisioning.records import BatchRecord, TagRecord
+from provisioning.records import BatchRecord
 from provisioning.registry import Registry
 
-__all__ = [
-    "BatchInterrupted",
-    "BatchRunner",
-    "BatchSettings",
-    "StopControl",
-    "TagResult",
-    "Tally",
-    "run_batch",
-]
-
-OUTCOMES = ("provisioned", "refused", "spoiled", "retry", "checked")
-KNOWN_DATE = "%Y-%m-%d"
-
-
-@dataclass(frozen=True)
-class TagResult:
-    uid: str
-    outcome: str  # one of OUTCOMES
-    reason: str = ""
-    product: str | None = None
-    verdict: str | None = None  # originality: nxp, test-key, invalid, missing
-    steps: tuple[str, ...] = ()  # what was done to the tag, in order
-    elapsed: float = 0.0  # seconds from selection to the recorded outcome
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "uid": self.uid,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "product": self.product,
-            "verdict": self.verdict,
-            "steps": list(self.steps),
-            "elapsed_ms": round(self.elapsed * 1000, 1),
-        }
-
-
-class StopControl:
-    """Stop requests (Ctrl-C in the CLI, shutdown in a daemon), honoured between tags.
-
-    ``in_tag`` is set while a tag's sequence runs, ``recording`` from the moment its
-    outcome is being written until the result has been handed to the consumer; a SIGINT
-    handler uses them to defer (``nfcbridge.cli.provision_cmd.deferred_sigint``)."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self.in_tag = False
-        self.recording = False
-        self.presses = 0
-
-    def request(self) -> None:
-        self._event.set()
-
-    @property
-    def requested(self) -> bool:
-        return self._event.is_set()
-
-
-class BatchInterrupted(KeyboardInterrupt):
-    """Forced out of a tag (second Ctrl-C); *result* is what was recorded for it."""
-
-    def __init__(self, result: TagResult) -> None:
-        super().__init__(f"interrupted during tag {result.uid}: {result.outcome}")
-        self.result = result
-
-
-@dataclass
-class Tally:
-    """Counts of one run, for progress bars and summaries."""
-
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
-    started: float = field(default_factory=time.monotonic)
-
-    def add(self, result: TagResult) -> None:
-        self.counts[result.outcome] += 1
-
-    @property
-    def tags(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def seconds(self) -> float:
-        return time.monotonic() - self.started
-
-    @property
-    def per_minute(self) -> float:
-        return 60.0 * self.tags / self.seconds if self.seconds > 0 else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            **self.counts,
-            "tags": self.tags,
-            "seconds": round(self.seconds, 3),
-            "tags_per_minute": round(self.per_minute, 1),
-        }
-
-
-class _TracedTag(Ntag21x):
-    """The tag layer, remembering every page write it sent (for the spoiled record)."""
-
-    def __init__(self, reader: Reader, target: Target) -> None:
-        super().__init__(reader, target)
-        self.writes: list[int] = []
-        self.verdict: Verdict | None = None
-
-    def write_page(self, page: int, data: bytes) -> None:
-        self.writes.append(page)
-        super().write_page(page, data)
-
-    def write_names(self) -> list[str]:
-        p = self.product
-        names = {2: "static lock", 3: "CC"}
-        if p is not None:
-            names[p.cfg1_page] = "CFGLCK"
-            if p.dynamic_lock_page is not None:
-                names[p.dynamic_lock_page] = "dynamic lock"
-        return [names.get(page, f"page {page}") for page in self.writes]
-
-
-class _Refused(Exception):
-    pass
+__all__ = ["BatchRunner", "BatchSettings", "run_batch"]
 
 
 class BatchRunner:
@@ -262,13 +122,19 @@ class BatchRunner:
         steps: list[str] = []
         known = self.registry.tag_status(uid)
         if known is not None:
-            return self._result(uid, "refused", self._known(known), started, known.product), None
-        tag = _TracedTag(self.reader, target)
+            return self._result(uid, "refused", known_refusal(known), started, known.product), None
+        tag = TracedTag(self.reader, target)
         self.stop.in_tag = True
         try:
             try:
-                verdict, retrying = self._check(tag, steps)
-            except _Refused as refusal:
+                verdict, retrying = check_tag(
+                    tag,
+                    steps,
+                    registry=self.registry,
+                    settings=self.settings,
+                    on_mock=self.reader.url.scheme == "mock",
+                )
+            except Refused as refusal:
                 return self._result(uid, "refused", str(refusal), started, tag, steps), None
             if self.dry_run:
                 return self._result(uid, "checked", "ready", started, tag, steps), None
@@ -300,64 +166,9 @@ class BatchRunner:
                 return result, None
             return result, exc
 
-    def _check(self, tag: _TracedTag, steps: list[str]) -> tuple[Verdict, bool]:
-        """The read-only checks; ``_Refused`` says why a tag is not taken."""
-        try:
-            product = tag.identify()
-        except ChipUnsupported as exc:
-            raise _Refused(f"unsupported or clone: {exc}") from None
-        steps.append("identified")
-        if not product.is_ntag or not product.has_cfglck or product.dynamic_lock_page is None:
-            raise _Refused(f"unsupported product {product.name}: receipt tags are NTAG21x")
-        verdict = tag.verdict = tag.originality()
-        steps.append("signature")
-        if why := self._signature_refusal(verdict):
-            raise _Refused(why)
-        try:
-            if tag.is_blank():
-                steps.append("blank")
-                return verdict, False
-            if self._may_retry(tag):
-                steps.append("retry")
-                return verdict, True
-        except (TagNak, TagLocked) as exc:
-            raise _Refused(f"not blank: {exc}") from None
-        raise _Refused("not blank (written, locked or configured before), and no earlier attempt")
-
-    def _signature_refusal(self, verdict: Verdict) -> str | None:
-        if verdict is Verdict.NXP:
-            return None
-        if verdict is Verdict.TEST_KEY:
-            if self.reader.url.scheme == "mock" or self.settings.accept_test_signatures:
-                return None
-            return "signed with the emulator test key on a real reader: a clone"
-        if not self.settings.require_genuine:
-            return None
-        return f"not genuine: originality signature {verdict.value}"
-
-    def _may_retry(self, tag: _TracedTag) -> bool:
-        """A tag that an earlier attempt of ours wrote to, with nothing irreversible sent
-        (per the registry) and nothing irreversible on the chip either."""
-        history = self.registry.history(tag.uid)
-        last = history[-1] if history else None
-        if last is None or last.action != "tag.attempt_failed" or last.details.get("irreversible"):
-            return False
-        p = tag.identify()
-        lock = tag.lock_state()
-        return (
-            lock.level is LockLevel.UNLOCKED
-            and lock.cc == p.factory_cc
-            and lock.auth0 is not None
-            and lock.auth0 >= p.pages
-            and lock.cfg0 is not None
-            and not lock.cfg0[0] & 0xC0
-            and lock.cfg1 is not None
-            and lock.cfg1[0] == 0
-        )
-
     def _failed(
         self,
-        tag: _TracedTag,
+        tag: TracedTag,
         exc: BaseException,
         started: float,
         steps: list[str],
@@ -388,31 +199,18 @@ class BatchRunner:
             raise
         return self._result(tag.uid_hex, outcome, why, started, tag, steps)
 
-    @staticmethod
-    def _known(record: TagRecord) -> str:
-        """Why a UID already in the registry is refused, from its history."""
-        day = record.created_at.strftime(KNOWN_DATE)
-        batch = f"batch {record.batch}" if record.batch else "the registry"
-        if record.state == "spoiled":
-            return f"spoiled in {batch} on {day}: never usable again"
-        if record.state == "retired":
-            ended = record.ended_at.strftime(KNOWN_DATE) if record.ended_at else "?"
-            return f"retired on {ended} (provisioned in {batch} on {day})"
-        where = {"issued": f", now issued to {record.provider}", "active": ", now on a door"}
-        return f"already provisioned in {batch} on {day}{where.get(record.state, '')}"
-
     def _result(
         self,
         uid: str,
         outcome: str,
         reason: str,
         started: float,
-        tag: _TracedTag | str | None = None,
+        tag: TracedTag | str | None = None,
         steps: list[str] | None = None,
     ) -> TagResult:
         self.stop.recording = True  # from here the outcome stands: shield it until yielded
-        product = tag.product.name if isinstance(tag, _TracedTag) and tag.product else tag
-        verdict = tag.verdict if isinstance(tag, _TracedTag) else None
+        product = tag.product.name if isinstance(tag, TracedTag) and tag.product else tag
+        verdict = tag.verdict if isinstance(tag, TracedTag) else None
         return TagResult(
             uid=uid,
             outcome=outcome,

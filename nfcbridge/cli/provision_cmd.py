@@ -7,7 +7,7 @@ stock, and a written tag is no longer blank.
 
 Ctrl-C between tags stops at once. During a tag the first Ctrl-C lets the tag finish and
 be recorded (a fraction of a second), then stops; a second one forces out and the tag is
-recorded spoiled or as a failed attempt (``provisioning.batch``). Either way the summary is
+recorded spoiled or as a failed attempt (``provisioning.batch_stop``). Either way the summary is
 printed and the exit code is 130; run the same command again to resume the batch.
 """
 
@@ -29,7 +29,9 @@ from nfcbridge.errors import ConfigError, ConfirmationRequired
 
 if TYPE_CHECKING:
     from drivers.url import ReaderURL
-    from provisioning.batch import BatchRunner, StopControl, TagResult, Tally
+    from provisioning.batch import BatchRunner
+    from provisioning.batch_results import TagResult, Tally
+    from provisioning.batch_stop import StopControl
 
 BAR_WIDTH = 24
 
@@ -67,7 +69,8 @@ def provision(
     token, lock permanently, verify after re-select, record in stock."""
     from drivers import open_reader
     from nfcbridge.cli.registry_cmds import open_registry
-    from provisioning.batch import BatchRunner, BatchSettings, StopControl
+    from provisioning.batch import BatchRunner, BatchSettings
+    from provisioning.batch_stop import StopControl
 
     if not yes and not dry_run:
         raise ConfirmationRequired(

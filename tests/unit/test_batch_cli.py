@@ -14,7 +14,8 @@ from click.testing import CliRunner, Result
 
 from nfcbridge.cli.main import cli
 from nfcbridge.cli.provision_cmd import Progress
-from provisioning.batch import BatchRunner, TagResult
+from provisioning.batch import BatchRunner
+from provisioning.batch_results import TagResult
 from provisioning.batch_token import check_template, new_token, render_uri, uri_message
 from provisioning.registry import Registry
 

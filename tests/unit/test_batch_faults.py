@@ -22,7 +22,8 @@ from drivers import open_reader
 from drivers.emulated.chip import EmulatedTag, Fault
 from drivers.mock import bench
 from provisioning import audit, pgadmin
-from provisioning.batch import BatchSettings, TagResult, run_batch
+from provisioning.batch import BatchSettings, run_batch
+from provisioning.batch_results import TagResult
 from provisioning.registry import Registry
 from provisioning.schema import tags
 

@@ -23,7 +23,8 @@ from drivers.mock import bench
 from drivers.ntag import Ntag21x
 from drivers.url import ReaderURL
 from provisioning import pgadmin
-from provisioning.batch import BatchSettings, TagResult, run_batch
+from provisioning.batch import BatchSettings, run_batch
+from provisioning.batch_results import TagResult
 from provisioning.registry import Registry
 
 OP = "desk-test"
