@@ -143,14 +143,26 @@ def render_toml(data: dict[str, Any]) -> str:
 
 def _register() -> None:
     """Attach the command modules (each owns one part of the CLI)."""
-    from nfcbridge.cli import daemon_cmds, emulate_cmds, registry_cmds, rig_cmds, tag_cmds
+    from nfcbridge.cli import (
+        customer_cmds,
+        daemon_cmds,
+        emulate_cmds,
+        lifecycle_cmds,
+        provider_cmds,
+        provision_cmd,
+        report_cmds,
+        rig_cmds,
+        tag_cmds,
+    )
 
     cli.add_command(tag_cmds.readers)
     cli.add_command(tag_cmds.tag)
-    tag_cmds.tag.add_command(registry_cmds.tag_history)
+    tag_cmds.tag.add_command(lifecycle_cmds.tag_history)
     cli.add_command(emulate_cmds.emulate)
-    for command in registry_cmds.COMMANDS:
-        cli.add_command(command)
+    cli.add_command(provision_cmd.provision)
+    for module in (provider_cmds, customer_cmds, lifecycle_cmds, report_cmds):
+        for command in module.COMMANDS:
+            cli.add_command(command)
     for command in daemon_cmds.COMMANDS:
         cli.add_command(command)
     for command in rig_cmds.COMMANDS:

@@ -68,7 +68,7 @@ def provision(
     """Provision tags presented one after another: check, write an NDEF URI with a random
     token, lock permanently, verify after re-select, record in stock."""
     from drivers import open_reader
-    from nfcbridge.cli.registry_cmds import open_registry
+    from nfcbridge.cli.registry_access import open_registry
     from provisioning.batch import BatchRunner, BatchSettings
     from provisioning.batch_stop import StopControl
 

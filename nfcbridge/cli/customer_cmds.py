@@ -1,0 +1,84 @@
+"""``nfcbridge customer``: customers (brukare), known only by pseudonym or municipal id.
+
+A personnummer is read from a hidden prompt unless given, turned into a pseudonym at once
+(``registry_access.pseudonymizer``) and never printed or stored.
+"""
+
+from __future__ import annotations
+
+import click
+
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.cli.registry_access import open_registry, pseudonymizer
+from nfcbridge.cli.tables import print_rows
+
+
+@click.group("customer")
+def customer() -> None:
+    """Customers (brukare), known only by pseudonym or municipal id."""
+
+
+@customer.command("add")
+@click.option(
+    "--personnummer",
+    help="Personnummer or samordningsnummer (better: leave out and type it at the hidden "
+    "prompt, so it stays out of the shell history).",
+)
+@click.option("--external-id", help="The customer's id in the municipal system instead.")
+@click.option("--provider", "provider_id", required=True, help="The customer's provider.")
+@json_option
+@pass_app
+def customer_add(
+    app: AppContext,
+    personnummer: str | None,
+    external_id: str | None,
+    provider_id: str,
+    as_json: bool,
+) -> None:
+    """Register a customer; prints the pseudonym reference, never the number."""
+    from provisioning.identity import external_ref
+
+    if personnummer and external_id:
+        raise click.UsageError("give --personnummer or --external-id, not both")
+    if external_id:
+        ref = external_ref(external_id)
+    else:
+        if not personnummer:
+            personnummer = click.prompt("Personnummer", hide_input=True, err=True)
+        ref = pseudonymizer(app).pseudonym(personnummer or "")
+    with open_registry(app) as reg:
+        reg.add_customer(ref, provider_id, operator=app.operator)
+    emit({"customer": ref, "provider": provider_id}, as_json, ref)
+
+
+@customer.command("move")
+@click.argument("ref")
+@click.option("--to", "to_provider", required=True, help="The new provider.")
+@click.option("--reason", default="", help="Why, for the audit trail.")
+@json_option
+@pass_app
+def customer_move(app: AppContext, ref: str, to_provider: str, reason: str, as_json: bool) -> None:
+    """The customer changes provider; the tag on the door stays and now counts for the new one."""
+    with open_registry(app) as reg:
+        reg.move_customer(ref, to_provider, operator=app.operator, reason=reason)
+        record = reg.customer(ref)
+    emit(
+        record.as_dict(),
+        as_json,
+        f"{record.ref} now with {record.provider}"
+        + (f" (tag {record.active_tag} stays)" if record.active_tag else ""),
+    )
+
+
+@customer.command("list")
+@click.option("--provider", "provider_id", help="Only this provider's customers.")
+@json_option
+@pass_app
+def customer_list(app: AppContext, provider_id: str | None, as_json: bool) -> None:
+    """Customers with their provider and active tag."""
+    with open_registry(app) as reg:
+        rows = [c.as_dict() for c in reg.customers(provider_id)]
+    print_rows(rows, as_json)
+
+
+COMMANDS: list[click.Command] = [customer]

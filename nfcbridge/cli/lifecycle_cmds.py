@@ -1,0 +1,187 @@
+"""A tag's life after provisioning: ``pickup`` (to a provider), ``attach`` (on a customer's
+door), ``retire`` (out of use for good), and ``tag history`` (every change, audited).
+
+``pickup`` either takes tags from stock (``--count``) or issues each tag scanned on a
+reader, so that the registry records exactly the tags handed over.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import click
+
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.cli.params import READER_URL
+from nfcbridge.cli.registry_access import open_registry
+
+if TYPE_CHECKING:
+    from drivers.url import ReaderURL
+    from provisioning.registry import Registry
+
+
+@click.command("pickup")
+@click.option("--provider", "provider_id", required=True, help="The provider picking up.")
+@click.option(
+    "--count", type=click.IntRange(min=1), help="How many tags (from stock, oldest first)."
+)
+@click.option(
+    "--reader",
+    "reader_url",
+    type=READER_URL,
+    help="Scan each tag handed over on this reader instead.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="With --reader: stop after this many "
+    "seconds without a tag (default [provisioning] tag_timeout). Enter stops too.",
+)
+@json_option
+@pass_app
+def pickup(
+    app: AppContext,
+    provider_id: str,
+    count: int | None,
+    reader_url: ReaderURL | None,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Hand tags to a provider within its allowance; prints the allowance before and after."""
+    if reader_url is None and count is None:
+        raise click.UsageError("give --count N, or --reader URL to scan the tags handed over")
+    with open_registry(app) as reg:
+        if reader_url is None:
+            assert count is not None
+            result = reg.pickup(provider_id, count, operator=app.operator)
+            uids, before, after = result.uids, result.allowance_before, result.allowance_after
+        else:
+            before = reg.provider(provider_id).allowance
+            wait = timeout if timeout is not None else app.settings.provisioning.tag_timeout
+            uids = _scan_pickup(app, reg, provider_id, reader_url, count, wait)
+            after = reg.provider(provider_id).allowance
+    data = {
+        "provider": provider_id,
+        "uids": uids,
+        "allowance_before": before,
+        "allowance_after": after,
+    }
+    emit(
+        data,
+        as_json,
+        f"provider {provider_id}: {len(uids)} tag(s) issued\n"
+        + "".join(f"  {u}\n" for u in uids)
+        + f"allowance before {before}, after {after}",
+    )
+
+
+def _scan_pickup(
+    app: AppContext,
+    reg: Registry,
+    provider_id: str,
+    url: ReaderURL,
+    count: int | None,
+    timeout: float,
+) -> list[str]:
+    """Issue each tag presented until --count, Enter, or *timeout* seconds without a tag."""
+    from drivers import open_reader
+    from drivers.errors import NoTag
+    from provisioning.errors import QuotaExceeded, RegistryError
+
+    issued: list[str] = []
+    say = lambda text: click.echo(text, err=True)  # noqa: E731 - stdout stays for the result
+    say(f"present each tag for {provider_id} on {url}; Enter or {timeout:g} s idle stops")
+    with open_reader(url) as reader:
+        idle_until = time.monotonic() + timeout
+        while count is None or len(issued) < count:
+            if _enter_pressed():
+                break
+            try:
+                target = reader.wait_for_tag(timeout=0.2)
+            except NoTag:
+                if time.monotonic() >= idle_until:
+                    break
+                continue
+            try:
+                result = reg.pickup_tags(provider_id, [target.uid], operator=app.operator)
+            except QuotaExceeded:
+                if issued:
+                    say(f"issued before the refusal: {', '.join(issued)}")
+                raise
+            except RegistryError as exc:
+                say(f"refused {target.uid_hex}: {exc}")
+                reader.signal(False)
+            else:
+                issued.extend(result.uids)
+                reader.signal(True)
+                say(f"issued {target.uid_hex} (allowance now {result.allowance_after})")
+            reader.wait_for_removal(timeout)
+            idle_until = time.monotonic() + timeout
+    return issued
+
+
+def _enter_pressed() -> bool:
+    if not sys.stdin.isatty():
+        return False
+    import select
+
+    ready, _, _ = select.select([sys.stdin], [], [], 0)
+    if ready:
+        sys.stdin.readline()
+        return True
+    return False
+
+
+@click.command("attach")
+@click.option("--tag", "uid", required=True, help="The tag's UID (hex).")
+@click.option("--customer", "ref", required=True, help="psn:... (or a unique prefix) or ext:ID.")
+@json_option
+@pass_app
+def attach(app: AppContext, uid: str, ref: str, as_json: bool) -> None:
+    """Record that an issued tag is now on the customer's door."""
+    with open_registry(app) as reg:
+        reg.attach(uid, ref, operator=app.operator)
+        record = reg.tag(uid)
+    emit(record.as_dict(), as_json, f"tag {record.uid} active on {record.customer}")
+
+
+@click.command("retire")
+@click.option("--tag", "uid", required=True, help="The tag's UID (hex).")
+@click.option("--reason", required=True, help="Lost, damaged, customer gone, ...")
+@json_option
+@pass_app
+def retire(app: AppContext, uid: str, reason: str, as_json: bool) -> None:
+    """Take a tag out of use for good; its UID is never used again."""
+    with open_registry(app) as reg:
+        reg.retire(uid, reason=reason, operator=app.operator)
+        record = reg.tag(uid)
+    emit(record.as_dict(), as_json, f"tag {record.uid} retired")
+
+
+@click.command("history")
+@click.argument("uid")
+@json_option
+@pass_app
+def tag_history(app: AppContext, uid: str, as_json: bool) -> None:
+    """Every state change of one tag, with who, when and why."""
+    with open_registry(app) as reg:
+        record = reg.tag(uid)
+        entries = reg.history(uid)
+    if as_json:
+        emit({"tag": record.as_dict(), "history": [e.as_dict() for e in entries]}, True)
+        return
+    click.echo(
+        f"tag {record.uid}: {record.state}"
+        + (f", provider {record.provider}" if record.provider else "")
+        + (f", customer {record.customer}" if record.customer else "")
+    )
+    for e in entries:
+        extra = ", ".join(f"{k}={v}" for k, v in e.details.items() if v is not None)
+        why = f" ({e.reason})" if e.reason else ""
+        click.echo(f"  {e.seq:>6} {e.at} {e.operator}: {e.action}{why} {extra}".rstrip())
+
+
+COMMANDS: list[click.Command] = [pickup, attach, retire]  # tag_history goes under `tag`

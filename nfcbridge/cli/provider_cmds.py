@@ -1,0 +1,96 @@
+"""``nfcbridge provider``: provider units (utförare), their quota policy and allowance.
+
+The allowance is how many more unattached tags a provider may pick up, from its quota
+policy (``[quota]`` or its own, see ``provisioning.quota``) and the tags it already holds.
+"""
+
+from __future__ import annotations
+
+import click
+
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.cli.registry_access import open_registry
+from nfcbridge.cli.tables import print_rows
+
+
+@click.group("provider")
+def provider() -> None:
+    """Provider units (utförare): their quota policy, allowance and holdings."""
+
+
+@provider.command("add")
+@click.argument("provider_id")
+@click.option("--name", required=True, help="The provider's name.")
+@click.option("--per-customer", type=click.IntRange(min=0), help="Own policy: tags per customer.")
+@click.option("--spare", type=click.IntRange(min=0), help="Own policy: spare tags.")
+@json_option
+@pass_app
+def provider_add(
+    app: AppContext,
+    provider_id: str,
+    name: str,
+    per_customer: int | None,
+    spare: int | None,
+    as_json: bool,
+) -> None:
+    """Add a provider (default quota policy from [quota] unless --per-customer/--spare)."""
+    with open_registry(app) as reg:
+        status = reg.add_provider(
+            provider_id, name, operator=app.operator, per_customer=per_customer, spare=spare
+        )
+    emit(status.as_dict(), as_json, f"provider {status.id} added (allowance {status.allowance})")
+
+
+@provider.command("policy")
+@click.argument("provider_id")
+@click.option("--per-customer", type=click.IntRange(min=0))
+@click.option("--spare", type=click.IntRange(min=0))
+@click.option("--default", "use_default", is_flag=True, help="Back to the [quota] default.")
+@click.option("--reason", default="", help="Why, for the audit trail.")
+@json_option
+@pass_app
+def provider_policy(
+    app: AppContext,
+    provider_id: str,
+    per_customer: int | None,
+    spare: int | None,
+    use_default: bool,
+    reason: str,
+    as_json: bool,
+) -> None:
+    """Set a provider's own quota policy (audited)."""
+    if use_default == (per_customer is not None or spare is not None):
+        raise click.UsageError("give --per-customer and/or --spare, or --default")
+    with open_registry(app) as reg:
+        status = reg.set_policy(
+            provider_id,
+            per_customer=per_customer,
+            spare=spare,
+            operator=app.operator,
+            reason=reason,
+        )
+    emit(status.as_dict(), as_json)
+
+
+@provider.command("list")
+@json_option
+@pass_app
+def provider_list(app: AppContext, as_json: bool) -> None:
+    """Every provider with customers, holdings and allowance."""
+    with open_registry(app) as reg:
+        rows = [p.as_dict() for p in reg.providers()]
+    print_rows(rows, as_json)
+
+
+@provider.command("show")
+@click.argument("provider_id")
+@json_option
+@pass_app
+def provider_show(app: AppContext, provider_id: str, as_json: bool) -> None:
+    """One provider: policy, customers, tags held, allowance."""
+    with open_registry(app) as reg:
+        status = reg.provider(provider_id)
+    emit(status.as_dict(), as_json)
+
+
+COMMANDS: list[click.Command] = [provider]

@@ -1,0 +1,63 @@
+"""``nfcbridge report`` (stock, providers, issued per month, batches) and ``nfcbridge audit``
+(verify the hash-chained audit trail, optionally against an anchor kept with an invoice).
+"""
+
+from __future__ import annotations
+
+import click
+
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.cli.registry_access import open_registry
+from nfcbridge.cli.tables import print_rows
+from nfcbridge.errors import VerificationFailed
+
+
+@click.command("report")
+@click.argument("kind", type=click.Choice(["stock", "providers", "issued", "batches"]))
+@click.option("--month", help="With issued: only this month (YYYY-MM).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV for spreadsheets and invoicing.")
+@json_option
+@pass_app
+def report(app: AppContext, kind: str, month: str | None, as_csv: bool, as_json: bool) -> None:
+    """Stock by state, providers' allowance and holdings, tags issued per provider per month."""
+    from provisioning.reports import REPORTS, issued_report
+
+    if month is not None and kind != "issued":
+        raise click.UsageError("--month goes with the issued report")
+    with open_registry(app) as reg:
+        rows = issued_report(reg, month) if kind == "issued" else REPORTS[kind](reg)
+    print_rows(rows, as_json, as_csv)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit trail."""
+
+
+@audit_group.command("verify")
+@click.option(
+    "--anchor", help="SEQ:HASH recorded earlier (e.g. with an invoice): must still match."
+)
+@json_option
+@pass_app
+def audit_verify(app: AppContext, anchor: str | None, as_json: bool) -> None:
+    """Recompute the chain; exit 10 at the first modified, missing or truncated row."""
+    parsed = None
+    if anchor:
+        seq, _, digest = anchor.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise click.BadParameter("expected SEQ:HASH (64 hex digits)", param_hint="--anchor")
+        parsed = (int(seq), digest.lower())
+    with open_registry(app) as reg:
+        result = reg.verify_audit(parsed)
+    if as_json:
+        emit(result.as_dict(), True)
+    if not result.ok:
+        raise VerificationFailed(
+            f"audit chain broken at seq {result.first_bad_seq}: {result.problem}"
+        )
+    if not as_json:
+        click.echo(f"audit chain ok: {result.rows} rows, head {result.head_seq}:{result.head_hash}")
+
+
+COMMANDS: list[click.Command] = [report, audit_group]
