@@ -150,6 +150,7 @@ def _register() -> None:
         lifecycle_cmds,
         provider_cmds,
         provision_cmd,
+        receiver_cmds,
         report_cmds,
         rig_cmds,
         tag_cmds,
@@ -160,13 +161,17 @@ def _register() -> None:
     tag_cmds.tag.add_command(lifecycle_cmds.tag_history)
     cli.add_command(emulate_cmds.emulate)
     cli.add_command(provision_cmd.provision)
-    for module in (provider_cmds, customer_cmds, lifecycle_cmds, report_cmds):
+    for module in (
+        provider_cmds,
+        customer_cmds,
+        lifecycle_cmds,
+        report_cmds,
+        daemon_cmds,
+        rig_cmds,
+        receiver_cmds,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
-    for command in daemon_cmds.COMMANDS:
-        cli.add_command(command)
-    for command in rig_cmds.COMMANDS:
-        cli.add_command(command)
 
 
 _register()

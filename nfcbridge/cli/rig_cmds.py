@@ -1,4 +1,6 @@
-"""Test rig commands: ``rig`` (scenarios, replay) and ``receiver`` (reference webhook receiver).
+"""Test rig commands: ``rig`` (generate, validate, seed and replay scenarios) and ``demo``.
+
+The reference webhook receiver the rig delivers to is ``receiver_cmds``.
 
 Heavy imports stay inside the commands so that ``nfcbridge --help`` stays fast.
 """
@@ -280,15 +282,12 @@ def seed(app: AppContext, file: str, registry_url: str | None, as_json: bool) ->
     and attached (retired ones retired, unknown ones not loaded), each step audited.
     Running it again skips what is there and refuses what contradicts the scenario.
     """
+    from nfcbridge.cli.registry_access import open_registry
     from nfcbridge.rig.scenario import load_scenario
     from nfcbridge.rig.seed import seed_registry
-    from provisioning.quota import QuotaPolicy
-    from provisioning.registry import Registry
 
     scenario = load_scenario(file)
-    quota = app.settings.quota
-    url = registry_url or app.settings.registry_url
-    with Registry.open(url, policy=QuotaPolicy(quota.per_customer, quota.spare)) as reg:
+    with open_registry(app, registry_url) as reg:
         result = seed_registry(
             reg, scenario, operator=app.operator, progress=None if as_json else click.echo
         )
@@ -333,104 +332,4 @@ def _summary(scenario, truth, file: str) -> dict[str, object]:  # type: ignore[n
     }
 
 
-# -- receiver -----------------------------------------------------------------------------------
-@click.group("receiver")
-def receiver() -> None:
-    """The reference webhook receiver: verify, store, report.
-
-    \b
-      nfcbridge receiver serve --listen 127.0.0.1:8080 --secret-file whsec.txt --db rx.db
-      nfcbridge receiver report --db rx.db [--json] [--expect day.jsonl]
-    """
-
-
-@receiver.command("serve")
-@click.option("--listen", default="127.0.0.1:8080", show_default=True, help="HOST:PORT")
-@click.option(
-    "--secret-file",
-    type=click.Path(dir_okay=False),
-    required=True,
-    help="Standard Webhooks secret, whsec_<base64>.",
-)
-@click.option(
-    "--db",
-    "db",
-    type=click.Path(dir_okay=False),
-    required=True,
-    help="SQLite file for the events (created if missing).",
-)
-def serve(listen: str, secret_file: str, db: str) -> None:
-    """Receive signed tap events until interrupted."""
-    from nfcbridge.receiver.server import ReceiverHTTPServer, parse_listen
-    from nfcbridge.receiver.signature import load_secret
-    from nfcbridge.receiver.store import open_store
-
-    try:
-        address = parse_listen(listen)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--listen") from None
-    key = load_secret(secret_file)
-    store = open_store(db)
-    try:
-        server = ReceiverHTTPServer(address, key, store)
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from None
-    click.echo(f"receiver listening on {server.url} (events in {db})", err=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-        store.close()
-
-
-@receiver.command("report")
-@click.option("--db", "db", type=click.Path(dir_okay=False, exists=True), required=True)
-@click.option(
-    "--expect",
-    "expect",
-    type=click.Path(dir_okay=False),
-    help="Compare with this scenario's ground truth; differences exit 10.",
-)
-@click.option(
-    "--tolerance",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Seconds of difference allowed in times and durations with --expect.",
-)
-@json_option
-def report(db: str, expect: str | None, tolerance: float, as_json: bool) -> None:
-    """Visits, durations, double staffing, missing end taps, anomalies, sequence gaps."""
-    from nfcbridge.receiver.report import build_report, render_text
-    from nfcbridge.receiver.store import open_store
-
-    store = open_store(db)
-    try:
-        data = build_report(store.events())
-    finally:
-        store.close()
-    differences = None
-    if expect:
-        from nfcbridge.rig.scenario import load_scenario
-        from nfcbridge.rig.truth import compare, expected_report
-
-        differences = compare(expected_report(load_scenario(expect)), data, tolerance)
-        data["differences"] = differences
-    if as_json:
-        emit(data, True)
-    else:
-        click.echo(render_text(data))
-        if differences is not None:
-            click.echo(
-                "\nagainst the scenario: "
-                + ("equal" if not differences else f"{len(differences)} differences")
-            )
-            for line in differences[:50]:
-                click.echo("  " + line)
-    if differences:
-        from nfcbridge.errors import VerificationFailed
-
-        raise VerificationFailed(f"report differs from the scenario: {differences[0]}")
-
-
-COMMANDS: list[click.Command] = [rig, receiver, demo]
+COMMANDS: list[click.Command] = [rig, demo]
