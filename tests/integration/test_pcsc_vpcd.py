@@ -15,7 +15,8 @@ from drivers.emulated.chip import EmulatedTag, Fault
 from drivers.emulated.field import Field
 from drivers.emulated.vpcd import VirtualCard
 from drivers.errors import ReaderBusy, ReaderNotFound, ReaderURLError, TagGone
-from drivers.pcsc import PcscReader, command_apdu
+from drivers.pcsc import PcscReader
+from drivers.pcsc_apdu import command_apdu
 from drivers.table import open_reader
 from tests.support.vpcd_backend import PcscdUnavailable, start_card
 

@@ -7,17 +7,11 @@ from __future__ import annotations
 import pytest
 from smartcard import scard
 
-from drivers import pcsc
+from drivers import pcsc_apdu
 from drivers.base import Capability
 from drivers.errors import ReaderError, ReaderGone, TagGone
-from drivers.pcsc import (
-    ApduRejected,
-    NoValidAnswer,
-    capabilities_for,
-    command_apdu,
-    scard_error,
-    tag_answer,
-)
+from drivers.pcsc import capabilities_for, scard_error
+from drivers.pcsc_apdu import ApduRejected, NoValidAnswer, command_apdu, tag_answer
 
 H = bytes.fromhex
 
@@ -57,12 +51,12 @@ def test_raw_commands_in_a_transparent_exchange() -> None:
 
 
 def test_reader_control_apdus() -> None:
-    assert H("FFCA000000") == pcsc.GET_UID  # GET DATA: UID, Le=0 (all of it)
-    assert H("FFC2000002810000") == pcsc.START_TRANSPARENT_SESSION  # DO 81: start
-    assert H("FFC2000002820000") == pcsc.END_TRANSPARENT_SESSION  # DO 82: end
-    assert pcsc.SIGNAL_OK[:3] == H("FF0040")  # ACR122U LED/buzzer control
-    assert pcsc.SIGNAL_OK[4:5] == H("04")  # Lc 4: T1 T2 repetitions buzzer
-    assert pcsc.SIGNAL_FAIL[:3] == H("FF0040")
+    assert H("FFCA000000") == pcsc_apdu.GET_UID  # GET DATA: UID, Le=0 (all of it)
+    assert H("FFC2000002810000") == pcsc_apdu.START_TRANSPARENT_SESSION  # DO 81: start
+    assert H("FFC2000002820000") == pcsc_apdu.END_TRANSPARENT_SESSION  # DO 82: end
+    assert pcsc_apdu.SIGNAL_OK[:3] == H("FF0040")  # ACR122U LED/buzzer control
+    assert pcsc_apdu.SIGNAL_OK[4:5] == H("04")  # Lc 4: T1 T2 repetitions buzzer
+    assert pcsc_apdu.SIGNAL_FAIL[:3] == H("FF0040")
 
 
 def test_storage_answers() -> None:
