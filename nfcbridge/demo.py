@@ -166,7 +166,7 @@ class Demo:
 
     # -- 3. scenario ----------------------------------------------------------------------
     def write_scenario(self, doors: list[tuple[str, str]], unknown: str) -> Any:
-        from nfcbridge.rig.scenario import load_scenario
+        from nfcbridge.rig.scenario_parser import load_scenario
         from nfcbridge.rig.truth import expected_report
 
         path = self.dir / "scenario.jsonl"

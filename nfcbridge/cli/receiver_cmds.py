@@ -90,7 +90,7 @@ def report(db: str, expect: str | None, tolerance: float, as_json: bool) -> None
         store.close()
     differences = None
     if expect:
-        from nfcbridge.rig.scenario import load_scenario
+        from nfcbridge.rig.scenario_parser import load_scenario
         from nfcbridge.rig.truth import compare, expected_report
 
         differences = compare(expected_report(load_scenario(expect)), data, tolerance)

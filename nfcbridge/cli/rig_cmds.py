@@ -129,7 +129,7 @@ def generate(
 @json_option
 def validate(file: str, as_json: bool) -> None:
     """Check a scenario file; a fault is one line naming the line and field (exit 3)."""
-    from nfcbridge.rig.scenario import load_scenario
+    from nfcbridge.rig.scenario_parser import load_scenario
     from nfcbridge.rig.truth import expected_report
 
     scenario = load_scenario(file)
@@ -140,7 +140,7 @@ def validate(file: str, as_json: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def truth(file: str) -> None:
     """Print a scenario's ground truth as JSON (what `receiver report` must match)."""
-    from nfcbridge.rig.scenario import load_scenario
+    from nfcbridge.rig.scenario_parser import load_scenario
     from nfcbridge.rig.truth import expected_report
 
     emit(expected_report(load_scenario(file)), True)
@@ -224,7 +224,7 @@ def run(
 ) -> None:
     """Replay a scenario into the running daemon, or standalone into a receiver."""
     from nfcbridge.rig.replay import ControlSink, ReplayFailed, replay
-    from nfcbridge.rig.scenario import load_scenario
+    from nfcbridge.rig.scenario_parser import load_scenario
 
     scenario = load_scenario(file)
     options = dict(
@@ -283,7 +283,7 @@ def seed(app: AppContext, file: str, registry_url: str | None, as_json: bool) ->
     Running it again skips what is there and refuses what contradicts the scenario.
     """
     from nfcbridge.cli.registry_access import open_registry
-    from nfcbridge.rig.scenario import load_scenario
+    from nfcbridge.rig.scenario_parser import load_scenario
     from nfcbridge.rig.seed import seed_registry
 
     scenario = load_scenario(file)

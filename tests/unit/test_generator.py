@@ -12,7 +12,8 @@ import pytest
 from nfcbridge.receiver.pairing import JOINT_WINDOW
 from nfcbridge.receiver.report import build_report
 from nfcbridge.rig.generator import DayParameters, generate_day
-from nfcbridge.rig.scenario import Scenario, parse_scenario, scenario_lines
+from nfcbridge.rig.scenario import Scenario, scenario_lines
+from nfcbridge.rig.scenario_parser import parse_scenario
 from nfcbridge.rig.standalone import enrich
 from nfcbridge.rig.truth import compare, expected_report
 

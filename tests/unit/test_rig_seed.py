@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from nfcbridge.cli.main import cli
-from nfcbridge.rig.scenario import parse_scenario
+from nfcbridge.rig.scenario_parser import parse_scenario
 from nfcbridge.rig.seed import SeedRefused, batch_name, seed_registry
 from provisioning.registry import Registry
 

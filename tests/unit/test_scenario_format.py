@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from nfcbridge.cli.main import cli
-from nfcbridge.rig.scenario import ScenarioError, load_scenario, parse_scenario, scenario_lines
+from nfcbridge.rig.scenario import ScenarioError, scenario_lines
+from nfcbridge.rig.scenario_parser import load_scenario, parse_scenario
 
 HEADER = {"kind": "scenario", "version": 1, "name": "t", "start": "2026-11-24T06:00:00Z"}
 BASE = [

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from nfcbridge.rig.scenario import ScenarioError, parse_scenario
+from nfcbridge.rig.scenario import ScenarioError
+from nfcbridge.rig.scenario_parser import parse_scenario
 
 BASE: list[dict[str, object]] = [
     {"kind": "scenario", "version": 1, "name": "t", "start": "2026-11-24T06:00:00Z"},
