@@ -18,7 +18,7 @@ def rig() -> None:
     """Simulated door taps: write or generate a scenario, validate it, replay it.
 
     \b
-    Scenario files are JSON lines (see docs/integrators.md):
+    Scenario files are JSON lines (see the README, "For integrators"):
       nfcbridge rig generate --customers 500 --staff 120 --seed 7 --out day.jsonl
       nfcbridge rig validate day.jsonl
       nfcbridge rig seed day.jsonl --registry sqlite:///rig-registry.db
