@@ -7,7 +7,9 @@ power cut. Tables::
     sequences     reader -> last seq (monotonic across restarts, even if events are pruned)
     progress      forwarder -> watermark (every event id <= watermark is done for it)
     deliveries    (forwarder, event): the remote end confirmed this event (the proof that
-                  retention, ``nfcbridge.retention``, needs before it may delete an event)
+                  retention, ``nfcbridge.retention``, needs before it may delete an event);
+                  indexed by event too, or each deleted event's foreign-key check would
+                  scan the whole table
     dead_letters  permanent rejections per forwarder; never deleted (a retry stamps the row)
 
 Event ids are AUTOINCREMENT and sequence numbers come from ``sequences``, so neither is ever
@@ -75,6 +77,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_open ON dead_letters (forwarder, event)
     WHERE retried_at IS NULL;
 CREATE INDEX IF NOT EXISTS dead_letters_event ON dead_letters (event);
+CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event);
 """
 
 

@@ -18,9 +18,14 @@ commit order and the scan stops at the first one younger than ``keep_days``: a c
 back never lets a later tap go before an earlier one, and an hourly run does not read the
 whole recent past.
 
-Pruning works in batches (``batch_size`` events, default 1,000): the batch is classified
+Pruning works in batches (``batch_size`` events, default 250): the batch is classified
 with a read-only query (WAL readers never block taps), then deleted in one short write
-transaction that checks the rule again, so a tap waits at most for one batch's delete. No
+transaction that checks the rule again, so a tap waits at most for one batch's delete.
+Measured by hand on the shared 2-core dev box, 100 taps/s beside a prune of 100,000 to
+200,000 events: commit p50 unchanged (1.3 ms), p99 2.3 -> 13-17 ms with 250 per batch
+(33 ms with 1,000), 15,000 events removed per second; an hourly run at steady state is one
+batch. The ``deliveries (event)`` index matters: without it each deleted event's foreign-key
+check scans every delivery row (a 200,000-event prune did not finish in 15 minutes). No
 VACUUM (it locks the database for its whole run) and no ``auto_vacuum`` (switching it on for
 an existing file needs a VACUUM): SQLite puts freed pages on its free list and new taps reuse
 them, so the file stays at its high-water mark instead of growing without bound.
@@ -161,7 +166,7 @@ def prune(
     *,
     now: float | None = None,
     dry_run: bool = False,
-    batch_size: int = 1000,
+    batch_size: int = 250,
     pause: float = 0.0,
     stop: threading.Event | None = None,
 ) -> PruneReport:
@@ -245,7 +250,7 @@ class Pruner(threading.Thread):
         keep_days: int,
         *,
         interval: float = 3600.0,
-        batch_size: int = 1000,
+        batch_size: int = 250,
         pause: float = 0.01,
     ) -> None:
         super().__init__(name="outbox-pruner", daemon=True)
