@@ -61,6 +61,7 @@ class PruneReport:
     keep_days: int
     dry_run: bool = False
     forwarders: list[str] = field(default_factory=list)
+    not_configured: list[str] = field(default_factory=list)  # known only to the outbox
     cutoff: float | None = None  # committed before this (epoch seconds): old enough
     removed: int = 0  # with dry_run: would be removed
     kept_recent: int = 0
@@ -95,7 +96,8 @@ class PruneReport:
         if not self.forwarders:
             lines.append("no forwarder configured or known: nothing counts as delivered")
         for name, n in sorted(self.undelivered_by.items()):
-            lines.append(f"  {name}: {n} old events not confirmed yet")
+            why = " (not configured; its progress row holds them)" * (name in self.not_configured)
+            lines.append(f"  {name}: {n} old events not confirmed yet{why}")
         return "\n".join(lines)
 
 
@@ -174,8 +176,10 @@ def prune(
     configured ones; those the outbox knows are added. *pause* seconds between batches let
     taps in; *stop* ends the run between batches."""
     started = time.time()
-    names = sorted(set(forwarders) | set(outbox.forwarders()))
-    report = PruneReport(keep_days, dry_run, names, started_at=started)
+    configured = set(forwarders)
+    names = sorted(configured | set(outbox.forwarders()))
+    unknown = [n for n in names if n not in configured]
+    report = PruneReport(keep_days, dry_run, names, unknown, started_at=started)
     if keep_days <= 0:
         report.kept_recent = outbox.count()
         report.seconds = time.time() - started

@@ -129,6 +129,7 @@ def test_a_forwarder_only_the_outbox_knows_still_holds_events(box: Outbox) -> No
     backdate(box, ids, days=100)
     report = prune(box, ["web"], keep_days=30)
     assert kept(box) == ids and report.undelivered_by == {"old-backend": 2}
+    assert report.not_configured == ["old-backend"] and "not configured" in report.summary()
 
 
 def test_a_configured_forwarder_not_started_yet_holds_everything(box: Outbox) -> None:
