@@ -74,6 +74,12 @@ class Daemon:
 
             parse_listen(s.metrics.listen, file=file)
             self.metrics = Metrics()
+        try:  # what systemd's StateDirectory= would do for a hand-started daemon
+            s.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create {s.data_dir}: {exc.strerror}", file=file, key="station.data_dir"
+            ) from None
         control_path = s.control_socket
         if control_path is not None:
             from nfcbridge.control import ControlError, ControlServer

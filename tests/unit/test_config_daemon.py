@@ -69,3 +69,22 @@ def test_config_errors_name_file_and_key(
     exit_code, line = run(tmp_path, text)
     assert exit_code == code, line
     assert str(tmp_path / "bad.toml") in line and key in line and words in line
+
+
+def test_missing_data_dir_is_created_owner_only(tmp_path: Path) -> None:
+    data = tmp_path / "fresh" / "state"
+    config = tmp_path / "d.toml"
+    config.write_text(
+        BASE.replace("{d}", str(data)).replace("{reader}", "mock:cfg")
+        + '[[forwarders]]\ntype = "webhook"\nname = "w"\nurl = "http://127.0.0.1:1/"'
+        + f'\nsecret_file = "{tmp_path}/missing.secret"\n'
+    )
+    result = CliRunner().invoke(cli, ["run", "--config", str(config)])
+    assert result.exit_code == 3  # stops at the missing secret, after the data directory
+    assert data.is_dir() and data.stat().st_mode & 0o777 == 0o700
+
+
+def test_data_dir_that_cannot_be_created_names_the_key(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    exit_code, line = run(tmp_path, base().replace('"{d}"', f'"{tmp_path}/file/sub"'))
+    assert exit_code == 3 and "station.data_dir" in line and "cannot create" in line
