@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
-from collections.abc import Callable, Iterator
 
 import ndef
 import pytest
 
-from drivers import open_reader
-from drivers.base import Reader
 from drivers.emulated.chip import EmulatedTag, Fault
 from drivers.errors import (
     NdefTooLarge,
@@ -21,28 +17,11 @@ from drivers.errors import (
     WriteFailed,
 )
 from drivers.lockbits import LockLevel
-from drivers.mock import bench
 from drivers.ntag import Ntag21x
 from drivers.signature import Verdict
 
 URI = "https://kvitto.example.se/t/abcdefghijkl"
 WRITE = 0xA2
-
-
-@pytest.fixture
-def on_reader() -> Iterator[Callable[[EmulatedTag], Ntag21x]]:
-    readers: list[Reader] = []
-
-    def make(tag: EmulatedTag) -> Ntag21x:
-        name = f"errors-{uuid.uuid4().hex[:8]}"
-        bench(name).place(tag)
-        reader = open_reader(f"mock:{name}")
-        readers.append(reader)
-        return Ntag21x(reader, reader.wait_for_tag(1))
-
-    yield make
-    for reader in readers:
-        reader.close()
 
 
 def writes(tag: EmulatedTag) -> list[bytes]:

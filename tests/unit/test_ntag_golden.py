@@ -6,16 +6,9 @@ the chip received. Activation (REQA/anticollision/select) is not a frame in the 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
-
 import ndef
-import pytest
 
-from drivers import open_reader
-from drivers.base import Reader
 from drivers.emulated.chip import EmulatedTag
-from drivers.mock import bench
 from drivers.ntag import Ntag21x
 
 URI = "https://kvitto.example.se/t/abcdefghijkl"  # 40 characters
@@ -23,22 +16,6 @@ URI = "https://kvitto.example.se/t/abcdefghijkl"  # 40 characters
 
 def h(text: str) -> bytes:
     return bytes.fromhex(text.replace(" ", ""))
-
-
-@pytest.fixture
-def on_reader() -> Iterator[Callable[[EmulatedTag], Ntag21x]]:
-    readers: list[Reader] = []
-
-    def make(tag: EmulatedTag) -> Ntag21x:
-        name = f"golden-{uuid.uuid4().hex[:8]}"
-        bench(name).place(tag)
-        reader = open_reader(f"mock:{name}")
-        readers.append(reader)
-        return Ntag21x(reader, reader.wait_for_tag(1))
-
-    yield make
-    for reader in readers:
-        reader.close()
 
 
 def test_identify_sends_one_get_version(on_reader):
