@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
 import random
 import signal
@@ -28,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from nfcbridge.control import ControlError
+from nfcbridge.control import request as control_request
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -222,24 +224,12 @@ def start_daemon(config: Path, log: Path | None = None) -> subprocess.Popen[byte
     )
 
 
-def control_request(sock: Path, message: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(str(sock))
-        s.sendall(json.dumps(message).encode() + b"\n")
-        line = s.makefile("rb").readline()
-    if not line:
-        raise ConnectionError("no answer")
-    answer: dict[str, Any] = json.loads(line)
-    return answer
-
-
 def wait_ready(proc: subprocess.Popen[bytes], sock: Path, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"daemon exited with {proc.returncode} before it was ready")
-        with contextlib.suppress(OSError, ValueError, ConnectionError):
+        with contextlib.suppress(OSError, ValueError, ControlError):
             if control_request(sock, {"op": "ping"}, timeout=2.0).get("ok"):
                 return
         time.sleep(0.05)

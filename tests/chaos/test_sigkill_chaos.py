@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from nfcbridge.control import ControlError
+from nfcbridge.control import request as control_request
 from nfcbridge.outbox import Outbox
 from tests.chaos.harness import (
     RecordingBackend,
-    control_request,
     new_secret,
     start_daemon,
     stop_daemon,
@@ -55,7 +56,7 @@ class Tapper(threading.Thread):
                     {"op": "tap", "reader": self.reader, "uid": uid_for(self.n), "hold": 0.0},
                     timeout=5.0,
                 )
-            except (OSError, ValueError, ConnectionError):
+            except (OSError, ValueError, ControlError):
                 time.sleep(0.02)  # the daemon is down: wait for the next one
                 continue
             if answer.get("event_id"):

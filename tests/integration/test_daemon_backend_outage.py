@@ -11,10 +11,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from nfcbridge.cli.main import cli
+from nfcbridge.control import request as control_request
 from nfcbridge.outbox import Outbox
 from tests.chaos.harness import (
     RecordingBackend,
-    control_request,
     free_port,
     new_secret,
     start_daemon,

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from nfcbridge.control import request as control_request
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.server import ReceiverHTTPServer
 from nfcbridge.receiver.signature import decode_secret
@@ -36,7 +37,6 @@ from nfcbridge.rig.standalone import Station, WebhookDelivery
 from nfcbridge.rig.truth import compare, expected_report
 from provisioning.registry import Registry
 from tests.chaos.harness import (
-    control_request,
     new_secret,
     start_daemon,
     stop_daemon,
