@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from drivers import mock
@@ -38,3 +41,40 @@ def no_mock_reader_left_open():
     left = mock.open_benches()
     mock.reset_benches()
     assert not left, f"mock readers left open on benches: {left}"
+
+
+# Every personnummer the tests type in (valid and invalid ones): none may ever reach a file.
+TEST_PERSONNUMMER = ("811218-9876", "811218-9875", "701063-2391", "121212-1212")
+_ANY_FORM = re.compile(
+    b"|".join(
+        rb"(?:19|20)?" + re.escape(n[:6].encode()) + rb"[-+]?" + re.escape(n[7:].encode())
+        for n in TEST_PERSONNUMMER
+    )
+)
+
+
+def files_with_personnummer(root: Path) -> list[str]:
+    """Files under *root* (databases, logs, outputs) holding a test personnummer in any form."""
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            try:
+                if _ANY_FORM.search(path.read_bytes()):
+                    found.append(str(path))
+            except OSError:
+                continue
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After the whole run, scan every file the tests wrote for a personnummer."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = getattr(factory, "_basetemp", None)
+    if base is None:
+        return
+    leaked = files_with_personnummer(Path(base))
+    if leaked:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"personnummer found in files written by the tests: {leaked}")
