@@ -23,8 +23,10 @@ another process becomes ``ReaderBusy`` with the fix in the message.
 from __future__ import annotations
 
 import errno
+import fcntl
 import importlib
 import logging
+import os
 import re
 import termios
 from collections.abc import Iterator
@@ -114,6 +116,7 @@ class NfcpyReader(Reader):
         super().__init__(url)
         self._clf: Any = None
         self._transport: Any = None
+        self._port_lock: int | None = None  # our own descriptor holding the tty's flock
         target = url.target.strip()
         if _USB_TARGET.match(target):
             self.kind, self.path, self.driver = "usb", target.lower(), ""
@@ -165,10 +168,29 @@ class NfcpyReader(Reader):
 
         port = self._resolve_port()
         module = importlib.import_module(f"nfc.clf.{self.driver}")
+        self._claim(port)
         self._transport = transport.TTY(port)
         device = module.init(self._transport)  # IOError(ENODEV) when nothing answers
         device._path = port
         clf.device = device
+
+    def _claim(self, port: str) -> None:
+        """Hold the serial port exclusively for as long as the reader is open: a second
+        process talking to the same PN532 would interleave frames with ours, and a serial
+        port, unlike a USB device, does not refuse it. The lock is taken on a descriptor of
+        our own, because nfcpy reopens its port while it initialises the chip."""
+        fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ReaderBusy(
+                f"reader {self.url} is busy",
+                url=str(self.url),
+                hint="another process holds its serial port (another nfcbridge, or a "
+                "libnfc/nfcpy tool); stop it first",
+            ) from None
+        self._port_lock = fd
 
     def _resolve_port(self) -> str:
         name = self.path
@@ -235,6 +257,9 @@ class NfcpyReader(Reader):
             with suppress(Exception):
                 port.close()
             transport.tty = None
+        lock, self._port_lock = self._port_lock, None
+        if lock is not None:
+            os.close(lock)  # releases the claim
 
     def _poll_once(self) -> Target | None:
         import nfc.clf

@@ -17,10 +17,13 @@ import ndef
 import pytest
 from click.testing import CliRunner
 
+from drivers import open_reader
 from drivers.emulated.chip import EmulatedTag, Fault
 from drivers.errors import (
     NdefTooLarge,
     NoTag,
+    ReaderBusy,
+    ReaderNotFound,
     TagGone,
     TagLocked,
     TagUnsupported,
@@ -139,6 +142,22 @@ def test_lock_interrupted_is_reported_truthfully_and_can_be_completed(rig):
 
 
 # -- every error -------------------------------------------------------------------------------
+def test_absent_reader_is_not_found(rig):
+    if rig.backend.absent_url is None:
+        pytest.skip("an in-process mock reader is never absent")
+    with pytest.raises(ReaderNotFound):
+        open_reader(rig.backend.absent_url).close()
+
+
+def test_reader_held_by_another_user_is_busy(rig):
+    if not rig.backend.can_be_claimed:
+        pytest.skip("an in-process mock reader cannot be claimed by another process")
+    rig.place(EmulatedTag("NTAG213"))
+    rig.reader.wait_for_tag(5)  # this reader now holds the reader (and the card)
+    with pytest.raises(ReaderBusy), open_reader(rig.url) as other:
+        other.wait_for_tag(2)
+
+
 def test_no_tag_within_the_timeout(rig):
     with pytest.raises(NoTag):
         rig.reader.wait_for_tag(0.3)

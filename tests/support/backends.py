@@ -20,11 +20,28 @@ from drivers.mock import bench
 KINDS = ("mock", "pn532", "pcsc")
 
 
+# A reader of each kind that is not there (an in-process mock reader is never absent).
+ABSENT_URLS = {
+    "mock": None,
+    "pn532": "nfcpy:tty:/dev/nfcbridge-absent-reader:pn532",
+    "pcsc": "pcsc:nfcbridge absent reader",
+}
+
+
 @dataclass
 class Backend:
     kind: str
     url: str
     field: Field
+
+    @property
+    def absent_url(self) -> str | None:
+        return ABSENT_URLS[self.kind]
+
+    @property
+    def can_be_claimed(self) -> bool:
+        """Whether another process can hold this reader (not an in-process mock)."""
+        return self.kind != "mock"
 
 
 @contextmanager
