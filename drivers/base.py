@@ -113,10 +113,14 @@ class Reader(ABC):
                 raise NoTag(f"no tag presented within {timeout:g} s on {self.url}")
             self._sleep(self.poll_interval)
 
-    def wait_for_removal(self, timeout: float | None = None) -> bool:
-        """Block until the field is empty; False if a tag is still there after *timeout*."""
+    def wait_for_removal(self, timeout: float | None = None, *, uid: bytes | None = None) -> bool:
+        """Block until the field is empty; False if a tag is still there after *timeout*.
+
+        With *uid*, the wait also ends when another tag is found in its place: a tag
+        swapped for the next faster than one poll has ended its presentation all the same.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is not None:
+        while (target := self.poll()) is not None and (uid is None or target.uid == uid):
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             self._sleep(self.poll_interval)

@@ -180,12 +180,12 @@ class MockReader(Reader):
                 raise NoTag(f"no tag presented within {timeout:g} s on {self.url}")
             self.bench.wait_changed(self._polled, left)
 
-    def wait_for_removal(self, timeout: float | None = None) -> bool:
+    def wait_for_removal(self, timeout: float | None = None, *, uid: bytes | None = None) -> bool:
         """On a roll, the operator takes the tag off and puts the next one on."""
         if self.bench.roll is not None:
             self._next_from_roll()
             return True
-        return super().wait_for_removal(timeout)
+        return super().wait_for_removal(timeout, uid=uid)
 
     def _sleep(self, seconds: float) -> None:
         self.bench.wait_changed(self.bench.generation, seconds)

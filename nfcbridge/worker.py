@@ -221,12 +221,10 @@ class ReaderWorker(threading.Thread):
     def _wait_for_removal(self, reader: Reader, uid: str) -> None:
         """Until the tag leaves, or another tag is found in its place (swapped faster than
         a poll: that is a new presentation, handled by the next round of ``_serve``)."""
+        presented = bytes.fromhex(uid)
         while not self.stopping.is_set():
             try:
-                if reader.wait_for_removal(timeout=self.removal_poll):
+                if reader.wait_for_removal(timeout=self.removal_poll, uid=presented):
                     return
             except TagError:
-                return
-            target = reader.target
-            if target is not None and target.uid_hex != uid:
                 return

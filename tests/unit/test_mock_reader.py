@@ -83,3 +83,12 @@ def test_close_is_idempotent_and_safe_before_open() -> None:
     reader = make_reader("mock:m7")
     reader.close()
     reader.close()
+
+
+def test_a_tag_swapped_in_ends_the_first_tags_presentation() -> None:
+    with open_reader("mock:m8") as reader:
+        first = bench("m8").place(EmulatedTag("NTAG213"))
+        reader.wait_for_tag(timeout=1)
+        bench("m8").place(EmulatedTag("NTAG213"))  # no empty field in between
+        assert reader.wait_for_removal(timeout=30, uid=first.uid)
+        assert not reader.wait_for_removal(timeout=0.01)  # the second tag is still there
