@@ -7,11 +7,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from drivers import mock
+from provisioning import pgadmin
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,6 +34,19 @@ def real_reader_url(request: pytest.FixtureRequest) -> str | None:
 @pytest.fixture
 def allow_lock_uid(request: pytest.FixtureRequest) -> str | None:
     return request.config.getoption("--allow-lock")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same registry tests on a fresh SQLite file and on a scratch PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'registry.db'}"
+        return
+    url = pgadmin.create_database()
+    try:
+        yield url
+    finally:
+        pgadmin.drop_database(url)
 
 
 @pytest.fixture(autouse=True)

@@ -11,29 +11,13 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import random
-from collections.abc import Iterator
 
-import pytest
-
-from provisioning import pgadmin
 from provisioning.errors import QuotaExceeded
 from provisioning.registry import Registry
 
 PROCESSES = 8
 CUSTOMERS = {"P-A": 10, "P-B": 7}
 SPARE = 2
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def registry_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
-        return
-    url = pgadmin.create_database()
-    try:
-        yield url
-    finally:
-        pgadmin.drop_database(url)
 
 
 def worker(url: str, provider: str, barrier, results) -> None:  # runs in a child process

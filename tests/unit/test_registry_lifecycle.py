@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
 
-from provisioning import pgadmin
 from provisioning.errors import (
     DuplicateEntity,
     QuotaExceeded,
@@ -29,18 +28,6 @@ from provisioning.schema import tags
 
 OP = "desk-anna"
 _uids = itertools.count(1)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def registry_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
-        return
-    url = pgadmin.create_database()
-    try:
-        yield url
-    finally:
-        pgadmin.drop_database(url)
 
 
 @pytest.fixture
