@@ -46,12 +46,8 @@ class TagFacts:
     genuine: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"uid": self.uid}
-        if self.product is not None:
-            data["product"] = self.product
-        if self.genuine is not None:
-            data["genuine"] = self.genuine
-        return data
+        # every key always present (null when not read at tap time): a stable shape
+        return {"uid": self.uid, "product": self.product, "genuine": self.genuine}
 
 
 @dataclass(frozen=True)

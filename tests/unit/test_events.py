@@ -57,8 +57,8 @@ def test_event_ids_are_uuid_version_7_and_time_ordered() -> None:
     assert [i[:13] for i in ids] == sorted(i[:13] for i in ids)  # 48-bit ms timestamp prefix
 
 
-def test_product_and_genuine_are_left_out_when_unknown() -> None:
-    assert make().to_dict()["tag"] == {"uid": "04A1B2C3D4E5F6"}
+def test_product_and_genuine_are_null_when_unknown() -> None:
+    assert make().to_dict()["tag"] == {"uid": "04A1B2C3D4E5F6", "product": None, "genuine": None}
     tag = TagFacts("04A1B2C3D4E5F6", product="NTAG213", genuine=False)
     assert make(tag=tag).to_dict()["tag"] == {
         "uid": "04A1B2C3D4E5F6",
