@@ -242,6 +242,17 @@ def _prune_batches(
             time.sleep(pause)
 
 
+def forget_forwarder(outbox: Outbox, name: str) -> int:
+    """Drop a retired forwarder's progress and delivery rows so that it no longer holds
+    events back; its dead letters are kept. Returns how many events it had not delivered
+    (they will never be sent to it). The caller makes sure it is not configured any more."""
+    pending = outbox.progress(name).pending
+    with outbox.transaction() as c:
+        c.execute("DELETE FROM deliveries WHERE forwarder = ?", (name,))
+        c.execute("DELETE FROM progress WHERE forwarder = ?", (name,))
+    return pending
+
+
 class Pruner(threading.Thread):
     """The daemon's retention thread: one run right after READY, then every *interval*
     seconds, until ``stop()``. A failed run is logged and tried again at the next interval

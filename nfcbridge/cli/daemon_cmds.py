@@ -189,4 +189,45 @@ def outbox_prune(app: AppContext, dry_run: bool, as_json: bool) -> None:
     emit(report.as_dict(), as_json, report.summary())
 
 
+@outbox.command("forget")
+@click.argument("forwarder")
+@click.option("--yes", is_flag=True, help="Confirm when it still has undelivered events.")
+@json_option
+@pass_app
+def outbox_forget(app: AppContext, forwarder: str, yes: bool, as_json: bool) -> None:
+    """Forget a forwarder removed from the configuration, so it stops holding events back
+    from pruning. Its dead letters are kept; events it never delivered are not sent to it."""
+    from nfcbridge.errors import ConfirmationRequired
+    from nfcbridge.retention import forget_forwarder
+
+    if forwarder in {f.name for f in app.settings.forwarders}:
+        raise click.BadParameter(
+            f"{forwarder!r} is still in {app.settings.source}: remove it there first",
+            param_hint="FORWARDER",
+        )
+    box = _open_outbox(app)
+    try:
+        if forwarder not in box.forwarders():
+            raise click.BadParameter(
+                f"the outbox has no forwarder {forwarder!r} (known: "
+                f"{', '.join(box.forwarders()) or 'none'})",
+                param_hint="FORWARDER",
+            )
+        pending = box.progress(forwarder).pending
+        if pending and not yes:
+            raise ConfirmationRequired(
+                f"forwarder {forwarder!r} has {pending} undelivered event(s) that would never "
+                "be sent to it; nothing was changed. Re-run with --yes"
+            )
+        forget_forwarder(box, forwarder)
+    finally:
+        box.close()
+    emit(
+        {"forgotten": forwarder, "undelivered": pending},
+        as_json,
+        f"forgot forwarder {forwarder} ({pending} undelivered event(s) not sent to it; "
+        "its dead letters are kept)",
+    )
+
+
 COMMANDS: list[click.Command] = [run, status, outbox]
