@@ -114,6 +114,13 @@ def provision(
     emit(summary, as_json, _human(summary))
     if interrupted:
         raise KeyboardInterrupt
+    if count and not dry_run and after is not None and after.provisioned < count:
+        from drivers.errors import NoTag
+
+        raise NoTag(  # exit 5: scripts see the roll is not done
+            f"batch {runner.name} holds {after.provisioned} of {count} tags: no tag presented "
+            f"within {settings.tag_timeout:g} s; run the same command again to go on"
+        )
 
 
 @contextmanager

@@ -72,6 +72,19 @@ def test_running_the_same_command_again_resumes_the_batch_up_to_its_count(state:
     assert json.loads(done.stdout)["run"]["tags"] == 0  # already complete: no tag touched
 
 
+def test_a_roll_that_runs_out_before_the_count_exits_5_and_can_be_resumed(state: Path):
+    short = run(
+        "provision", "--reader", "mock:c4?roll=ntag213&count=2", "--batch", "r2",
+        "--count", "3", "--timeout", "0.05", "--yes", "--json", code=5,
+    )  # fmt: skip
+    assert json.loads(short.stdout)["batch_totals"]["provisioned"] == 2  # summary still printed
+    assert short.stderr.strip().splitlines()[-1] == (
+        "error: batch r2 holds 2 of 3 tags: no tag presented within 0.05 s; "
+        "run the same command again to go on"
+    )
+    run("provision", "--reader", "mock:c5?roll=ntag213", "--batch", "r2", "--count", "3", "--yes")
+
+
 def test_a_dry_run_checks_tags_and_records_nothing(state: Path):
     url = "mock:c4?roll=ntag213&count=3"
     result = run("provision", "--reader", url, "--batch", "trial", "--dry-run", "--timeout", "0.05")
