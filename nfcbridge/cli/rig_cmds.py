@@ -11,6 +11,7 @@ import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 from nfcbridge.cli.demo_cmd import demo
+from nfcbridge.limits import MAX_CUSTOMERS, MAX_STAFF, MAX_VISITS_PER_CUSTOMER
 
 
 @click.group("rig")
@@ -29,9 +30,14 @@ def rig() -> None:
 
 
 @rig.command("generate")
-@click.option("--customers", type=click.IntRange(1), default=500, show_default=True)
-@click.option("--staff", type=click.IntRange(2), default=120, show_default=True)
-@click.option("--visits-per-customer", type=click.FloatRange(0), default=3.0, show_default=True)
+@click.option("--customers", type=click.IntRange(1, MAX_CUSTOMERS), default=500, show_default=True)
+@click.option("--staff", type=click.IntRange(2, MAX_STAFF), default=120, show_default=True)
+@click.option(
+    "--visits-per-customer",
+    type=click.FloatRange(0, MAX_VISITS_PER_CUSTOMER),
+    default=3.0,
+    show_default=True,
+)
 @click.option(
     "--double-staffing",
     type=click.FloatRange(0, 1),
