@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 # -- configuration: "table.key" (arrays of tables without the index) -> (low, high) --------
+# (provisioning.token_bytes has its range where tokens are made: provisioning.batch_token)
 CONFIG_RANGES: dict[str, tuple[float, float]] = {
-    "provisioning.token_bytes": (8, 64),
     "provisioning.tag_timeout": (0.1, 3600),
     "quota.per_customer": (0, 1000),
     "quota.spare": (0, 1000),
     "readers.retap_window": (0, 3600),
     "outbox.keep_days": (0, 36500),
-    "forwarders.timeout": (0.1, 600),
+    "forwarders.timeout": (0.01, 600),
     "forwarders.port": (1, 65535),
-    "forwarders.max_backoff": (1, 86400),
+    "forwarders.max_backoff": (0.01, 86400),
     "forwarders.batch_size": (1, 10000),
 }
 
@@ -35,8 +36,25 @@ def range_error(key: str, value: object) -> str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return f"must be a finite number, not {value}"
     bounds = CONFIG_RANGES.get(_generic(key))
-    if bounds is not None and not bounds[0] <= value <= bounds[1]:
-        return f"must be between {bounds[0]:g} and {bounds[1]:g}, not {value:g}"
+    if bounds is None or bounds[0] <= value <= bounds[1]:
+        return None
+    allowed = f"between {bounds[0]:g} and {bounds[1]:g}"
+    if value < 0 <= bounds[0]:
+        return f"must not be negative (allowed: {allowed}), not {value:g}"
+    return f"must be {allowed}, not {value:g}"
+
+
+def url_error(url: str) -> str | None:
+    """Why *url* is not an absolute http(s) URL with a host (a webhook target), or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        return f"{url!r} is not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http:// or https:// URL with a host"
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return f"{url!r} contains spaces or control characters"
     return None
 
 

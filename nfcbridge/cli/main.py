@@ -119,12 +119,19 @@ def config_show(app: AppContext, as_json: bool) -> None:
     click.echo(render_toml(data))
 
 
-def render_toml(data: dict[str, Any]) -> str:
-    """The settings as TOML: tables, arrays of tables, and the derived paths as comments."""
+def toml_value(value: Any) -> str:
+    """A TOML value: JSON's form is TOML's for strings, numbers, booleans and arrays, except
+    DEL (U+007F), which TOML strings must escape (settings floats are always finite)."""
     import json
 
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def render_toml(data: dict[str, Any]) -> str:
+    """The settings as TOML: tables, arrays of tables, and the derived paths as comments."""
+
     def pairs(table: dict[str, Any]) -> list[str]:
-        return [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in table.items()]
+        return [f"{key} = {toml_value(value)}" for key, value in table.items()]
 
     lines = [f"# settings in force, from {data['source']}"]
     for key, value in data.items():
