@@ -22,6 +22,7 @@ def show(tmp_path: Path, text: str) -> tuple[int, str]:
     lines = [line for line in result.output.splitlines() if line.startswith("error:")]
     return result.exit_code, lines[0] if lines else result.output
 
+
 JSONL = '[[forwarders]]\ntype = "jsonl"\nname = "f"\npath = "{d}/taps.jsonl"\n'
 MQTT = '[[forwarders]]\ntype = "mqtt"\nname = "m"\n'
 WEBHOOK = '[[forwarders]]\ntype = "webhook"\nname = "w"\nsecret_file = "{d}/s"\nurl = "http://h/"\n'
