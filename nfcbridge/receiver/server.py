@@ -15,55 +15,19 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from nfcbridge.receiver.event_schema import EventInvalid, check_event
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.signature import SignatureInvalid, verify
 from nfcbridge.receiver.store import EventStore
 
+__all__ = ["EventInvalid", "ReceiverHTTPServer", "check_event", "parse_listen"]
+
 log = logging.getLogger("nfcbridge.receiver")
 SCHEMA = "nfcbridge.tap/1"
 MAX_BODY = 1 << 20
-
-
-class EventInvalid(ValueError):
-    pass
-
-
-def check_event(event: Any, webhook_id: str) -> dict[str, Any]:
-    """*event* if it is a v1 tap event whose id is the webhook id; ``EventInvalid`` if not."""
-    if not isinstance(event, dict):
-        raise EventInvalid("body is not a JSON object")
-    if event.get("schema") != SCHEMA:
-        raise EventInvalid(f"schema is {event.get('schema')!r}, expected {SCHEMA!r}")
-    for name, kind in (
-        ("event_id", str),
-        ("station", str),
-        ("reader", str),
-        ("seq", int),
-        ("occurred_at", str),
-        ("tag", dict),
-        ("anomalies", list),
-    ):
-        if not isinstance(event.get(name), kind) or isinstance(event.get(name), bool):
-            raise EventInvalid(f"field {name!r} missing or not a {kind.__name__}")
-    if event["event_id"] != webhook_id:
-        raise EventInvalid("event_id differs from webhook-id")
-    if not isinstance(event["tag"].get("uid"), str):
-        raise EventInvalid("field 'tag.uid' missing")
-    if event.get("origin") not in ("reader", "simulated"):
-        raise EventInvalid("field 'origin' must be 'reader' or 'simulated'")
-    if event.get("registry") is not None and not isinstance(event["registry"], dict):
-        raise EventInvalid("field 'registry' must be an object or null")
-    try:
-        moment = datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00"))
-    except ValueError:
-        raise EventInvalid("field 'occurred_at' is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise EventInvalid("field 'occurred_at' has no time zone")
-    return event
 
 
 class _Handler(BaseHTTPRequestHandler):
