@@ -209,7 +209,9 @@ def _convert(hint: Any, value: Any, file: str, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         raise TypeError(f"unsupported config type {hint}")  # not used by Settings
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        if abs(value) > 2**53:
+            raise ConfigError(f"number {value} is too large", file=file, key=key)
+        value = float(value)
     if hint in (str, int, float, bool) and (
         not isinstance(value, hint) or (hint is int and isinstance(value, bool))
     ):

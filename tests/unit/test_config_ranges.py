@@ -36,6 +36,7 @@ WEBHOOK = '[[forwarders]]\ntype = "webhook"\nname = "w"\nsecret_file = "{d}/s"\n
         (JSONL + "max_backoff = -5.0\n", "forwarders[0].max_backoff", "between 0.01 and"),
         (JSONL + "timeout = -1.0\n", "forwarders[0].timeout", "between 0.01 and 600"),
         (JSONL + "timeout = inf\n", "forwarders[0].timeout", "finite"),
+        (JSONL + "timeout = 0\n", "forwarders[0].timeout", "between 0.01 and 600"),  # an int
         (MQTT + "port = -1\n", "forwarders[0].port", "between 1 and 65535"),
         (MQTT + "port = 99999\n", "forwarders[0].port", "between 1 and 65535"),
         ("[provisioning]\ntag_timeout = nan\n", "provisioning.tag_timeout", "finite"),
@@ -51,7 +52,7 @@ def test_values_out_of_range_are_exit_3_naming_key_and_range(
     assert key in line and allowed in line
 
 
-@pytest.mark.parametrize("value", ["nan", "inf", "-1.0", "1e9"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-1.0", "-1", "1e9"])
 def test_retap_window_must_be_a_finite_number_in_range(tmp_path: Path, value: str) -> None:
     text = base().replace('url = "mock:cfg"', f'url = "mock:cfg"\nretap_window = {value}')
     exit_code, line = show(tmp_path, text)
