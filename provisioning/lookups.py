@@ -155,6 +155,12 @@ class LookupMixin:
     def resolve_customer(self, ref: str) -> str:
         """A full customer reference from itself or a unique prefix (at least 8 hex digits)."""
         ref = ref.strip()
+        digits = ref.rsplit(":", 1)[-1]
+        if ref.startswith("psn:") and ref.count(":") == 2 and len(digits) < 8:
+            raise UnknownEntity(
+                f"customer reference {ref} is too short: give at least 8 hex digits of the "
+                "pseudonym (as `customer list` shows it), or find the customer by personnummer"
+            )
         with self.store.read() as conn:
             if conn.execute(select(customers.c.ref).where(customers.c.ref == ref)).first():
                 return ref

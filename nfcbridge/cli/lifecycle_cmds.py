@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
-from nfcbridge.cli.params import READER_URL
-from nfcbridge.cli.registry_access import open_registry
+from nfcbridge.cli.params import READER_URL, personnummer_option
+from nfcbridge.cli.registry_access import named_customer, open_registry
 
 if TYPE_CHECKING:
     from drivers.url import ReaderURL
@@ -137,11 +137,20 @@ def _enter_pressed() -> bool:
 
 @click.command("attach")
 @click.option("--tag", "uid", required=True, help="The tag's UID (hex).")
-@click.option("--customer", "ref", required=True, help="psn:... (or a unique prefix) or ext:ID.")
+@click.option(
+    "--customer",
+    "ref",
+    help="psn:... (or a unique prefix of at least 8 hex digits) or ext:ID.",
+)
+@personnummer_option
 @json_option
 @pass_app
-def attach(app: AppContext, uid: str, ref: str, as_json: bool) -> None:
-    """Record that an issued tag is now on the customer's door."""
+def attach(
+    app: AppContext, uid: str, ref: str | None, personnummer: str | None, as_json: bool
+) -> None:
+    """Record that an issued tag is now on the customer's door (--customer or
+    --personnummer)."""
+    ref = named_customer(app, ref, personnummer)
     with open_registry(app) as reg:
         reg.attach(uid, ref, operator=app.operator)
         record = reg.tag(uid)

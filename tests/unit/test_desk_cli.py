@@ -1,0 +1,96 @@
+"""The CLI as the desk and the coordinators meet it: customers named by personnummer (hidden
+prompt), scan to attach, waiting readers that say what they wait for (click runner, real
+SQLite, mock readers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from nfcbridge.cli.main import cli
+from provisioning.registry import Registry
+
+PNR = "19121212-1212"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("NFCBRIDGE_DATA_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("NFCBRIDGE_CONFIG", raising=False)
+    return tmp_path / "state"
+
+
+def run(*args: str, input: str | None = None, code: int = 0) -> Result:
+    result = CliRunner().invoke(cli, ["--operator", "desk-cecilia", *args], input=input)
+    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+    return result
+
+
+def data(result: Result) -> Any:
+    return json.loads(result.stdout)
+
+
+def stock(env: Path, n: int, batch: str = "roll-1") -> list[str]:
+    with Registry.open(f"sqlite:///{env / 'registry.db'}") as reg:
+        reg.open_batch(batch, operator="desk")
+        return [
+            reg.record_provisioned(os.urandom(7), "NTAG213", uuid.uuid4().hex, batch, "desk").uid
+            for _ in range(n)
+        ]
+
+
+def customer_by_prompt(provider: str = "P-1") -> str:
+    run("provider", "add", provider, "--name", "Ett")
+    return run("customer", "add", "--provider", provider, input=PNR + "\n").stdout.strip()
+
+
+# -- 1. customers named by personnummer -------------------------------------------------------
+def test_customer_find_asks_for_the_personnummer_hidden_and_finds_the_customer(env: Path):
+    ref = customer_by_prompt()
+    found = run("customer", "find", input=PNR + "\n")
+    assert found.stdout.splitlines()[0] == ref
+    assert "provider P-1, no active tag" in found.stdout
+    assert "1212" not in found.output  # the prompt never echoes the number
+    assert data(run("customer", "find", "--json", input="191212121212\n"))["ref"] == ref
+    missing = run("customer", "find", input="811218-9876\n", code=7)
+    assert "no customer with this personnummer" in missing.stderr
+    assert "9876" not in missing.output
+
+
+def test_an_invalid_personnummer_at_the_prompt_is_asked_again_without_echo(env: Path):
+    ref = customer_by_prompt()
+    found = run("customer", "find", input="19121212-1213\n" + PNR + "\n")
+    assert "check digit" in found.stderr and "1213" not in found.output
+    assert found.stdout.splitlines()[0] == ref
+
+
+def test_attach_and_move_take_the_customer_by_personnummer(env: Path):
+    ref = customer_by_prompt()
+    run("provider", "add", "P-2", "--name", "Två")
+    uid = stock(env, 1)[0]
+    run("pickup", "--provider", "P-1", "--count", "1")
+    attached = data(run("attach", "--tag", uid, "--personnummer", "--json", input=PNR + "\n"))
+    assert (attached["state"], attached["customer"]) == ("active", ref)
+    moved = data(run("customer", "move", "--personnummer", "--to", "P-2", "--json",
+                     input=PNR + "\n"))  # fmt: skip
+    assert (moved["ref"], moved["provider"]) == (ref, "P-2")
+
+
+def test_a_personnummer_given_as_a_reference_is_refused_without_echo(env: Path):
+    customer_by_prompt()
+    uid = stock(env, 1)[0]
+    out = run("attach", "--tag", uid, "--customer", PNR, code=7)
+    assert "give --personnummer" in out.stderr and "1212" not in out.output
+
+
+def test_a_short_pseudonym_prefix_says_how_many_digits_are_needed(env: Path):
+    ref = customer_by_prompt()
+    uid = stock(env, 1)[0]
+    short = run("attach", "--tag", uid, "--customer", ref[:11], code=7)
+    assert "at least 8 hex digits" in short.stderr
