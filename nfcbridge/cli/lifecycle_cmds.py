@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
-from nfcbridge.cli.params import READER_URL, personnummer_option
+from nfcbridge.cli.params import READER_URL, personnummer_option, timeout_option
 from nfcbridge.cli.registry_access import named_customer, open_registry
 
 if TYPE_CHECKING:
@@ -136,7 +136,15 @@ def _enter_pressed() -> bool:
 
 
 @click.command("attach")
-@click.option("--tag", "uid", required=True, help="The tag's UID (hex).")
+@click.option("--tag", "uid", help="The tag's UID (hex); or --reader to scan it.")
+@click.option(
+    "--reader",
+    "reader_url",
+    type=READER_URL,
+    help="Read the tag in hand from this reader; its registry state and chip are checked "
+    "before anything is recorded.",
+)
+@timeout_option
 @click.option(
     "--customer",
     "ref",
@@ -146,12 +154,25 @@ def _enter_pressed() -> bool:
 @json_option
 @pass_app
 def attach(
-    app: AppContext, uid: str, ref: str | None, personnummer: str | None, as_json: bool
+    app: AppContext,
+    uid: str | None,
+    reader_url: ReaderURL | None,
+    timeout: float | None,
+    ref: str | None,
+    personnummer: str | None,
+    as_json: bool,
 ) -> None:
-    """Record that an issued tag is now on the customer's door (--customer or
-    --personnummer)."""
+    """Record that an issued tag is now on the customer's door: the tag by --tag UID or
+    scanned with --reader, the customer by --customer or --personnummer."""
+    from nfcbridge.cli.attach_scan import scan_for_attach
+
+    if (uid is None) == (reader_url is None):
+        raise click.UsageError("give the tag: --tag UID, or --reader URL to scan it")
     ref = named_customer(app, ref, personnummer)
     with open_registry(app) as reg:
+        if reader_url is not None:
+            uid = scan_for_attach(app, reg, reader_url, ref, timeout)
+        assert uid is not None
         reg.attach(uid, ref, operator=app.operator)
         record = reg.tag(uid)
     emit(record.as_dict(), as_json, f"tag {record.uid} active on {record.customer}")

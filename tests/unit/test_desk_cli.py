@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from drivers.emulated.chip import EmulatedTag
+from drivers.mock import bench
 from nfcbridge.cli.main import cli
 from provisioning.registry import Registry
 
@@ -94,3 +96,56 @@ def test_a_short_pseudonym_prefix_says_how_many_digits_are_needed(env: Path):
     uid = stock(env, 1)[0]
     short = run("attach", "--tag", uid, "--customer", ref[:11], code=7)
     assert "at least 8 hex digits" in short.stderr
+
+
+# -- 2. scan to attach ------------------------------------------------------------------------
+def provisioned_tags(n: int, batch: str = "roll-a") -> list[EmulatedTag]:
+    """*n* emulated tags provisioned by the real command (written, locked, recorded)."""
+    made = []
+    for _ in range(n):
+        name = f"desk-{uuid.uuid4().hex[:6]}"
+        tag = bench(name).place(EmulatedTag("NTAG213", uid=b"\x04" + os.urandom(6)))
+        run("provision", "--reader", f"mock:{name}", "--batch", batch, "--count",
+            str(len(made) + 1), "--yes")  # fmt: skip
+        made.append(tag)
+    return made
+
+
+def scan(tag: EmulatedTag) -> str:
+    name = f"attach-{uuid.uuid4().hex[:6]}"
+    bench(name).place(tag)
+    return f"mock:{name}"
+
+
+def test_attach_reads_the_tag_in_hand_and_checks_it_before_recording(env: Path):
+    ref = customer_by_prompt("P-1")
+    run("provider", "add", "P-2", "--name", "Två")
+    mine, theirs, in_stock = provisioned_tags(3)
+    run("pickup", "--provider", "P-1", "--count", "1")
+    run("pickup", "--provider", "P-2", "--count", "1")
+    uid = mine.uid.hex().upper()
+
+    blank = EmulatedTag("NTAG213", uid=b"\x04" + os.urandom(6))
+    out = run("attach", "--reader", scan(blank), "--customer", ref, code=7)
+    assert "not in the registry" in out.stderr and "put it aside" in out.stderr
+    out = run("attach", "--reader", scan(theirs), "--customer", ref, code=7)
+    assert "issued to provider P-2" in out.stderr and "give it back to P-2" in out.stderr
+    out = run("attach", "--reader", scan(in_stock), "--customer", ref, code=7)
+    assert "still in stock" in out.stderr
+    states = {r["state"]: r["tags"] for r in data(run("report", "stock", "--json"))}
+    assert states["active"] == 0  # nothing recorded by a refused scan
+
+    done = run("attach", "--reader", scan(mine), "--personnummer", "--json", input=PNR + "\n")
+    assert (data(done)["uid"], data(done)["customer"]) == (uid, ref)
+    assert "put the tag" in done.stderr
+
+
+def test_attach_by_scan_refuses_a_tag_that_is_not_locked(env: Path):
+    """A copy of a provisioned UID on an unlocked chip (a look-alike) is not put on a door."""
+    ref = customer_by_prompt("P-1")
+    (real,) = provisioned_tags(1)
+    run("pickup", "--provider", "P-1", "--count", "1")
+    lookalike = EmulatedTag("NTAG213", uid=real.uid)
+    out = run("attach", "--reader", scan(lookalike), "--customer", ref, code=7)
+    assert "not locked" in out.stderr
+    assert data(run("customer", "find", "--json", input=PNR + "\n"))["active_tag"] is None
