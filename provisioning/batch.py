@@ -24,7 +24,7 @@ Choices, and why:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from drivers.base import Reader, Target
 from drivers.errors import NdefTooLarge, NoTag, TagError
@@ -65,6 +65,8 @@ class BatchRunner:
         self.dry_run = dry_run
         self.tally = Tally()
         self.batch: BatchRecord | None = None
+        self.on_wait: Callable[[str], None] = lambda _what: None  # "put a tag on ..." notices
+        self.tag_left = False  # the run ended because a tag stayed on the reader
 
     def open(self) -> BatchRecord | None:
         """Open or resume the batch (idempotent); a dry run only looks it up."""
@@ -98,10 +100,13 @@ class BatchRunner:
                 raise error
             if self.stop.requested or self.remaining() == 0:
                 return
-            self._wait_for_removal()
+            if not self._wait_for_removal():
+                return
 
     def _wait_for_tag(self) -> Target | None:
+        """The next tag, or None after ``tag_timeout`` seconds without one (or a stop)."""
         deadline = time.monotonic() + self.settings.tag_timeout
+        told = False
         while not self.stop.requested:
             left = deadline - time.monotonic()
             try:
@@ -109,11 +114,26 @@ class BatchRunner:
             except NoTag:
                 if left <= 0:
                     return None
+                if not told:
+                    self.on_wait(f"put the next tag on the reader ({self._seconds()})")
+                    told = True
         return None
 
-    def _wait_for_removal(self) -> None:
+    def _wait_for_removal(self) -> bool:
+        """Until the tag is taken off; False (and ``tag_left``) after ``tag_timeout``."""
+        deadline = time.monotonic() + self.settings.tag_timeout
+        told = False
         while not self.stop.requested and not self.reader.wait_for_removal(0.25):
-            pass
+            if time.monotonic() >= deadline:
+                self.tag_left = True
+                return False
+            if not told:
+                self.on_wait(f"take the tag off the reader ({self._seconds()})")
+                told = True
+        return True
+
+    def _seconds(self) -> str:
+        return f"waiting up to {self.settings.tag_timeout:g} s"
 
     # -- one tag ----------------------------------------------------------------------------
     def _one(self, target: Target) -> tuple[TagResult, BaseException | None]:

@@ -149,3 +149,21 @@ def test_attach_by_scan_refuses_a_tag_that_is_not_locked(env: Path):
     out = run("attach", "--reader", scan(lookalike), "--customer", ref, code=7)
     assert "not locked" in out.stderr
     assert data(run("customer", "find", "--json", input=PNR + "\n"))["active_tag"] is None
+
+
+# -- 3. a waiting reader says what it waits for, and honours --timeout ------------------------
+@pytest.mark.timeout(60)  # today's main waits for the refused tag's removal forever
+def test_a_refused_tag_left_on_the_reader_ends_the_run_after_the_timeout(env: Path):
+    (known,) = provisioned_tags(1)  # presented again: refused, and left on the reader
+    out = run("provision", "--reader", scan(known), "--batch", "roll-b", "--count", "5",
+              "--timeout", "0.3", "--yes", code=5)  # fmt: skip
+    assert "refused" in out.stderr
+    assert "take the tag off the reader" in out.stderr
+    assert "stayed on the reader for 0.3 s; take it off" in out.stderr
+
+
+def test_an_empty_reader_says_to_put_a_tag_on(env: Path):
+    name = f"empty-{uuid.uuid4().hex[:6]}"
+    out = run("provision", "--reader", f"mock:{name}", "--batch", "roll-c", "--count", "1",
+              "--timeout", "0.3", "--yes", code=5)  # fmt: skip
+    assert "put the next tag on the reader (waiting up to 0.3 s)" in out.stderr
