@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from drivers.base import Reader, Target
-from drivers.errors import NdefTooLarge, NoTag, TagError
+from drivers.errors import NdefTooLarge, NoTag, TagError, TagGone
 from drivers.lockbits import LockLevel
 from provisioning.batch_checks import Refused, TracedTag, check_tag, known_refusal
 from provisioning.batch_results import TagResult, Tally
@@ -195,8 +195,12 @@ class BatchRunner:
     ) -> TagResult:
         """Record what a failure left: spoiled after anything irreversible, an attempt after
         any write, nothing for an untouched tag."""
-        what = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else str(exc)
-        what = what or type(exc).__name__
+        if isinstance(exc, KeyboardInterrupt):
+            what = "interrupted (Ctrl-C)"
+        elif isinstance(exc, TagGone):
+            what = "the tag left the reader mid-way (taken off too early?)"
+        else:
+            what = str(exc) or type(exc).__name__
         writes = tag.write_names()
         details = {
             "product": tag.product.name if tag.product else None,
@@ -208,16 +212,16 @@ class BatchRunner:
         try:
             if tag.irreversible_attempted:
                 self.registry.record_spoiled(tag.uid, self.name, self.operator, what, details)
-                outcome, why = "spoiled", f"{what}; sent: {', '.join(writes)}"
+                outcome, why = "spoiled", f"{what} after its permanent lock had begun"
             else:
                 if writes:
                     self.registry.record_attempt(tag.uid, self.name, self.operator, details)
-                outcome, why = "retry", f"{what}; nothing irreversible, present it again"
+                outcome, why = "retry", f"{what}; nothing irreversible was written"
         except ProvisioningError as record_error:
             if isinstance(exc, ProvisioningError):
                 raise exc from record_error
             raise
-        return self._result(tag.uid_hex, outcome, why, started, tag, steps)
+        return self._result(tag.uid_hex, outcome, why, started, tag, steps, writes)
 
     def _result(
         self,
@@ -227,6 +231,7 @@ class BatchRunner:
         started: float,
         tag: TracedTag | str | None = None,
         steps: list[str] | None = None,
+        writes: list[str] | None = None,
     ) -> TagResult:
         self.stop.recording = True  # from here the outcome stands: shield it until yielded
         product = tag.product.name if isinstance(tag, TracedTag) and tag.product else tag
@@ -239,6 +244,7 @@ class BatchRunner:
             verdict=verdict.value if verdict else None,
             steps=tuple(steps or ()),
             elapsed=time.perf_counter() - started,
+            writes=tuple(writes or ()),
         )
 
 

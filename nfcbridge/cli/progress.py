@@ -80,5 +80,6 @@ class Progress:
 
 def tag_line(result: TagResult) -> str:
     product = f" {result.product}" if result.product else ""
-    reason = f": {result.reason}" if result.reason else ""
+    reason = ": ".join(part for part in (result.advice, result.reason) if part)
+    reason = f": {reason}" if reason else ""
     return f"{result.outcome:<11} {result.uid}{product}{reason} ({result.elapsed * 1000:.0f} ms)"

@@ -167,3 +167,25 @@ def test_an_empty_reader_says_to_put_a_tag_on(env: Path):
     out = run("provision", "--reader", f"mock:{name}", "--batch", "roll-c", "--count", "1",
               "--timeout", "0.3", "--yes", code=5)  # fmt: skip
     assert "put the next tag on the reader (waiting up to 0.3 s)" in out.stderr
+
+
+# -- 4. outcome messages say what to do with the tag in hand ----------------------------------
+def test_a_spoiled_tag_is_put_aside_with_the_reason_and_no_page_list(env: Path):
+    url = "mock:spoil-1?roll=ntag213&count=1&fault=remove@20"  # gone during the lock writes
+    out = run("provision", "--reader", url, "--batch", "roll-d", "--yes", "--timeout", "0.05")
+    (line,) = [ln for ln in out.stderr.splitlines() if ln.startswith("spoiled")]
+    assert "put this tag aside, it can never be used" in line
+    assert "left the reader mid-way" in line and "permanent lock had begun" in line
+    assert "page" not in line and "CFGLCK" not in line
+    summary = run("provision", "--reader", "mock:spoil-2?roll=ntag213&count=1&fault=remove@20",
+                  "--batch", "roll-e", "--yes", "--timeout", "0.05", "--json")  # fmt: skip
+    (tag,) = data(summary)["tags"]
+    assert tag["advice"].startswith("put this tag aside") and tag["writes_sent"]
+
+
+@pytest.mark.timeout(30)  # today's main waits for the refused tag's removal forever
+def test_a_tag_presented_twice_goes_back_with_the_provisioned_tags(env: Path):
+    (known,) = provisioned_tags(1)
+    out = run("provision", "--reader", scan(known), "--batch", "roll-f", "--count", "1",
+              "--timeout", "0.05", "--yes", code=5)  # fmt: skip
+    assert "put it back with the provisioned tags" in out.stderr
