@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from drivers.base import Reader, Target
 from drivers.errors import NdefTooLarge, NoTag, TagError, TagGone
@@ -34,6 +35,7 @@ from provisioning.batch_results import TagResult, Tally
 from provisioning.batch_stop import BatchInterrupted, StopControl
 from provisioning.batch_token import BatchSettings, new_token, render_uri, uri_message
 from provisioning.errors import ProvisioningError
+from provisioning.intake import check_batch_name
 from provisioning.records import BatchRecord
 from provisioning.registry import Registry
 
@@ -67,14 +69,21 @@ class BatchRunner:
         self.batch: BatchRecord | None = None
         self.on_wait: Callable[[str], None] = lambda _what: None  # "put a tag on ..." notices
         self.tag_left = False  # the run ended because a tag stayed on the reader
+        self._created = False  # the batch row exists (opened by our first record)
 
     def open(self) -> BatchRecord | None:
-        """Open or resume the batch (idempotent); a dry run only looks it up."""
-        if self.dry_run:
-            self.batch = self.registry.batch(self.name)
-        else:
-            self.batch = self.registry.open_batch(self.name, operator=self.operator)
+        """Look up the batch to resume (None: a new one). A new batch is created only when
+        its first tag is recorded, so a run that records nothing (every tag refused, or no
+        tag at all) leaves no empty batch behind."""
+        check_batch_name(self.name)
+        found = self.registry.batch(self.name)
+        self.batch = None if found is None else replace(found, resumed=True)
         return self.batch
+
+    def _ensure_batch(self) -> None:
+        if not self._created:
+            self.registry.open_batch(self.name, operator=self.operator)
+            self._created = True
 
     def remaining(self) -> int | None:
         if self.count is None:
@@ -170,6 +179,7 @@ class BatchRunner:
             details = {"verdict": verdict.value, "retried": retrying}
             self.stop.recording = True
             assert tag.product is not None
+            self._ensure_batch()
             self.registry.record_provisioned(
                 uid, tag.product.name, token, self.name, self.operator, details
             )
@@ -211,10 +221,12 @@ class BatchRunner:
         self.stop.recording = True
         try:
             if tag.irreversible_attempted:
+                self._ensure_batch()
                 self.registry.record_spoiled(tag.uid, self.name, self.operator, what, details)
                 outcome, why = "spoiled", f"{what} after its permanent lock had begun"
             else:
                 if writes:
+                    self._ensure_batch()
                     self.registry.record_attempt(tag.uid, self.name, self.operator, details)
                 outcome, why = "retry", f"{what}; nothing irreversible was written"
         except ProvisioningError as record_error:

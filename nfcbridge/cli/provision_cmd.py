@@ -120,11 +120,12 @@ def provision(
             f"batch {runner.name}: a tag stayed on the reader for {settings.tag_timeout:g} s; "
             "take it off and run the same command again to go on"
         )
-    if count and not dry_run and after is not None and after.provisioned < count:
+    if count and not dry_run and (after.provisioned if after else 0) < count:
         from drivers.errors import NoTag
 
         raise NoTag(  # exit 5: scripts see the roll is not done
-            f"batch {runner.name} holds {after.provisioned} of {count} tags: no tag presented "
+            f"batch {runner.name} holds {after.provisioned if after else 0} of {count} tags: "
+            f"no tag presented "
             f"within {settings.tag_timeout:g} s; run the same command again to go on"
         )
 
@@ -203,6 +204,8 @@ def _human(summary: dict[str, Any]) -> str:
         )
         if summary["target"] is not None:
             line += f" (target {summary['target']})"
+    elif not summary["dry_run"]:
+        line += f"\nnothing recorded: batch {summary['batch']} was not created"
     if summary["interrupted"]:
         line += f"\ninterrupted: run the same command again to resume batch {summary['batch']}"
     return line

@@ -189,3 +189,16 @@ def test_a_tag_presented_twice_goes_back_with_the_provisioned_tags(env: Path):
     out = run("provision", "--reader", scan(known), "--batch", "roll-f", "--count", "1",
               "--timeout", "0.05", "--yes", code=5)  # fmt: skip
     assert "put it back with the provisioned tags" in out.stderr
+
+
+# -- 5. batches: counted across resumes, none left empty --------------------------------------
+@pytest.mark.timeout(30)
+def test_a_run_in_which_every_tag_was_refused_leaves_no_batch(env: Path):
+    (known,) = provisioned_tags(1, batch="roll-a")
+    out = run("provision", "--reader", scan(known), "--batch", "roll-empty", "--count", "3",
+              "--timeout", "0.05", "--yes", code=5)  # fmt: skip
+    assert "nothing recorded: batch roll-empty was not created" in out.stdout
+    assert [b["name"] for b in data(run("report", "batches", "--json"))] == ["roll-a"]
+    run("provision", "--reader", "mock:nothing-here", "--batch", "roll-none", "--count", "1",
+        "--timeout", "0.05", "--yes", code=5)  # fmt: skip
+    assert [b["name"] for b in data(run("report", "batches", "--json"))] == ["roll-a"]
