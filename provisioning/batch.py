@@ -217,6 +217,7 @@ class BatchRunner:
             "irreversible": tag.irreversible_attempted,
             "writes_sent": writes,
             "steps": list(steps),
+            "error": what,
         }
         self.stop.recording = True
         try:

@@ -1,5 +1,5 @@
 """A tag's life after provisioning: ``pickup`` (to a provider), ``attach`` (on a customer's
-door), ``retire`` (out of use for good), and ``tag history`` (every change, audited).
+door) and ``retire`` (out of use for good); ``tag history`` is in ``tag_history``.
 
 ``pickup`` either takes tags from stock (``--count``) or issues each tag scanned on a
 reader, so that the registry records exactly the tags handed over.
@@ -191,27 +191,4 @@ def retire(app: AppContext, uid: str, reason: str, as_json: bool) -> None:
     emit(record.as_dict(), as_json, f"tag {record.uid} retired")
 
 
-@click.command("history")
-@click.argument("uid")
-@json_option
-@pass_app
-def tag_history(app: AppContext, uid: str, as_json: bool) -> None:
-    """Every state change of one tag, with who, when and why."""
-    with open_registry(app) as reg:
-        record = reg.tag(uid)
-        entries = reg.history(uid)
-    if as_json:
-        emit({"tag": record.as_dict(), "history": [e.as_dict() for e in entries]}, True)
-        return
-    click.echo(
-        f"tag {record.uid}: {record.state}"
-        + (f", provider {record.provider}" if record.provider else "")
-        + (f", customer {record.customer}" if record.customer else "")
-    )
-    for e in entries:
-        extra = ", ".join(f"{k}={v}" for k, v in e.details.items() if v is not None)
-        why = f" ({e.reason})" if e.reason else ""
-        click.echo(f"  {e.seq:>6} {e.at} {e.operator}: {e.action}{why} {extra}".rstrip())
-
-
-COMMANDS: list[click.Command] = [pickup, attach, retire]  # tag_history goes under `tag`
+COMMANDS: list[click.Command] = [pickup, attach, retire]

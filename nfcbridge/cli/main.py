@@ -154,11 +154,12 @@ def _register() -> None:
         report_cmds,
         rig_cmds,
         tag_cmds,
+        tag_history,
     )
 
     cli.add_command(tag_cmds.readers)
     cli.add_command(tag_cmds.tag)
-    tag_cmds.tag.add_command(lifecycle_cmds.tag_history)
+    tag_cmds.tag.add_command(tag_history.tag_history)
     cli.add_command(emulate_cmds.emulate)
     cli.add_command(provision_cmd.provision)
     for module in (

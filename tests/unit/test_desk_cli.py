@@ -202,3 +202,34 @@ def test_a_run_in_which_every_tag_was_refused_leaves_no_batch(env: Path):
     run("provision", "--reader", "mock:nothing-here", "--batch", "roll-none", "--count", "1",
         "--timeout", "0.05", "--yes", code=5)  # fmt: skip
     assert [b["name"] for b in data(run("report", "batches", "--json"))] == ["roll-a"]
+
+
+# -- 6. tag history in words, failed attempts included ----------------------------------------
+def test_tag_history_shows_failed_attempts_in_words(env: Path):
+    url = "mock:attempt-1?roll=ntag213&count=1&fault=remove@12"  # gone after the NDEF write
+    out = run("provision", "--reader", url, "--batch", "roll-h", "--yes", "--timeout", "0.05",
+              "--json")  # fmt: skip
+    (tag,) = data(out)["tags"]
+    assert tag["outcome"] == "retry"
+    history = run("tag", "history", tag["uid"]).stdout
+    assert "not in the registry; 1 failed provisioning attempt" in history
+    assert "failed attempt: in batch roll-h: the tag left the reader mid-way" in history
+    assert "done: identified, signature, blank" in history
+    assert "tag.attempt_failed" not in history and "['" not in history
+    assert data(run("tag", "history", tag["uid"], "--json"))["tag"] is None
+
+
+def test_tag_history_of_a_tag_on_a_door_reads_as_its_life(env: Path):
+    ref = customer_by_prompt("P-1")
+    (tag,) = provisioned_tags(1)
+    uid = tag.uid.hex().upper()
+    run("pickup", "--provider", "P-1", "--count", "1")
+    run("attach", "--tag", uid, "--customer", ref)
+    lines = run("tag", "history", uid).stdout.splitlines()
+    assert lines[0] == f"tag {uid}: active (provider P-1, customer {ref})"
+    assert [ln.split("desk-cecilia")[1].split(":")[0].strip() for ln in lines[1:]] == [
+        "provisioned",
+        "picked up",
+        "put on a door",
+    ]
+    assert "tag.issued" not in "\n".join(lines)
