@@ -201,8 +201,9 @@ class Registry(IntakeMixin, LookupMixin):
             raise TransitionRefused("a pickup takes at least one tag")
         with self.store.write() as conn:
             prow = self._lock_providers(conn, [provider_id])[provider_id]
-            before = provider_status(conn, prow, self.policy).allowance
-            check_pickup(provider_id, before, count)
+            status = provider_status(conn, prow, self.policy)
+            before = status.allowance
+            check_pickup(status, count)
             query = (
                 select(tags.c.uid)
                 .where(tags.c.state == "in_stock")
@@ -228,12 +229,13 @@ class Registry(IntakeMixin, LookupMixin):
             raise TransitionRefused("the same tag was given twice")
         with self.store.write() as conn:
             prow = self._lock_providers(conn, [provider_id])[provider_id]
-            before = provider_status(conn, prow, self.policy).allowance
+            status = provider_status(conn, prow, self.policy)
+            before = status.allowance
             for key in sorted(keys):
                 row = self._locked_tag(conn, key)
                 if row.state != "in_stock":
                     raise TransitionRefused(f"tag {key} is {_where(row)}, not in stock")
-            check_pickup(provider_id, before, len(keys))
+            check_pickup(status, len(keys))
             self._issue(conn, provider_id, keys, operator)
         return PickupResult(provider_id, keys, before, before - len(keys))
 

@@ -233,3 +233,18 @@ def test_tag_history_of_a_tag_on_a_door_reads_as_its_life(env: Path):
         "put on a door",
     ]
     assert "tag.issued" not in "\n".join(lines)
+
+
+# -- 7. a quota refusal explains the allowance -------------------------------------------------
+def test_a_quota_refusal_says_how_the_allowance_is_made_and_what_to_do(env: Path):
+    customer_by_prompt("P-1")  # one customer without a tag; default policy 1 per customer + 2
+    stock(env, 5)
+    run("pickup", "--provider", "P-1", "--count", "2")
+    out = run("pickup", "--provider", "P-1", "--count", "2", code=7)
+    (line,) = out.stderr.splitlines()
+    assert "provider P-1 may hold 1 more unattached tag; 2 requested" in line
+    assert (
+        "Allowance = 1 customers needing a tag x 1 per customer + 2 spare - 2 held unattached"
+        " = 1 (the default policy)" in line
+    )
+    assert "`attach`" in line and "provider policy P-1 --spare N" in line
