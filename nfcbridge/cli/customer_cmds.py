@@ -46,7 +46,7 @@ def customer_add(
     emit({"customer": ref, "provider": provider_id}, as_json, ref)
 
 
-@customer.command("find")
+@customer.command("find", short_help="Find a customer by personnummer or municipal id.")
 @personnummer_option
 @click.option("--external-id", help="Find by the id in the municipal system instead.")
 @json_option
@@ -76,7 +76,7 @@ def customer_find(
     emit(record.as_dict(), as_json, f"{record.ref}\n  provider {record.provider}, {tag}")
 
 
-@customer.command("move")
+@customer.command("move", short_help="Move a customer to another provider.")
 @click.argument("ref", required=False)
 @personnummer_option
 @click.option("--to", "to_provider", required=True, help="The new provider.")

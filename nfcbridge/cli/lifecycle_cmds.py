@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from provisioning.registry import Registry
 
 
-@click.command("pickup")
+@click.command("pickup", short_help="Hand tags to a provider within its allowance.")
 @click.option("--provider", "provider_id", required=True, help="The provider picking up.")
 @click.option(
     "--count", type=click.IntRange(min=1), help="How many tags (from stock, oldest first)."
@@ -135,7 +135,7 @@ def _enter_pressed() -> bool:
     return False
 
 
-@click.command("attach")
+@click.command("attach", short_help="Put an issued tag on a customer's door.")
 @click.option("--tag", "uid", help="The tag's UID (hex); or --reader to scan it.")
 @click.option(
     "--reader",

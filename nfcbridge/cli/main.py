@@ -105,7 +105,7 @@ def config_group() -> None:
     """Inspect the configuration."""
 
 
-@config_group.command("show")
+@config_group.command("show", short_help="Print the settings in force as TOML.")
 @json_option
 @pass_app
 def config_show(app: AppContext, as_json: bool) -> None:

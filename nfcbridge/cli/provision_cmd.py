@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from provisioning.batch_stop import StopControl
 
 
-@click.command("provision")
+@click.command("provision", short_help="Provision a roll of tags (write, lock, record).")
 @reader_option
 @click.option(
     "--batch", "batch_name", required=True, help="Batch name (the roll); reuse it to resume."

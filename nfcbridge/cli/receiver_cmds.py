@@ -62,8 +62,14 @@ def serve(listen: str, secret_file: str, db: str) -> None:
         store.close()
 
 
-@receiver.command("report")
-@click.option("--db", "db", type=click.Path(dir_okay=False, exists=True), required=True)
+@receiver.command("report", short_help="Visits, anomalies and gaps from what was received.")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, exists=True),
+    required=True,
+    help="The receiver's database (as given to `receiver serve --db`).",
+)
 @click.option(
     "--expect",
     "expect",

@@ -12,7 +12,7 @@ from nfcbridge.cli.tables import print_rows
 from nfcbridge.errors import VerificationFailed
 
 
-@click.command("report")
+@click.command("report", short_help="Stock, providers, tags issued per month, batches.")
 @click.argument("kind", type=click.Choice(["stock", "providers", "issued", "batches"]))
 @click.option("--month", help="With issued: only this month (YYYY-MM).")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV for spreadsheets and invoicing.")
@@ -34,7 +34,7 @@ def audit_group() -> None:
     """The hash-chained audit trail."""
 
 
-@audit_group.command("verify")
+@audit_group.command("verify", short_help="Check the hash chain; exit 10 where it breaks.")
 @click.option(
     "--anchor", help="SEQ:HASH recorded earlier (e.g. with an invoice): must still match."
 )

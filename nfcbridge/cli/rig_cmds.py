@@ -13,7 +13,7 @@ from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 from nfcbridge.cli.demo_cmd import demo
 
 
-@click.group("rig")
+@click.group("rig", short_help="Simulated door taps: scenarios and their replay.")
 def rig() -> None:
     """Simulated door taps: write or generate a scenario, validate it, replay it.
 
@@ -29,9 +29,27 @@ def rig() -> None:
 
 
 @rig.command("generate")
-@click.option("--customers", type=click.IntRange(1), default=500, show_default=True)
-@click.option("--staff", type=click.IntRange(2), default=120, show_default=True)
-@click.option("--visits-per-customer", type=click.FloatRange(0), default=3.0, show_default=True)
+@click.option(
+    "--customers",
+    type=click.IntRange(1),
+    default=500,
+    show_default=True,
+    help="Customers in the district, each with a tag on the door.",
+)
+@click.option(
+    "--staff",
+    type=click.IntRange(2),
+    default=120,
+    show_default=True,
+    help="Staff members, each with one phone (one mock reader).",
+)
+@click.option(
+    "--visits-per-customer",
+    type=click.FloatRange(0),
+    default=3.0,
+    show_default=True,
+    help="Visits per customer in the day, on average.",
+)
 @click.option(
     "--double-staffing",
     type=click.FloatRange(0, 1),
@@ -59,7 +77,13 @@ def rig() -> None:
     default=0,
     help="Number of providers (default: one per 100 customers).",
 )
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Random seed: the same seed gives the same day.",
+)
 @click.option(
     "--start",
     default="2026-11-24T06:00:00Z",
@@ -124,7 +148,7 @@ def generate(
     emit(_summary(scenario, truth, out), as_json)
 
 
-@rig.command("validate")
+@rig.command("validate", short_help="Check a scenario file (exit 3 on a fault).")
 @click.argument("file", type=click.Path(dir_okay=False))
 @json_option
 def validate(file: str, as_json: bool) -> None:
@@ -136,7 +160,7 @@ def validate(file: str, as_json: bool) -> None:
     emit(_summary(scenario, expected_report(scenario), file), as_json)
 
 
-@rig.command("truth")
+@rig.command("truth", short_help="Print a scenario's ground truth as JSON.")
 @click.argument("file", type=click.Path(dir_okay=False))
 def truth(file: str) -> None:
     """Print a scenario's ground truth as JSON (what `receiver report` must match)."""
@@ -146,7 +170,7 @@ def truth(file: str) -> None:
     emit(expected_report(load_scenario(file)), True)
 
 
-@rig.command("run")
+@rig.command("run", short_help="Replay a scenario into the daemon or standalone.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
     "--speed",
@@ -265,7 +289,7 @@ def run(
         raise ReplayFailed(f"replay stopped: {result.errors[0]}")
 
 
-@rig.command("seed")
+@rig.command("seed", short_help="Load a scenario's world into a test-rig registry.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
     "--registry",

@@ -92,7 +92,7 @@ def render_info(info: TagInfo) -> str:
     return "\n".join(lines)
 
 
-@tag.command("info")
+@tag.command("info", short_help="Show a tag: chip, lock state, genuine, NDEF.")
 @reader_option
 @timeout_option
 @json_option
@@ -104,7 +104,7 @@ def tag_info(app: AppContext, reader_url: ReaderURL, timeout: float | None, as_j
     emit(info.to_dict(), as_json, render_info(info))
 
 
-@tag.command("write")
+@tag.command("write", short_help="Write one URI or Text record to a tag.")
 @reader_option
 @timeout_option
 @click.option("--uri", help="Write one URI record.")
@@ -135,7 +135,7 @@ def tag_write(
     emit(result, as_json, f"wrote {len(message)} bytes to {ntag.uid_hex} ({pages} pages)")
 
 
-@tag.command("lock")
+@tag.command("lock", short_help="Lock a tag permanently (needs --yes).")
 @reader_option
 @timeout_option
 @click.option("--yes", is_flag=True, help="Confirm: locking is permanent and irreversible.")

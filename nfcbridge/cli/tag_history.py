@@ -87,7 +87,7 @@ def headline(uid: str, record: TagRecord | None, attempts: int) -> str:
     return f"tag {record.uid}: {state}" + (f" ({', '.join(where)})" if where else "")
 
 
-@click.command("history")
+@click.command("history", short_help="Every change of one tag, in words.")
 @click.argument("uid")
 @json_option
 @pass_app
