@@ -11,6 +11,7 @@ import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 from nfcbridge.cli.demo_cmd import demo
+from nfcbridge.cli.rig_config_cmd import rig_config
 
 
 @click.group("rig", short_help="Simulated door taps: scenarios and their replay.")
@@ -355,5 +356,7 @@ def _summary(scenario, truth, file: str) -> dict[str, object]:  # type: ignore[n
         "planted": dict(sorted(planted.items())),
     }
 
+
+rig.add_command(rig_config)
 
 COMMANDS: list[click.Command] = [rig, demo]
