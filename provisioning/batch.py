@@ -224,7 +224,7 @@ class BatchRunner:
             if tag.irreversible_attempted:
                 self._ensure_batch()
                 self.registry.record_spoiled(tag.uid, self.name, self.operator, what, details)
-                outcome, why = "spoiled", f"{what} after its permanent lock had begun"
+                outcome, why = "spoiled", f"its permanent lock had begun when {_lower(what)}"
             else:
                 if writes:
                     self._ensure_batch()
@@ -259,6 +259,10 @@ class BatchRunner:
             elapsed=time.perf_counter() - started,
             writes=tuple(writes or ()),
         )
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def run_batch(

@@ -175,7 +175,7 @@ def test_a_spoiled_tag_is_put_aside_with_the_reason_and_no_page_list(env: Path):
     out = run("provision", "--reader", url, "--batch", "roll-d", "--yes", "--timeout", "0.05")
     (line,) = [ln for ln in out.stderr.splitlines() if ln.startswith("spoiled")]
     assert "put this tag aside, it can never be used" in line
-    assert "left the reader mid-way" in line and "permanent lock had begun" in line
+    assert "its permanent lock had begun when the tag left the reader mid-way" in line
     assert "page" not in line and "CFGLCK" not in line
     summary = run("provision", "--reader", "mock:spoil-2?roll=ntag213&count=1&fault=remove@20",
                   "--batch", "roll-e", "--yes", "--timeout", "0.05", "--json")  # fmt: skip
