@@ -154,6 +154,7 @@ def _register() -> None:
         report_cmds,
         rig_cmds,
         tag_cmds,
+        web_cmds,
     )
 
     cli.add_command(tag_cmds.readers)
@@ -169,6 +170,7 @@ def _register() -> None:
         daemon_cmds,
         rig_cmds,
         receiver_cmds,
+        web_cmds,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)
