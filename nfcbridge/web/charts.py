@@ -25,7 +25,7 @@ def bar_chart(
     plot_h = height - bottom - top
     peak = max((v for values in series.values() for v in values), default=0) or 1
     group_w = (width - left - 10) / max(len(categories), 1)
-    bar_w = max(group_w * 0.8 / max(len(series), 1), 2)
+    bar_w = min(max(group_w * 0.8 / max(len(series), 1), 2), 60)
     parts = [
         f'<svg role="img" aria-labelledby="t d" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
