@@ -71,6 +71,7 @@ def test_a_post_without_the_csrf_token_is_refused(site: tuple[Flask, Registry, P
     login(client, people, "desk1")
     answer = client.post("/desk/pickup", data={"provider": "P1", "count": "1"})
     assert answer.status_code == 400
+    assert registry.provider("P1").unattached == 0
     answer = client.post("/login", data={"username": "desk1", "password": PASSWORD})
     assert answer.status_code == 400
 
