@@ -101,7 +101,7 @@ def test_web_serves_the_login_page_and_stops_on_sigint(tmp_path: Path) -> None:
         assert (tmp_path / "web.key").stat().st_mode & 0o077 == 0
     finally:
         server.send_signal(signal.SIGINT)
-        out, err = server.communicate(timeout=30)
+        _, err = server.communicate(timeout=30)
     assert server.returncode == 0, err
 
 
