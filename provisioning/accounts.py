@@ -185,7 +185,7 @@ class Accounts:
             )
         return self.get(username)
 
-    def disable(self, username: str, *, operator: str, reason: str) -> Account:
+    def disable(self, username: str, *, operator: str, reason: str = "") -> Account:
         return self._set_state(username, "account.disabled", operator, reason, disabled=True)
 
     def enable(self, username: str, *, operator: str, reason: str = "") -> Account:

@@ -7,12 +7,18 @@ browser. Later accounts can be made by an administrator in the browser.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 from nfcbridge.cli.registry_access import open_registry
 from nfcbridge.cli.tables import print_rows
 from nfcbridge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from provisioning.accounts import Account, Accounts
+    from provisioning.registry import Registry
 
 
 @click.command("web")
@@ -63,7 +69,7 @@ def account() -> None:
     """Web accounts: desk operators, coordinators and administrators."""
 
 
-def _accounts(app: AppContext):  # type: ignore[no-untyped-def]
+def _accounts(app: AppContext) -> tuple[Registry, Accounts]:
     from provisioning.accounts import AccountPolicy, Accounts
 
     w = app.settings.web
@@ -72,7 +78,7 @@ def _accounts(app: AppContext):  # type: ignore[no-untyped-def]
     return registry, Accounts(registry.store, policy)
 
 
-def _row(a) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _row(a: Account) -> dict[str, object]:
     state = "disabled" if a.disabled else "locked" if a.locked else "active"
     return {
         "username": a.username,

@@ -17,7 +17,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from nfcbridge.web.i18n import gettext as _
-from provisioning.accounts import new_totp_secret, totp_uri
+from provisioning.accounts import Accounts, new_totp_secret, totp_uri
 from provisioning.errors import AccountError, LoginRefused
 
 bp = Blueprint("auth", __name__)
@@ -42,7 +42,7 @@ def requires(*roles: str) -> Callable[[View], View]:
     return decorate
 
 
-def _accounts():  # type: ignore[no-untyped-def]
+def _accounts() -> Accounts:
     from nfcbridge.web.app import state
 
     return state().accounts
