@@ -14,7 +14,7 @@ from nfcbridge.web.app import state
 from nfcbridge.web.auth import requires
 from nfcbridge.web.charts import bar_chart
 from nfcbridge.web.i18n import gettext as _
-from provisioning.reports import issued_report, stock_report
+from provisioning.reports import issued_report, stock_history, stock_report
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -35,22 +35,29 @@ def index() -> ResponseReturnValue:
         months,
         {p: [counts.get((m, p), 0) for m in months] for p in providers},
     )
-    stock = stock_report(state().registry) if g.account.role != "coordinator" else []
-    stock_chart = (
-        bar_chart(
+    desk = g.account.role != "coordinator"
+    stock = stock_report(state().registry) if desk else []
+    history = stock_history(state().registry) if desk else []
+    stock_chart = history_chart = ""
+    if desk:
+        stock_chart = bar_chart(
             _("Tags by state"),
             [_(r["state"]) for r in stock],
             {_("tags"): [r["tags"] for r in stock]},
         )
-        if stock
-        else ""
-    )
+        history_chart = bar_chart(
+            _("Tags in stock at the end of each month"),
+            [r["month"] for r in history],
+            {_("in stock"): [r["in_stock"] for r in history]},
+        )
     return render_template(
         "reports.html",
         issued=issued,
         chart=Markup(chart),  # built from escaped parts in charts.py
         stock=stock,
         stock_chart=Markup(stock_chart),
+        history=history,
+        history_chart=Markup(history_chart),
         providers=[p for p in state().registry.providers() if g.account.may_see(p.id)],
     )
 
@@ -64,6 +71,8 @@ def download(name: str) -> ResponseReturnValue:
         rows = [p.as_dict() for p in state().registry.providers() if g.account.may_see(p.id)]
     elif name == "stock" and g.account.role != "coordinator":
         rows = stock_report(state().registry)
+    elif name == "stock-history" and g.account.role != "coordinator":
+        rows = stock_history(state().registry)
     else:
         abort(404)
     out = io.StringIO()

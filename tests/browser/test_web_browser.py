@@ -313,9 +313,11 @@ def test_a_locked_out_account_stays_out(page: object, site: Site) -> None:
 def test_reports_show_charts_and_csv(page: object, site: Site) -> None:
     login(page, site, "desk")
     page.goto(site.url + "/reports/")  # type: ignore[attr-defined]
-    assert page.locator("figure svg[role=img]").count() == 2  # type: ignore[attr-defined]
+    assert page.locator("figure svg[role=img]").count() == 3  # type: ignore[attr-defined]
     assert axe_violations(page) == []
     page.screenshot(path=str(site.shots / "reports.png"), full_page=True)  # type: ignore[attr-defined]
     csv = page.request.get(site.url + "/reports/issued.csv").text()  # type: ignore[attr-defined]
     assert csv.splitlines()[0] == "month,provider,issued"
     assert ",P1,3" in csv
+    history = page.request.get(site.url + "/reports/stock-history.csv").text()  # type: ignore[attr-defined]
+    assert history.splitlines()[-1].endswith(",2")  # 5 provisioned, 3 picked up this month

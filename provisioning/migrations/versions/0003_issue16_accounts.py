@@ -1,8 +1,8 @@
 """Web accounts: roles, password hashes, two-factor secrets, lock-out, and coordinators'
 providers.
 
-Revision ID: 0002_issue16
-Revises: 0001
+Revision ID: 0003_issue16
+Revises: 0002_issue15
 Create Date: 2026-12-01
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_issue16"
-down_revision = "0001"
+revision = "0003_issue16"
+down_revision = "0002_issue15"
 branch_labels = None
 depends_on = None
 
