@@ -193,3 +193,24 @@ def test_an_issued_tag_is_a_scenario_state_seeded_as_picked_up_but_not_attached(
         record = reg.tag("04A1B2C3D4E5F9")
     assert (first.added["issued"], again.existing["issued"]) == (1, 1)
     assert (record.state, record.provider, record.customer) == ("issued", "P-01", None)
+
+
+def test_receiver_report_cli_takes_the_limits_and_prints_the_taps_behind_a_finding(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from nfcbridge.cli.main import cli
+
+    store = EventStore(tmp_path / "rx.db")
+    for event in [tap("s1", A, 0), tap("s1", A, 20), tap("s1", B, 21), tap("s1", B, 40)]:
+        store.add(event)
+    store.close()
+    db = str(tmp_path / "rx.db")
+    text = CliRunner().invoke(cli, ["receiver", "report", "--db", db]).output
+    assert "implausible 1" in text and "impossible_travel: 04000000000001" in text
+    assert text.count("    tap ") == 2
+    relaxed = CliRunner().invoke(
+        cli, ["receiver", "report", "--db", db, "--min-travel", "30", "--json"]
+    )
+    assert json.loads(relaxed.output)["plausibility"] == []
