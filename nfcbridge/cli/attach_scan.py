@@ -5,10 +5,10 @@ Checks, in order, all read-only (nothing is written to the tag, nothing to the r
 until they pass; ``Registry.attach`` then checks the registry state again under its locks):
 
 - the registry knows the UID, it is ``issued`` and to the customer's provider;
-- the chip is the one provisioned: an NTAG21x, locked permanently, with a genuine
-  originality signature (the emulator's test key only on a mock reader or when
-  ``[provisioning] accept_test_signatures``), holding the URI with the token recorded at
-  provisioning.
+- the chip is the one provisioned, by the spot check's chip checks
+  (``provisioning.spot_check``): an NXP NTAG21x, a genuine originality signature (the
+  emulator's test key only on a mock reader or when ``[provisioning]
+  accept_test_signatures``), locked permanently, the NDEF message written at provisioning.
 
 A failed check says what to do with the tag in hand (``TagNotAttachable``, exit 7).
 """
@@ -82,27 +82,26 @@ def _check_registry(uid: str, record: TagRecord | None, provider: str) -> None:
         )
 
 
-def _check_chip(app: AppContext, tag: Ntag21x, record: TagRecord, *, on_mock: bool) -> None:
-    from drivers.errors import TagUnsupported
-    from drivers.lockbits import LockLevel
-    from provisioning.batch_checks import signature_refusal
-    from provisioning.batch_token import BatchSettings
+CHIP_REFUSALS = (  # the spot check's chip checks, as the reason a tag is not attached
+    ("chip", "is not an NXP NTAG21x"),
+    ("signature", "is not genuine"),
+    ("lock", "is not locked as provisioned tags are (anyone could rewrite it)"),
+    ("ndef", "does not hold what was written on it at provisioning"),
+)
 
-    aside = "put it aside and tell the service desk"
-    try:
-        tag.identify()
-    except TagUnsupported as exc:
-        raise TagNotAttachable(f"tag {record.uid} is not an NTAG21x ({exc}): {aside}") from None
+
+def _check_chip(app: AppContext, tag: Ntag21x, record: TagRecord, *, on_mock: bool) -> None:
+    """The spot check's chip checks (``provisioning.spot_check``), nothing recorded."""
+    from provisioning.batch_token import BatchSettings
+    from provisioning.spot_check import FAIL, judge, read_chip
+
     settings = BatchSettings.from_settings(app.settings.provisioning)
-    if why := signature_refusal(tag.originality(), settings, on_mock=on_mock):
-        raise TagNotAttachable(f"tag {record.uid} is {why}: {aside}")
-    if tag.lock_state().level is not LockLevel.LOCKED:
-        raise TagNotAttachable(
-            f"tag {record.uid} is not locked as provisioned tags are (anyone could rewrite "
-            f"it): {aside}"
-        )
-    uris = [getattr(r, "iri", "") for r in tag.read_ndef().records]
-    if record.token and not any(record.token in uri for uri in uris):
-        raise TagNotAttachable(
-            f"tag {record.uid} does not hold the link written when it was provisioned: {aside}"
-        )
+    checks = judge(record, read_chip(tag), expected_customer=None, settings=settings,
+                   on_mock=on_mock)  # fmt: skip
+    failed = {c.name: c.detail for c in checks if c.status == FAIL}
+    for name, why in CHIP_REFUSALS:
+        if name in failed:
+            detail = f" ({failed[name]})" if failed[name] else ""
+            raise TagNotAttachable(
+                f"tag {record.uid} {why}{detail}: put it aside and tell the service desk"
+            )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
-from nfcbridge.cli.params import UID, reader_option, timeout_option
+from nfcbridge.cli.params import UID, personnummer_option, reader_option, timeout_option
 from nfcbridge.errors import ConfirmationRequired
 
 if TYPE_CHECKING:
@@ -179,6 +179,7 @@ def tag_lock(
     "customer_ref",
     help="The customer whose door this is (psn:... or ext:...): the tag must be theirs.",
 )
+@personnummer_option
 @json_option
 @pass_app
 def tag_check(
@@ -186,6 +187,7 @@ def tag_check(
     reader_url: ReaderURL,
     timeout: float | None,
     customer_ref: str | None,
+    personnummer: str | None,
     as_json: bool,
 ) -> None:
     """Spot check a tag on a door against the registry; the result goes in the audit trail.
@@ -195,12 +197,14 @@ def tag_check(
     NDEF content as written at provisioning. Nothing is written to the tag. Exit 0 when
     every check passes, 10 when one fails (named on stderr); a tag that could not be read
     (5, 6) is not recorded."""
-    from nfcbridge.cli.registry_access import open_registry
+    from nfcbridge.cli.registry_access import named_customer, open_registry
     from nfcbridge.errors import SpotCheckFailed
     from provisioning.batch_token import BatchSettings
     from provisioning.spot_check import read_chip, spot_check
 
     settings = BatchSettings.from_settings(app.settings.provisioning)
+    if customer_ref is not None or personnummer is not None:
+        customer_ref = named_customer(app, customer_ref, personnummer)
     with open_registry(app) as reg:
         expected = reg.resolve_customer(customer_ref) if customer_ref is not None else None
         with tag_on_reader(app, reader_url, timeout) as ntag:
