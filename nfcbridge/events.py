@@ -17,7 +17,8 @@ is never slowed by a tag read (see ``nfcbridge.pipeline``); a reader with
 ``check_signature`` reads the originality signature on each tap (``nfcbridge.tap_checks``:
 ``signature`` is the verdict, ``genuine`` its judgement). ``registry`` is null when no
 registry is configured or it could not be asked (then ``anomalies`` says
-``registry_unavailable``).
+``registry_unavailable``). A simulated tap replayed by ``rig run`` also carries ``"run"``,
+the replay's id, so that a receiver holding several replays can tell them apart.
 """
 
 from __future__ import annotations
@@ -79,12 +80,13 @@ class TapEvent:
     seq: int = 0  # assigned by the outbox inside the commit transaction
     registry: RegistryFacts | None = None
     anomalies: tuple[str, ...] = field(default=())
+    run: str | None = None  # the replay a simulated tap came from (``rig run``); else None
 
     def with_seq(self, seq: int) -> TapEvent:
         return replace(self, seq=seq)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "schema": SCHEMA,
             "event_id": self.event_id,
             "station": self.station,
@@ -97,6 +99,9 @@ class TapEvent:
             "origin": self.origin,
             "anomalies": list(self.anomalies),
         }
+        if self.run is not None:  # only simulated taps of a replay carry it
+            data["run"] = self.run
+        return data
 
     def to_json(self) -> str:
         """Compact, key order fixed: the exact bytes stored, signed and sent."""

@@ -160,6 +160,7 @@ class TapPipeline:
         occurred_at: datetime | None = None,
         product: str | None = None,
         genuine: bool | None = None,
+        run: str | None = None,
         signature: str | None = None,
         seen_at: datetime | None = None,
     ) -> TapEvent:
@@ -191,6 +192,7 @@ class TapPipeline:
             clock_synced=synced,
             registry=registry,
             anomalies=tuple(anomalies),
+            run=run,
         )
         stored = self.outbox.commit(event)
         self._publish(stored)

@@ -104,9 +104,16 @@ def serve(listen: str, secret_file: str, db: str) -> None:
     show_default=True,
     help="Implausible: taps on one tag in one day (Europe/Stockholm) above this.",
 )
+@click.option(
+    "--run",
+    "run_id",
+    help="Only this replay (`rig run` prints its id; `receiver runs` lists them); 'last' for "
+    "the latest. Needed with --expect when the database holds several replays.",
+)
 @json_option
 def report(
     db: str,
+    run_id: str | None,
     expect: str | None,
     tolerance: float,
     min_travel: float,
@@ -124,9 +131,12 @@ def report(
     limits = Limits(min_travel, working_day * 3600, max_taps_per_day)
     store = open_store(db)
     try:
-        data = build_report(store.events(), limits=limits)
+        run = _select_run(store.runs(), run_id, needed=bool(expect))
+        data = build_report(store.events(run), limits=limits)
     finally:
         store.close()
+    if run is not None:
+        data["run"] = run
     differences = None
     if expect:
         from nfcbridge.rig.scenario_parser import load_scenario
@@ -150,6 +160,52 @@ def report(
         from nfcbridge.errors import VerificationFailed
 
         raise VerificationFailed(f"report differs from the scenario: {differences[0]}")
+
+
+def _select_run(runs: list[dict[str, object]], wanted: str | None, *, needed: bool) -> str | None:
+    """The replay to report on: *wanted* ('last': the latest), or None for every event;
+    with --expect, a database holding several replays needs one chosen."""
+    ids = [str(r["run"]) for r in runs if r["run"] is not None]
+    if wanted == "last":
+        if not ids:
+            raise click.UsageError("--run last: the database holds no replay with a run id")
+        return ids[-1]
+    if wanted is not None:
+        if wanted not in ids:
+            raise click.UsageError(
+                f"no replay {wanted!r} in the database (`receiver runs` lists them)"
+            )
+        return wanted
+    if needed and len(runs) > 1:
+        listed = ", ".join(f"{r['run'] or '(no run id)'}: {r['events']} events" for r in runs)
+        raise click.UsageError(
+            f"the database holds {len(runs)} replays ({listed}): choose one with --run ID "
+            "(or --run last)"
+        )
+    return None
+
+
+@receiver.command("runs", short_help="The replays the receiver holds.")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, exists=True),
+    required=True,
+    help="The receiver's database (as given to `receiver serve --db`).",
+)
+@json_option
+def runs(db: str, as_json: bool) -> None:
+    """The replays held (one per `rig run`), oldest first: run id, events, first and last
+    reception. Events without a run id (real taps, older senders) are one group."""
+    from nfcbridge.cli.tables import print_rows
+    from nfcbridge.receiver.store import open_store
+
+    store = open_store(db)
+    try:
+        rows = store.runs()
+    finally:
+        store.close()
+    print_rows(rows, as_json)
 
 
 COMMANDS: list[click.Command] = [receiver]

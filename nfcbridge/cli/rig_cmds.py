@@ -240,6 +240,11 @@ def truth(file: str) -> None:
     type=click.Path(dir_okay=False),
     help="With --standalone: append the events to this JSON lines file.",
 )
+@click.option(
+    "--run-id",
+    help="This replay's id, carried by every event (default: the scenario name and the "
+    "UTC time); `receiver report --run ID` selects it.",
+)
 @json_option
 @pass_app
 def run(
@@ -255,13 +260,21 @@ def run(
     forward_to: str | None,
     secret_file: str | None,
     jsonl_path: str | None,
+    run_id: str | None,
     as_json: bool,
 ) -> None:
-    """Replay a scenario into the running daemon, or standalone into a receiver."""
+    """Replay a scenario into the running daemon, or standalone into a receiver; every
+    event carries the replay's run id."""
+    from nfcbridge.control import ControlError, parse_run
     from nfcbridge.rig.replay import ControlSink, ReplayFailed, replay
     from nfcbridge.rig.scenario_parser import load_scenario
 
     scenario = load_scenario(file)
+    run_id = run_id or new_run_id(scenario.name)
+    try:
+        parse_run(run_id)
+    except ControlError:
+        raise click.BadParameter("1-64 letters, digits, _ . : -", param_hint="--run-id") from None
     options = dict(
         speed=speed,
         max_idle=max_idle,
@@ -280,7 +293,7 @@ def run(
         client = ControlClient(path)
         client.request({"op": "ping"})
         try:
-            result = replay(scenario, ControlSink(client), **options)  # type: ignore[arg-type]
+            result = replay(scenario, ControlSink(client, run_id), **options)  # type: ignore[arg-type]
         finally:
             client.close()
     else:
@@ -288,12 +301,17 @@ def run(
         from nfcbridge.rig.standalone import Station
 
         try:
-            with Station(scenario, deliver) as station:
+            with Station(scenario, deliver, run=run_id) as station:
                 result = replay(scenario, station, **options)  # type: ignore[arg-type]
         finally:
             deliver.close()
     emit(
-        {"taps": result.taps, "seconds": round(result.real_seconds, 1), "errors": result.errors},
+        {
+            "run": run_id,
+            "taps": result.taps,
+            "seconds": round(result.real_seconds, 1),
+            "errors": result.errors,
+        },
         as_json,
     )
     if result.errors:
@@ -330,6 +348,15 @@ def seed(app: AppContext, file: str, registry_url: str | None, as_json: bool) ->
         emit(result.as_dict(), True)
     elif not result.changed:
         click.echo(f"nothing to do: the registry already holds scenario {scenario.name!r}")
+
+
+def new_run_id(name: str) -> str:
+    """``<scenario name as a slug>-<UTC time>``: tells replays apart and sorts by time."""
+    import re
+    from datetime import UTC, datetime
+
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")[:40] or "run"
+    return f"{slug}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S.%fZ')[:-4]}Z"
 
 
 def _delivery(forward_to: str | None, secret_file: str | None, jsonl_path: str | None):  # type: ignore[no-untyped-def]

@@ -55,6 +55,8 @@ def check_event(event: Any, webhook_id: str) -> dict[str, Any]:
         raise EventInvalid("field 'tag.uid' missing")
     if event.get("origin") not in ("reader", "simulated"):
         raise EventInvalid("field 'origin' must be 'reader' or 'simulated'")
+    if event.get("run") is not None and not isinstance(event["run"], str):
+        raise EventInvalid("field 'run' must be a string when present")
     if event.get("registry") is not None and not isinstance(event["registry"], dict):
         raise EventInvalid("field 'registry' must be an object or null")
     try:
