@@ -93,7 +93,9 @@ def _scan_pickup(
 
     issued: list[str] = []
     say = lambda text: click.echo(text, err=True)  # noqa: E731 - stdout stays for the result
-    say(f"present each tag for {provider_id} on {url}; Enter or {timeout:g} s idle stops")
+    say(
+        f"put each tag for {provider_id} on {url}, one at a time; Enter or {timeout:g} s idle stops"
+    )
     with open_reader(url) as reader:
         idle_until = time.monotonic() + timeout
         while count is None or len(issued) < count:
@@ -118,7 +120,11 @@ def _scan_pickup(
                 issued.extend(result.uids)
                 reader.signal(True)
                 say(f"issued {target.uid_hex} (allowance now {result.allowance_after})")
-            reader.wait_for_removal(timeout)
+            if not reader.wait_for_removal(0.2):
+                say("take the tag off the reader")
+                if not reader.wait_for_removal(timeout):
+                    say(f"the tag stayed on the reader for {timeout:g} s: scan stopped")
+                    break
             idle_until = time.monotonic() + timeout
     return issued
 

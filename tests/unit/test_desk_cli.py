@@ -263,3 +263,16 @@ def test_a_spot_check_takes_the_customer_by_personnummer(env: Path):
     out = run("tag", "check", "--reader", scan(tag), "--personnummer", "--json", input=PNR + "\n")
     assert (data(out)["customer"], data(out)["passed"]) == (ref, True)
     assert no_personnummer(out.output)
+
+
+@pytest.mark.timeout(60)  # today's main re-reads a tag left on the reader forever
+def test_a_pickup_scan_asks_for_the_tag_off_and_stops_when_it_stays(env: Path):
+    run("provider", "add", "P-5", "--name", "Fem", "--spare", "3")
+    uid = stock(env, 1)[0]
+    name = f"pickup-{uuid.uuid4().hex[:6]}"
+    bench(name).place(EmulatedTag("NTAG213", uid=bytes.fromhex(uid)))  # and left there
+    out = run("pickup", "--provider", "P-5", "--reader", f"mock:{name}", "--timeout", "0.3",
+              "--json")  # fmt: skip
+    assert data(out)["uids"] == [uid]
+    assert "take the tag off the reader" in out.stderr
+    assert "stayed on the reader for 0.3 s" in out.stderr
