@@ -40,12 +40,15 @@ def scan_for_attach(
     """The UID of the tag on *url*, once it passed every check for customer *ref*."""
     from drivers import open_reader
     from drivers.ntag import Ntag21x
+    from nfcbridge.cli.tag_cmds import wait_saying
 
     customer = reg.customer(ref)
     wait = app.settings.provisioning.tag_timeout if timeout is None else timeout
-    click.echo(f"put the tag for {customer.ref[:15]}... on {url} (waiting {wait:g} s)", err=True)
+    click.echo(
+        f"attaching a tag for {customer.ref[:15]}... (provider {customer.provider})", err=True
+    )
     with open_reader(url) as reader:
-        target = reader.wait_for_tag(wait)
+        target = wait_saying(reader, wait)
         record = reg.tag_status(target.uid)
         _check_registry(target.uid_hex, record, customer.provider)
         assert record is not None

@@ -19,6 +19,7 @@ from nfcbridge.cli.params import UID, personnummer_option, reader_option, timeou
 from nfcbridge.errors import ConfirmationRequired
 
 if TYPE_CHECKING:
+    from drivers.base import Reader, Target
     from drivers.ntag import Ntag21x, TagInfo
     from drivers.url import ReaderURL
 
@@ -39,8 +40,18 @@ def tag_on_reader(app: AppContext, url: ReaderURL, timeout: float | None) -> Ite
     if timeout is None:
         timeout = app.settings.provisioning.tag_timeout
     with open_reader(url) as reader:
-        target = reader.wait_for_tag(timeout)
-        yield Ntag21x(reader, target)
+        yield Ntag21x(reader, wait_saying(reader, timeout))
+
+
+def wait_saying(reader: Reader, timeout: float) -> Target:
+    """The tag on *reader*; when none is there yet, say so once and wait up to *timeout*."""
+    from drivers.errors import NoTag
+
+    try:
+        return reader.wait_for_tag(0)
+    except NoTag:
+        click.echo(f"put the tag on {reader.url} (waiting up to {timeout:g} s)", err=True)
+    return reader.wait_for_tag(timeout)
 
 
 @click.command()

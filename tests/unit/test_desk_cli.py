@@ -142,7 +142,7 @@ def test_attach_reads_the_tag_in_hand_and_checks_it_before_recording(env: Path):
 
     done = run("attach", "--reader", scan(mine), "--personnummer", "--json", input=PNR + "\n")
     assert (data(done)["uid"], data(done)["customer"]) == (uid, ref)
-    assert "put the tag" in done.stderr
+    assert "attaching a tag for psn:k1:" in done.stderr
 
 
 def test_attach_by_scan_refuses_a_tag_that_is_not_locked(env: Path):
@@ -276,3 +276,9 @@ def test_a_pickup_scan_asks_for_the_tag_off_and_stops_when_it_stays(env: Path):
     assert data(out)["uids"] == [uid]
     assert "take the tag off the reader" in out.stderr
     assert "stayed on the reader for 0.3 s" in out.stderr
+
+
+def test_tag_info_on_an_empty_reader_says_to_put_the_tag_on(env: Path):
+    out = run("tag", "info", "--reader", f"mock:none-{uuid.uuid4().hex[:6]}", "--timeout", "0.1",
+              code=5)  # fmt: skip
+    assert "put the tag on mock:none-" in out.stderr and "(waiting up to 0.1 s)" in out.stderr
