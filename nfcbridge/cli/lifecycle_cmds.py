@@ -93,9 +93,7 @@ def _scan_pickup(
 
     issued: list[str] = []
     say = lambda text: click.echo(text, err=True)  # noqa: E731 - stdout stays for the result
-    say(
-        f"put each tag for {provider_id} on {url}, one at a time; Enter or {timeout:g} s idle stops"
-    )
+    say(f"put each tag for {provider_id} on {url}; Enter or {timeout:g} s idle stops")
     with open_reader(url) as reader:
         idle_until = time.monotonic() + timeout
         while count is None or len(issued) < count:
