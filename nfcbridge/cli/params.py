@@ -113,7 +113,10 @@ def read_personnummer(value: str | None = ASK) -> str:
 
         normalise_personnummer(value)  # InvalidIdentity (exit 7) names the failed check
         return value
-    answer: str = click.prompt(
-        "Personnummer (not shown)", hide_input=True, err=True, value_proc=_validated
-    )
+    try:
+        answer: str = click.prompt(
+            "Personnummer (not shown)", hide_input=True, err=True, value_proc=_validated
+        )
+    except click.Abort:  # end of input or Ctrl-C at the prompt: nothing was done
+        raise click.UsageError("no personnummer typed: nothing was done") from None
     return answer

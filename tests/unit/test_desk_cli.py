@@ -282,3 +282,9 @@ def test_tag_info_on_an_empty_reader_says_to_put_the_tag_on(env: Path):
     out = run("tag", "info", "--reader", f"mock:none-{uuid.uuid4().hex[:6]}", "--timeout", "0.1",
               code=5)  # fmt: skip
     assert "put the tag on mock:none-" in out.stderr and "(waiting up to 0.1 s)" in out.stderr
+
+
+def test_no_personnummer_typed_is_a_usage_error_not_a_crash(env: Path):
+    customer_by_prompt()
+    out = run("customer", "find", input="", code=2)
+    assert "no personnummer typed" in out.output
