@@ -19,12 +19,18 @@ if TYPE_CHECKING:
 
 def open_registry(app: AppContext, url: str | None = None) -> Registry:
     """The registry at *url* (default: the configured one) with the configured quota."""
+    from provisioning.months import MunicipalRules
     from provisioning.quota import QuotaPolicy
     from provisioning.registry import Registry
 
-    quota = app.settings.quota
+    quota, municipal = app.settings.quota, app.settings.municipal
     return Registry.open(
-        url or app.settings.registry_url, policy=QuotaPolicy(quota.per_customer, quota.spare)
+        url or app.settings.registry_url,
+        policy=QuotaPolicy(quota.per_customer, quota.spare),
+        rules=MunicipalRules(
+            locking_working_days=municipal.locking_working_days,
+            order_lead_working_days=municipal.order_lead_working_days,
+        ),
     )
 
 
