@@ -138,12 +138,16 @@ def _enter_pressed() -> bool:
 @click.command("attach")
 @click.option("--tag", "uid", required=True, help="The tag's UID (hex).")
 @click.option("--customer", "ref", required=True, help="psn:... (or a unique prefix) or ext:ID.")
+@click.option("--label", help="Name label or colour telling cohabitants' tags apart.")
+@click.option("--force-reason", default="", help="Attach although the door has a digital lock.")
 @json_option
 @pass_app
-def attach(app: AppContext, uid: str, ref: str, as_json: bool) -> None:
+def attach(
+    app: AppContext, uid: str, ref: str, label: str | None, force_reason: str, as_json: bool
+) -> None:
     """Record that an issued tag is now on the customer's door."""
     with open_registry(app) as reg:
-        reg.attach(uid, ref, operator=app.operator)
+        reg.attach(uid, ref, operator=app.operator, label=label, force_reason=force_reason)
         record = reg.tag(uid)
     emit(record.as_dict(), as_json, f"tag {record.uid} active on {record.customer}")
 

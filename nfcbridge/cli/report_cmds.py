@@ -13,20 +13,57 @@ from nfcbridge.errors import VerificationFailed
 
 
 @click.command("report")
-@click.argument("kind", type=click.Choice(["stock", "providers", "issued", "batches"]))
-@click.option("--month", help="With issued: only this month (YYYY-MM).")
+@click.argument(
+    "kind",
+    type=click.Choice(["stock", "providers", "issued", "batches", "invoice", "collect"]),
+)
+@click.option("--month", help="With issued: only this month; with invoice: the month (YYYY-MM).")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV for spreadsheets and invoicing.")
 @json_option
 @pass_app
 def report(app: AppContext, kind: str, month: str | None, as_csv: bool, as_json: bool) -> None:
-    """Stock by state, providers' allowance and holdings, tags issued per provider per month."""
+    """Stock by state, providers' allowance and holdings, tags issued per provider per month,
+    the month's invoice (Swedish calendar month), tags to collect from doors with a lock."""
     from provisioning.reports import REPORTS, issued_report
 
+    if kind == "invoice":
+        if month is None:
+            raise click.UsageError("the invoice report needs --month YYYY-MM")
+        _invoice(app, month, as_csv, as_json)
+        return
+    if kind == "collect":
+        with open_registry(app) as reg:
+            print_rows(reg.to_collect(), as_json, as_csv)
+        return
     if month is not None and kind != "issued":
-        raise click.UsageError("--month goes with the issued report")
+        raise click.UsageError("--month goes with the issued and invoice reports")
     with open_registry(app) as reg:
         rows = issued_report(reg, month) if kind == "issued" else REPORTS[kind](reg)
     print_rows(rows, as_json, as_csv)
+
+
+def _invoice(app: AppContext, month: str, as_csv: bool, as_json: bool) -> None:
+    """Per provider: tags picked up (UID, time in Sweden, operator), count, amount."""
+    from provisioning.invoice import invoice, invoice_rows
+    from provisioning.months import parse_month
+
+    parse_month(month)
+    with open_registry(app) as reg:
+        entries = invoice(reg, month)
+    if as_json or as_csv:
+        print_rows(entries if as_json else invoice_rows(entries), as_json, as_csv)
+        return
+    if not entries:
+        click.echo(f"invoice {month}: no tags picked up")
+    for e in entries:
+        money = (
+            f"{e['count']} x {e['price_per_tag']} SEK = {e['amount']} SEK"
+            if e["amount"] is not None
+            else f"{e['count']} tag(s), {e['kind']}: no amount"
+        )
+        click.echo(f"{e['provider']} ({e['name']}): {money}")
+        for t in e["tags"]:
+            click.echo(f"  {t['uid']}  {t['picked_up']}  {t['operator']}")
 
 
 @click.group("audit")

@@ -162,7 +162,7 @@ def test_an_order_over_the_allowance_is_refused_when_placed(registry: Registry):
     with pytest.raises(TransitionRefused, match="too soon"):
         registry.add_order("P-1", 1, dt.date(2026, 11, 23), operator=OP, now=monday)
     first = registry.add_order("P-1", 2, dt.date(2026, 11, 24), operator=OP, now=monday)
-    with pytest.raises(QuotaExceeded, match="may order 1 more tag .*2 in open orders"):
+    with pytest.raises(QuotaExceeded, match=r"may order 1 more tag .*2 in open orders"):
         registry.add_order("P-1", 2, dt.date(2026, 11, 25), operator=OP, now=monday)
     assert [o["order"] for o in registry.orders_due(dt.date(2026, 11, 24))] == [first["order"]]
     stock(registry, 2)
