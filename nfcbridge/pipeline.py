@@ -44,6 +44,7 @@ class TapContextSource(Protocol):
 
 
 Subscriber = Callable[[TapEvent], None]
+MANUAL_READER = "manual"  # manual registrations have their own sequence, like a reader
 
 
 @dataclass
@@ -186,6 +187,31 @@ class TapPipeline:
             registry=registry,
             anomalies=tuple(anomalies),
         )
+        return self._commit(event)
+
+    def manual(
+        self,
+        event_id: str,
+        occurred_at: datetime,
+        facts: ev.ManualFacts,
+        registry: RegistryFacts | None,
+    ) -> TapEvent:
+        """Commit a manual registration (``nfcbridge.manual``) on the pseudo-reader ``manual``:
+        same event type, same outbox sequence discipline, same subscribers as a tap."""
+        event = TapEvent(
+            event_id=event_id,
+            station=self.station,
+            reader=MANUAL_READER,
+            occurred_at=occurred_at,
+            tag=None,
+            origin="manual",
+            clock_synced=False,  # the time was entered by a person
+            registry=registry,
+            manual=facts,
+        )
+        return self._commit(event)
+
+    def _commit(self, event: TapEvent) -> TapEvent:
         stored = self.outbox.commit(event)
         self._publish(stored)
         return stored

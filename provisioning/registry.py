@@ -32,6 +32,7 @@ from provisioning.errors import DuplicateEntity, TransitionRefused, UnknownEntit
 from provisioning.identity import is_customer_ref
 from provisioning.intake import IntakeMixin
 from provisioning.lookups import LookupMixin, provider_status
+from provisioning.manual_records import ManualMixin
 from provisioning.months import MunicipalRules, month_of
 from provisioning.orders import OrderMixin, fulfil_orders
 from provisioning.periods import PeriodMixin
@@ -43,7 +44,7 @@ from provisioning.store import Store, open_store
 _PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMixin):
+class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMixin, ManualMixin):
     def __init__(
         self,
         store: Store,

@@ -77,15 +77,25 @@ def serve(listen: str, secret_file: str, db: str) -> None:
     show_default=True,
     help="Seconds of difference allowed in times and durations with --expect.",
 )
+@click.option(
+    "--manual-limit",
+    type=click.FloatRange(0, 100),
+    default=10.0,
+    show_default=True,
+    help="Percent of manual registrations per provider and month above which it is flagged.",
+)
 @json_option
-def report(db: str, expect: str | None, tolerance: float, as_json: bool) -> None:
-    """Visits, durations, double staffing, missing end taps, anomalies, sequence gaps."""
+def report(
+    db: str, expect: str | None, tolerance: float, manual_limit: float, as_json: bool
+) -> None:
+    """Visits, durations, double staffing, missing end taps, anomalies, sequence gaps,
+    manual registrations and each provider's manual share per month."""
     from nfcbridge.receiver.report import build_report, render_text
     from nfcbridge.receiver.store import open_store
 
     store = open_store(db)
     try:
-        data = build_report(store.events())
+        data = build_report(store.events(), manual_limit=manual_limit)
     finally:
         store.close()
     differences = None
