@@ -59,8 +59,10 @@ def expected_report(s: Scenario) -> dict[str, Any]:
             )
     anomalies = []
     for lt in s.lone_taps:
+        tag = s.tags[lt.tag]
+        ended = tag.customer is not None and s.customers[tag.customer].end_reason is not None
         entry = {
-            "kind": s.tags[lt.tag].state,
+            "kind": "retired" if ended else tag.state,  # an ended customer's tag is retired
             "reader": s.reader_of(lt.staff),
             "uid": lt.tag,
             "at": _iso(s.at(lt.t)),
@@ -95,6 +97,20 @@ def expected_report(s: Scenario) -> dict[str, Any]:
         "double_staffing": sorted(doubles, key=key),
         "anomalies": sorted(anomalies, key=key),
         "planted": sorted(planted, key=key),
+        "manual": sorted(
+            (
+                {
+                    "kind": m.side,
+                    "staff": m.staff,
+                    "customer": f"ext:{m.customer}",  # as nfcbridge.rig.seed registers it
+                    "provider": s.customers[m.customer].provider,
+                    "reason": m.reason,
+                    "at": _iso(s.at(m.t)),
+                }
+                for m in s.manual
+            ),
+            key=lambda e: (e["at"], e["staff"]),
+        ),
     }
 
 
@@ -139,6 +155,14 @@ def compare(truth: dict[str, Any], report: dict[str, Any], tolerance: float = 1.
         ("kind", "reader", "uid"),
         lambda e, r: _close(e["at"], r["at"], tolerance),
         lambda e: f"{e['kind']} by {e['reader']} on {e['uid']} at {e['at']}",
+    )
+    problems += _match(
+        "manual registration",
+        truth.get("manual", []),
+        report.get("manual", []),
+        ("kind", "staff", "customer", "provider", "reason"),
+        lambda e, r: _close(e["at"], r["at"], tolerance),
+        lambda e: f"manual {e['kind']} by {e['staff']} for {e['customer']} at {e['at']}",
     )
     return problems
 
