@@ -160,9 +160,16 @@ def attach(
 def retire(app: AppContext, uid: str, reason: str, as_json: bool) -> None:
     """Take a tag out of use for good; its UID is never used again."""
     with open_registry(app) as reg:
+        before = reg.tag(uid)
         reg.retire(uid, reason=reason, operator=app.operator)
         record = reg.tag(uid)
-    emit(record.as_dict(), as_json, f"tag {record.uid} retired")
+    human = f"tag {record.uid} retired"
+    if before.state == "active" and before.customer:  # the customer still needs a tag
+        human += (
+            f"\ncustomer {before.customer} still counts for quota; if care ended, run "
+            f"`nfcbridge customer end {before.customer} --reason ... --on DATE`"
+        )
+    emit(record.as_dict(), as_json, human)
 
 
 @click.command("history")

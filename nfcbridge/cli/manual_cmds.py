@@ -85,7 +85,7 @@ def _send(app: AppContext, kind: str, options: dict[str, Any]) -> None:
 @manual.command("start")
 @_options
 @pass_app
-def manual_start(app: AppContext, **options: Any) -> None:
+def manual_start(app: AppContext, /, **options: Any) -> None:
     """Register a visit start without a receipt."""
     _send(app, "start", options)
 
@@ -93,7 +93,7 @@ def manual_start(app: AppContext, **options: Any) -> None:
 @manual.command("end")
 @_options
 @pass_app
-def manual_end(app: AppContext, **options: Any) -> None:
+def manual_end(app: AppContext, /, **options: Any) -> None:
     """Register a visit end without a receipt."""
     _send(app, "end", options)
 

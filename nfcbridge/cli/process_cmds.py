@@ -20,7 +20,7 @@ from nfcbridge.cli.tables import print_rows
 END_REASONS = ("died", "moved_away", "care_home", "declined", "other")
 
 
-class DateParam(click.ParamType):
+class DateParam(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     """A calendar date, YYYY-MM-DD (a day in Sweden)."""
 
     name = "DATE"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from nfcbridge.cli.context import emit, json_option
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 
 
 @click.group("receiver")
@@ -80,13 +80,18 @@ def serve(listen: str, secret_file: str, db: str) -> None:
 @click.option(
     "--manual-limit",
     type=click.FloatRange(0, 100),
-    default=10.0,
-    show_default=True,
-    help="Percent of manual registrations per provider and month above which it is flagged.",
+    help="Percent of manual registrations per provider and month above which it is flagged "
+    "(default: [municipal] manual_limit_percent, 10).",
 )
 @json_option
+@pass_app
 def report(
-    db: str, expect: str | None, tolerance: float, manual_limit: float, as_json: bool
+    app: AppContext,
+    db: str,
+    expect: str | None,
+    tolerance: float,
+    manual_limit: float | None,
+    as_json: bool,
 ) -> None:
     """Visits, durations, double staffing, missing end taps, anomalies, sequence gaps,
     manual registrations and each provider's manual share per month."""
@@ -95,7 +100,10 @@ def report(
 
     store = open_store(db)
     try:
-        data = build_report(store.events(), manual_limit=manual_limit)
+        limit = (
+            app.settings.municipal.manual_limit_percent if manual_limit is None else manual_limit
+        )
+        data = build_report(store.events(), manual_limit=limit)
     finally:
         store.close()
     differences = None
