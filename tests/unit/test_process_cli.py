@@ -101,3 +101,11 @@ def test_orders_are_listed_at_the_desk_and_refused_over_the_allowance(env: Path)
     due = json.loads(run("order", "due", "--on", str(day), "--json").stdout)
     assert [(o["provider"], o["count"]) for o in due] == [("P-1", 3)]
     assert run("order", "due", "--on", str(day - dt.timedelta(days=1))).stdout.strip() == "(none)"
+
+
+def test_a_bad_municipal_setting_names_the_file_and_key(tmp_path: Path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[municipal]\nlocking_working_days = 0\n")
+    result = CliRunner().invoke(cli, ["--config", str(config), "period", "list"])
+    assert result.exit_code == 3
+    assert f"{config}: municipal:" in result.stderr
