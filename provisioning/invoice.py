@@ -1,6 +1,7 @@
 """The monthly invoice: tags picked up per provider in a calendar month in Swedish time.
 
-Private providers are invoiced per tag picked up (price per tag on the provider); municipal
+Private providers are invoiced per tag picked up, at the price per tag in force at the
+pickup (kept on the tag, so a later price change never alters a past month); municipal
 providers are listed with their count and no amount. Pickups count for the provider that
 picked the tag up (``issued_to``), whatever happened to the tag later.
 """
@@ -40,12 +41,19 @@ def invoice(registry: Registry, month: str) -> list[dict[str, Any]]:
     with registry.store.read() as conn:
         provs = {r.id: r for r in conn.execute(select(providers))}
         picked = conn.execute(
-            select(tags.c.issued_to, tags.c.uid, tags.c.issued_at, tags.c.issued_by)
+            select(
+                tags.c.issued_to,
+                tags.c.uid,
+                tags.c.issued_at,
+                tags.c.issued_by,
+                tags.c.issued_price_ore,
+            )
             .where(tags.c.issued_to.is_not(None), _in_month(month))
             .order_by(tags.c.issued_to, tags.c.issued_at, tags.c.uid)
         ).all()
     out: dict[str, dict[str, Any]] = {}
-    for pid, uid, at, by in picked:
+    ore: dict[str, list[int]] = {}
+    for pid, uid, at, by, price in picked:
         prow = provs[pid]
         entry = out.setdefault(
             pid,
@@ -64,11 +72,15 @@ def invoice(registry: Registry, month: str) -> list[dict[str, Any]]:
             {"uid": uid, "picked_up": local.isoformat(timespec="minutes"), "operator": by}
         )
         entry["count"] += 1
-    for pid, entry in out.items():
-        price = provs[pid].price_ore
-        if entry["kind"] == "private" and price is not None:
-            entry["price_per_tag"] = format_sek(price)
-            entry["amount"] = format_sek(price * entry["count"])
+        if price is not None:
+            ore.setdefault(pid, []).append(price)
+            entry["tags"][-1]["price"] = format_sek(price)
+    for pid, prices in ore.items():
+        entry = out[pid]
+        entry["kind"] = "private"  # it was, when these tags were picked up
+        if len(set(prices)) == 1:
+            entry["price_per_tag"] = format_sek(prices[0])
+        entry["amount"] = format_sek(sum(prices))
     return [out[k] for k in sorted(out)]
 
 
@@ -81,7 +93,7 @@ def invoice_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "uid": t["uid"],
             "picked_up": t["picked_up"],
             "operator": t["operator"],
-            "price": e["price_per_tag"] or "",
+            "price": t.get("price", ""),
         }
         for e in entries
         for t in e["tags"]

@@ -261,7 +261,7 @@ class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMi
             uids = list(conn.execute(query).scalars())
             if len(uids) < count:
                 raise TransitionRefused(f"only {len(uids)} tags in stock; {count} requested")
-            self._issue(conn, provider_id, uids, operator)
+            self._issue(conn, provider_id, uids, operator, _price(prow))
             fulfil_orders(conn, provider_id, count, operator)
         return PickupResult(provider_id, uids, before, before - count)
 
@@ -282,7 +282,7 @@ class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMi
                 if row.state != "in_stock":
                     raise TransitionRefused(f"tag {key} is {_where(row)}, not in stock")
             check_pickup(provider_id, before, len(keys))
-            self._issue(conn, provider_id, keys, operator)
+            self._issue(conn, provider_id, keys, operator, _price(prow))
             fulfil_orders(conn, provider_id, len(keys), operator)
         return PickupResult(provider_id, keys, before, before - len(keys))
 
@@ -411,7 +411,9 @@ class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMi
         return row
 
     @staticmethod
-    def _issue(conn: Connection, provider_id: str, keys: list[str], operator: str) -> None:
+    def _issue(
+        conn: Connection, provider_id: str, keys: list[str], operator: str, price_ore: int | None
+    ) -> None:
         now = audit.utc_now()
         done = conn.execute(
             update(tags)
@@ -423,6 +425,7 @@ class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMi
                 issued_at=now,
                 issued_month=month_of(now),  # the calendar month in Swedish time
                 issued_by=operator,
+                issued_price_ore=price_ore,  # a later price change never alters this pickup
             )
         )
         if done.rowcount != len(keys):  # cannot happen under our locks; never half-issue
@@ -436,6 +439,11 @@ class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMi
                 details={"provider": provider_id},
                 at=now,
             )
+
+
+def _price(provider: Row[Any]) -> int | None:
+    """What a pickup costs the provider per tag now: a private provider's price, else None."""
+    return provider.price_ore if provider.kind == "private" else None
 
 
 def _where(row: Row[Any]) -> str:

@@ -110,6 +110,7 @@ tags = Table(
     Column("ended_at", UTCDateTime, nullable=True),  # spoiled or retired
     Column("label", String(64), nullable=True),  # name label or colour on the door
     Column("issued_by", String(120), nullable=True),  # pickup operator (invoicing)
+    Column("issued_price_ore", Integer, nullable=True),  # a private provider's price then
     CheckConstraint(
         "state IN ('in_stock', 'issued', 'active', 'spoiled', 'retired')", name="ck_tags_state"
     ),

@@ -56,11 +56,12 @@ def _invoice(app: AppContext, month: str, as_csv: bool, as_json: bool) -> None:
     if not entries:
         click.echo(f"invoice {month}: no tags picked up")
     for e in entries:
-        money = (
-            f"{e['count']} x {e['price_per_tag']} SEK = {e['amount']} SEK"
-            if e["amount"] is not None
-            else f"{e['count']} tag(s), {e['kind']}: no amount"
-        )
+        if e["amount"] is None:
+            money = f"{e['count']} tag(s), {e['kind']}: no amount"
+        elif e["price_per_tag"] is not None:
+            money = f"{e['count']} x {e['price_per_tag']} SEK = {e['amount']} SEK"
+        else:  # the price changed during the month: each tag at its own
+            money = f"{e['count']} tags = {e['amount']} SEK"
         click.echo(f"{e['provider']} ({e['name']}): {money}")
         for t in e["tags"]:
             click.echo(f"  {t['uid']}  {t['picked_up']}  {t['operator']}")

@@ -81,7 +81,12 @@ def test_the_invoice_counts_pickups_by_the_month_in_swedish_time(
         ("P-PRIV", 1, "25.00"),
     ]
     assert may[1]["tags"] == [
-        {"uid": first_may, "picked_up": "2026-05-01T00:30+02:00", "operator": "coord-P-PRIV"}
+        {
+            "uid": first_may,
+            "picked_up": "2026-05-01T00:30+02:00",
+            "operator": "coord-P-PRIV",
+            "price": "25.00",
+        }
     ]
     assert may[0]["tags"][0]["uid"] == municipal
     april = invoice(registry, "2026-04")
@@ -91,6 +96,22 @@ def test_the_invoice_counts_pickups_by_the_month_in_swedish_time(
         ("2026-05", "P-KOM", 1),
         ("2026-05", "P-PRIV", 1),
     ]
+
+
+def test_a_price_change_never_alters_the_invoice_of_a_past_pickup(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+):
+    pickup_at(registry, "P-PRIV", dt.datetime(2026, 3, 10, 9, tzinfo=dt.UTC), monkeypatch)
+    registry.set_billing("P-PRIV", kind="private", price_ore=4000, operator=OP)
+    pickup_at(registry, "P-PRIV", dt.datetime(2026, 3, 20, 9, tzinfo=dt.UTC), monkeypatch)
+    registry.set_billing("P-PRIV", kind="municipal", price_ore=None, operator=OP)
+    (march,) = invoice(registry, "2026-03")
+    assert (march["kind"], march["count"], march["price_per_tag"], march["amount"]) == (
+        "private",
+        2,
+        None,
+        "65.00",
+    )
 
 
 def test_a_month_cannot_be_closed_until_its_locking_date_has_passed(registry: Registry):

@@ -28,6 +28,7 @@ def upgrade() -> None:
     op.create_index("ix_customers_household", "customers", ["household"])
     op.add_column("tags", sa.Column("label", sa.String(64), nullable=True))
     op.add_column("tags", sa.Column("issued_by", sa.String(120), nullable=True))
+    op.add_column("tags", sa.Column("issued_price_ore", sa.Integer, nullable=True))
     op.add_column(
         "providers",
         sa.Column("kind", sa.String(16), nullable=False, server_default=sa.text("'municipal'")),
@@ -65,6 +66,7 @@ def downgrade() -> None:
         batch.drop_column("price_ore")
         batch.drop_column("kind")
     with op.batch_alter_table("tags") as batch:
+        batch.drop_column("issued_price_ore")
         batch.drop_column("issued_by")
         batch.drop_column("label")
     with op.batch_alter_table("customers") as batch:
