@@ -31,6 +31,7 @@ from nfcbridge.pipeline import TapPipeline
 REASONS = ("technical_fault", "started_outside", "ended_outside")
 KINDS = ("start", "end")
 MAX_NOTE = 2000
+FUTURE_SLACK = timedelta(minutes=5)  # clocks differ a little; a later visit is not registered
 
 
 class ManualError(ValueError):
@@ -137,6 +138,8 @@ def register(
         raise ManualError(str(exc).replace("tap request", "manual request")) from None
     if at is None:
         raise ManualError("bad manual request: 'at' is required (when the visit started/ended)")
+    if at > datetime.now(UTC) + FUTURE_SLACK:
+        raise ManualError(f"bad manual request: 'at' {at.isoformat()} is in the future")
     event_id = new_event_id()
     side = cast(Literal["start", "end"], kind)
     ref, digest = notes.add(note)
