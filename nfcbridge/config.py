@@ -77,6 +77,9 @@ class ReaderSettings:
     url: str
     retap_window: float = 2.0  # seconds: the same tag again within this is the same tap
     signal: bool = True  # beep/LED after a committed tap
+    # read the originality signature on each tap (2 commands, ~40 ms on an ACR122U): the
+    # event's tag.signature/genuine, anomaly not_genuine (nfcbridge/tap_checks.py)
+    check_signature: bool = False
 
 
 @dataclass(frozen=True)

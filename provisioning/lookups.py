@@ -41,6 +41,7 @@ def tag_record(row: Row[Any]) -> TagRecord:
         attached_at=row.attached_at,
         ended_at=row.ended_at,
         token=row.token,
+        ndef_sha256=row.ndef_sha256,
     )
 
 
@@ -185,17 +186,31 @@ class LookupMixin:
         return record
 
     def tap_context(self, uid: bytes) -> TapContext | None:
-        """State, customer and provider of a tapped tag: one primary-key read."""
+        """State, customer, provider and the customer's status (ended, lock) of a tapped tag:
+        one primary-key read joined to its customer."""
         key = uid.hex().upper()
         with self.store.read() as conn:
             row = conn.execute(
-                select(tags.c.state, tags.c.customer_ref, tags.c.provider_id).where(
-                    tags.c.uid == key
+                select(
+                    tags.c.state,
+                    tags.c.customer_ref,
+                    tags.c.provider_id,
+                    customers.c.ref,
+                    customers.c.ended_on,
+                    customers.c.lock_installed_on,
+                    customers.c.lock_removed_on,
                 )
+                .select_from(tags.outerjoin(customers, customers.c.ref == tags.c.customer_ref))
+                .where(tags.c.uid == key)
             ).first()
         if row is None:
             return None
-        return TapContext(state=row.state, customer=row.customer_ref, provider=row.provider_id)
+        return TapContext(
+            state=row.state,
+            customer=row.customer_ref,
+            provider=row.provider_id,
+            customer_status=None if row.ref is None else customer_status(row),
+        )
 
     def history(self, uid: bytes | str) -> list[audit.AuditEntry]:
         key = uid_hex(uid)

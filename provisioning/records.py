@@ -51,6 +51,7 @@ class TagRecord(_Record):
     attached_at: dt.datetime | None
     ended_at: dt.datetime | None
     token: str | None = None
+    ndef_sha256: str | None = None  # hash of the NDEF message written at provisioning
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class TapContext(_Record):
     state: str
     customer: str | None
     provider: str | None
+    customer_status: str | None = None  # "active", "lock" or "ended" when on a customer
 
 
 @dataclass(frozen=True)

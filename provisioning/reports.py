@@ -20,6 +20,12 @@ from provisioning.schema import STATES, tags
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
+def check_month(month: str) -> None:
+    """``UnknownEntity`` unless *month* is YYYY-MM."""
+    if not _MONTH.match(month):
+        raise UnknownEntity(f"month must be YYYY-MM, not {month!r}")
+
+
 def stock_report(registry: Registry) -> list[dict[str, Any]]:
     """How many tags are in each state."""
     with registry.store.read() as conn:
@@ -42,8 +48,7 @@ def issued_report(registry: Registry, month: str | None = None) -> list[dict[str
         .order_by(tags.c.issued_month, tags.c.issued_to)
     )
     if month is not None:
-        if not _MONTH.match(month):
-            raise UnknownEntity(f"month must be YYYY-MM, not {month!r}")
+        check_month(month)
         query = query.where(tags.c.issued_month == month)
     with registry.store.read() as conn:
         return [

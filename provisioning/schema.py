@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -111,6 +112,7 @@ tags = Table(
     Column("label", String(64), nullable=True),  # name label or colour on the door
     Column("issued_by", String(120), nullable=True),  # pickup operator (invoicing)
     Column("issued_price_ore", Integer, nullable=True),  # a private provider's price then
+    Column("ndef_sha256", String(64), nullable=True),  # hash of the NDEF written (issue 15)
     CheckConstraint(
         "state IN ('in_stock', 'issued', 'active', 'spoiled', 'retired')", name="ck_tags_state"
     ),
@@ -173,4 +175,20 @@ orders = Table(
     Column("fulfilled_at", UTCDateTime, nullable=True),
     CheckConstraint("state IN ('open', 'fulfilled', 'cancelled')", name="ck_orders_state"),
     Index("ix_orders_due", "state", "pickup_on"),
+)
+
+spot_checks = Table(
+    "spot_checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("month", String(7), nullable=False),  # YYYY-MM of ``at`` (the report's key)
+    Column("operator", String(120), nullable=False),
+    Column("uid", String(32), nullable=False),
+    Column("customer_ref", String(120), nullable=True),  # the customer asked about or attached
+    Column("provider_id", String(64), nullable=True),  # that customer's provider
+    Column("passed", Boolean, nullable=False),
+    Column("failed", String(200), nullable=False),  # failed check names, comma-separated
+    Column("audit_seq", Integer, nullable=False),  # the audit row recording it
+    Index("ix_spot_checks_month", "month", "provider_id"),
 )

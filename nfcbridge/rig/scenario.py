@@ -30,7 +30,9 @@ Fields:
   tag. Default: a household of one.
 - ``tag``: ``uid`` is 7 bytes of hex; ``state`` is ``active`` (default; needs ``customer``,
   one active tag per customer), ``retired`` (an old sticker still on the door; ``customer``
-  optional) or ``unknown`` (not in any registry); ``product`` defaults to ``NTAG213``.
+  optional), ``unknown`` (not in any registry) or ``issued`` (picked up for ``customer``'s
+  door by its provider, not attached yet: a tap on it comes before it was attached);
+  ``product`` defaults to ``NTAG213``.
 - ``staff.reader``: the name of the staff member's phone, i.e. the reader the taps come
   from (default: the staff id lower-cased). Letters, digits, ``-`` and ``_`` only.
 - ``visit``: a start tap at ``start`` and an end tap at ``end`` on an active tag;
@@ -38,17 +40,24 @@ Fields:
   how long the phone stays on the tag: a long ``hold_start`` is a tag held on the reader,
   which must still be one tap.
 - ``tap``: a lone tap at ``t`` on a tag that is not active (a retired sticker, an unknown
-  tag): an anomaly, never half a visit. ``hold`` as above.
+  tag, an issued one): an anomaly, never half a visit. ``hold`` as above.
 - ``customer.end_reason`` (died, moved_away, care_home, declined, other) with
   ``customer.ended_on`` (YYYY-MM-DD): care has ended; the seed ends the customer, which
   retires the tag on the door, so a visit on it is refused here and a lone ``tap`` on it is
-  an expected ``retired`` anomaly. ``customer.lock_installed`` (YYYY-MM-DD): a digital lock;
-  the seed records it, the customer's tag stays active until collected and its taps still
-  count as visits.
+  an expected ``retired`` anomaly (implausible: ``after_retired``, ``customer_ended``).
+  ``customer.lock_installed`` (YYYY-MM-DD): a digital lock; the seed records it, the
+  customer's tag stays active until collected, its taps still count as visits and are
+  implausible as ``digital_lock``.
 - ``manual``: a manual registration (no receipt) by ``staff`` for ``customer`` at ``t``:
   ``side`` start or end, ``reason`` technical_fault, started_outside or ended_outside,
   ``note`` required (it stays at the station). Replayed through the daemon's control socket
   only; the receiver lists it under ``manual`` and counts it in the provider's manual share.
+
+Implausible patterns (``nfcbridge.receiver.plausibility``) are planted with these records
+alone: two visits of one staff member at two households closer than the minimum travel
+time, a visit with ``"end": null`` after which the staff member taps nothing for longer
+than a working day, more visits on one tag in a day than the limit allows, a lone tap on a
+retired or an issued tag (``nfcbridge.rig.implausible`` plants one of each into a day).
 - Times (``start``, ``end``, ``t``) are seconds from the scenario start, as a number or as
   ``"HH:MM[:SS[.fff]]"`` (hours may exceed 23). Any record may carry a ``note`` string.
 
@@ -67,7 +76,7 @@ from nfcbridge.errors import AppError
 
 VERSION = 1
 DEFAULT_HOLD = 1.0
-TAG_STATES = ("active", "retired", "unknown")
+TAG_STATES = ("active", "retired", "unknown", "issued")
 
 
 class ScenarioError(AppError):

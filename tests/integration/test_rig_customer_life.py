@@ -47,6 +47,11 @@ def test_ended_customers_locks_and_manual_registrations_match_the_ground_truth(
     truth = expected_report(scenario)
     assert [a["kind"] for a in truth["anomalies"]] == ["retired"]
     assert [m["kind"] for m in truth["manual"]] == ["start", "end"]
+    assert {(f["kind"], f["uid"]) for f in truth["plausibility"]} == {
+        ("digital_lock", "04AA000000C003"),
+        ("customer_ended", "04AA000000C002"),
+        ("after_retired", "04AA000000C002"),
+    }
     with Registry.open(f"sqlite:///{tmp_path / 'rig-registry.db'}") as reg:
         seed_registry(reg, scenario, operator="rig")
         assert reg.customer("ext:C-2").status == "ended"
@@ -94,4 +99,10 @@ def test_ended_customers_locks_and_manual_registrations_match_the_ground_truth(
     assert code == 0
     report = build_report(events)
     assert compare(truth, report, tolerance=1.0) == []
+    statuses = {e["tag"]["uid"]: e["registry"].get("customer_status") for e in events if e["tag"]}
+    assert statuses == {
+        "04AA000000C001": "active",
+        "04AA000000C002": "ended",
+        "04AA000000C003": "lock",
+    }
     assert [(r["manual"], r["registrations"]) for r in report["manual_share"]] == [(2, 6)]
