@@ -192,3 +192,32 @@ spot_checks = Table(
     Column("audit_seq", Integer, nullable=False),  # the audit row recording it
     Index("ix_spot_checks_month", "month", "provider_id"),
 )
+
+
+# Web accounts (desk operators, coordinators, administrators). A removed account leaves its
+# name in the audit trail only; the row itself is deleted (Nacka: removed after 2 years).
+ROLES = ("desk", "coordinator", "admin")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("totp_secret", String(64), nullable=True),  # NULL until two-factor is enrolled
+    Column("totp_last_step", Integer, nullable=True),  # a code is accepted once
+    Column("failed_logins", Integer, nullable=False, server_default=text("0")),
+    Column("locked_at", UTCDateTime, nullable=True),  # too many failures: an admin unlocks
+    Column("disabled_at", UTCDateTime, nullable=True),
+    Column("disabled_reason", String(200), nullable=True),
+    Column("last_login_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("role IN ('desk', 'coordinator', 'admin')", name="ck_accounts_role"),
+)
+
+account_providers = Table(
+    "account_providers",
+    metadata,
+    Column("username", String(64), ForeignKey("accounts.username"), primary_key=True),
+    Column("provider_id", String(64), ForeignKey("providers.id"), primary_key=True),
+)

@@ -156,6 +156,7 @@ def _register() -> None:
         report_cmds,
         rig_cmds,
         tag_cmds,
+        web_cmds,
     )
 
     cli.add_command(tag_cmds.readers)
@@ -177,6 +178,7 @@ def _register() -> None:
         daemon_cmds,
         rig_cmds,
         receiver_cmds,
+        web_cmds,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

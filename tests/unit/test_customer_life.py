@@ -193,6 +193,6 @@ def test_a_registry_at_the_previous_revision_upgrades_keeping_its_providers(regi
             )
         )
     engine.dispose()
-    with Registry.open(registry_url) as reg:  # migrates to head (0003_issue13)
+    with Registry.open(registry_url) as reg:  # migrates to head (0004_issue13)
         old = reg.provider("P-OLD")
         assert (old.kind, old.price_per_tag, old.customers_needing_tag) == ("municipal", None, 0)

@@ -1,8 +1,8 @@
 """The municipal process around the tags: customers end, locks, households, labels,
 provider billing, closed months, orders.
 
-Revision ID: 0003_issue13
-Revises: 0002_issue15
+Revision ID: 0004_issue13
+Revises: 0003_issue16
 Create Date: 2026-12-01
 
 Frozen once released: later changes go into new revisions.
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_issue13"
-down_revision = "0002_issue15"
+revision = "0004_issue13"
+down_revision = "0003_issue16"
 branch_labels = None
 depends_on = None
 
