@@ -19,7 +19,8 @@ from provisioning.schema import customers, providers, tags
 from provisioning.store import Store
 
 
-def customer_status(row: Row[Any]) -> str:
+def customer_status(row: Any) -> str:
+    """"ended", "lock" or "active" from a row with the customer's life columns."""
     if row.ended_on is not None:
         return "ended"
     if row.lock_installed_on is not None and row.lock_removed_on is None:

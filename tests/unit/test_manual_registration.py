@@ -95,3 +95,21 @@ def test_notes_are_purged_only_after_the_keep_period(tmp_path: Path):
     assert notes.purge(180, now=written + dt.timedelta(days=181)) == 1
     assert notes.get(ref) is None
     notes.close()
+
+
+def test_the_daemon_purges_notes_past_the_keep_period_on_its_own(tmp_path: Path):
+    from nfcbridge.config import MunicipalSettings, Settings, StationSettings
+    from nfcbridge.daemon import Daemon
+
+    settings = Settings(
+        station=StationSettings(data_dir=str(tmp_path)),
+        municipal=MunicipalSettings(manual_note_keep_days=30),
+    )
+    daemon = Daemon(settings)
+    daemon.notes = NoteStore(tmp_path / "notes.db")
+    now = dt.datetime.now(dt.UTC)
+    old, _ = daemon.notes.add("old note", now=now - dt.timedelta(days=31))
+    recent, _ = daemon.notes.add("recent note", now=now - dt.timedelta(days=29))
+    daemon.purge_notes_if_due()
+    assert (daemon.notes.get(old), daemon.notes.get(recent)) == (None, "recent note")
+    daemon.notes.close()
