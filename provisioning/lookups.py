@@ -20,7 +20,7 @@ from provisioning.store import Store
 
 
 def customer_status(row: Any) -> str:
-    """"ended", "lock" or "active" from a row with the customer's life columns."""
+    """ "ended", "lock" or "active" from a row with the customer's life columns."""
     if row.ended_on is not None:
         return "ended"
     if row.lock_installed_on is not None and row.lock_removed_on is None:

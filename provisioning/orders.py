@@ -2,8 +2,9 @@
 
 An order is placed at least ``order_lead_working_days`` working days ahead (Stockholm asks
 for a day), on a working day, and only within the provider's allowance minus what its other
-open orders already reserve: refused when placed, not at the desk. A pickup for the
-provider fulfils its open orders, earliest pickup date first, as far as the tags cover them.
+open orders still reserve: refused when placed, not at the desk. Each tag a provider picks
+up is credited to its open orders, earliest pickup date first (a scanned pickup comes one
+tag at a time); an order is fulfilled once its count is picked up.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def _order_row(r: Row[Any]) -> dict[str, Any]:
         "order": r.id,
         "provider": r.provider_id,
         "count": r.count,
+        "picked": r.picked,
         "pickup_on": r.pickup_on.isoformat(),
         "state": r.state,
         "ordered_by": r.operator,
@@ -76,7 +78,7 @@ class OrderMixin:
             prow = self._lock_providers(conn, [provider_id])[provider_id]
             allowance = provider_status(conn, prow, self.policy).allowance
             reserved = conn.execute(
-                select(func.coalesce(func.sum(orders.c.count), 0)).where(
+                select(func.coalesce(func.sum(orders.c.count - orders.c.picked), 0)).where(
                     orders.c.provider_id == provider_id, orders.c.state == "open"
                 )
             ).scalar_one()
@@ -140,28 +142,31 @@ class OrderMixin:
 
 
 def fulfil_orders(conn: Connection, provider_id: str, picked: int, operator: str) -> list[int]:
-    """Mark the provider's open orders covered by a pickup of *picked* tags as fulfilled."""
+    """Credit *picked* tags to the provider's open orders, earliest pickup date first (a
+    scanned pickup comes one tag at a time); returns the orders now fulfilled."""
     done: list[int] = []
     open_orders = conn.execute(
-        select(orders.c.id, orders.c.count)
+        select(orders.c.id, orders.c.count, orders.c.picked)
         .where(orders.c.provider_id == provider_id, orders.c.state == "open")
         .order_by(orders.c.pickup_on, orders.c.id)
     ).all()
-    for order_id, count in open_orders:
-        if count > picked:
+    for order_id, count, already in open_orders:
+        if picked <= 0:
             break
-        picked -= count
-        conn.execute(
-            update(orders)
-            .where(orders.c.id == order_id)
-            .values(state="fulfilled", fulfilled_at=audit.utc_now())
-        )
-        audit.append(
-            conn,
-            operator=operator,
-            action="order.fulfilled",
-            subject=f"order:{order_id}",
-            details={"provider": provider_id, "count": count},
-        )
-        done.append(order_id)
+        take = min(picked, count - already)
+        picked -= take
+        complete = already + take >= count
+        values: dict[str, Any] = {"picked": already + take}
+        if complete:
+            values.update(state="fulfilled", fulfilled_at=audit.utc_now())
+        conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
+        if complete:
+            audit.append(
+                conn,
+                operator=operator,
+                action="order.fulfilled",
+                subject=f"order:{order_id}",
+                details={"provider": provider_id, "count": count},
+            )
+            done.append(order_id)
     return done

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from provisioning.errors import UnknownEntity
@@ -115,3 +115,4 @@ class PickupResult(_Record):
     uids: list[str]
     allowance_before: int
     allowance_after: int
+    orders_fulfilled: list[int] = field(default_factory=list)  # open orders this covered

@@ -262,8 +262,8 @@ class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMi
             if len(uids) < count:
                 raise TransitionRefused(f"only {len(uids)} tags in stock; {count} requested")
             self._issue(conn, provider_id, uids, operator, _price(prow))
-            fulfil_orders(conn, provider_id, count, operator)
-        return PickupResult(provider_id, uids, before, before - count)
+            done = fulfil_orders(conn, provider_id, count, operator)
+        return PickupResult(provider_id, uids, before, before - count, done)
 
     def pickup_tags(
         self, provider_id: str, uids: Iterable[bytes | str], *, operator: str
@@ -283,8 +283,8 @@ class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMi
                     raise TransitionRefused(f"tag {key} is {_where(row)}, not in stock")
             check_pickup(provider_id, before, len(keys))
             self._issue(conn, provider_id, keys, operator, _price(prow))
-            fulfil_orders(conn, provider_id, len(keys), operator)
-        return PickupResult(provider_id, keys, before, before - len(keys))
+            done = fulfil_orders(conn, provider_id, len(keys), operator)
+        return PickupResult(provider_id, keys, before, before - len(keys), done)
 
     def attach(
         self,

@@ -168,6 +168,7 @@ orders = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("provider_id", String(64), ForeignKey("providers.id"), nullable=False),
     Column("count", Integer, nullable=False),
+    Column("picked", Integer, nullable=False, server_default=text("0")),  # so far
     Column("pickup_on", Date, nullable=False),
     Column("state", String(16), nullable=False),
     Column("operator", String(120), nullable=False),

@@ -58,7 +58,9 @@ def pickup(
             assert count is not None
             result = reg.pickup(provider_id, count, operator=app.operator)
             uids, before, after = result.uids, result.allowance_before, result.allowance_after
+            fulfilled = result.orders_fulfilled
         else:
+            fulfilled = []
             before = reg.provider(provider_id).allowance
             wait = timeout if timeout is not None else app.settings.provisioning.tag_timeout
             uids = _scan_pickup(app, reg, provider_id, reader_url, count, wait)
@@ -69,12 +71,15 @@ def pickup(
         "allowance_before": before,
         "allowance_after": after,
     }
+    if fulfilled:
+        data["orders_fulfilled"] = fulfilled
     emit(
         data,
         as_json,
         f"provider {provider_id}: {len(uids)} tag(s) issued\n"
         + "".join(f"  {u}\n" for u in uids)
-        + f"allowance before {before}, after {after}",
+        + f"allowance before {before}, after {after}"
+        + (f"\norder(s) fulfilled: {', '.join(map(str, fulfilled))}" if fulfilled else ""),
     )
 
 

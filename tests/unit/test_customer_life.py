@@ -196,3 +196,18 @@ def test_a_registry_at_the_previous_revision_upgrades_keeping_its_providers(regi
     with Registry.open(registry_url) as reg:  # migrates to head (0004_issue13)
         old = reg.provider("P-OLD")
         assert (old.kind, old.price_per_tag, old.customers_needing_tag) == ("municipal", None, 0)
+
+
+def test_tags_picked_up_one_at_a_time_fulfil_an_order_once_its_count_is_reached(
+    registry: Registry,
+):
+    for n in range(2):
+        registry.add_customer(f"ext:s{n}", "P-1", operator=OP)
+    monday = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
+    order = registry.add_order("P-1", 2, dt.date(2026, 11, 24), operator=OP, now=monday)
+    first, second = stock(registry, 2)
+    assert registry.pickup_tags("P-1", [first], operator=OP).orders_fulfilled == []
+    (due,) = registry.orders_due()
+    assert (due["order"], due["picked"]) == (order["order"], 1)
+    assert registry.pickup_tags("P-1", [second], operator=OP).orders_fulfilled == [order["order"]]
+    assert registry.orders_due() == []

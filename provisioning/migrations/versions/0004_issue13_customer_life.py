@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("provider_id", sa.String(64), sa.ForeignKey("providers.id"), nullable=False),
         sa.Column("count", sa.Integer, nullable=False),
+        sa.Column("picked", sa.Integer, nullable=False, server_default=sa.text("0")),
         sa.Column("pickup_on", sa.Date, nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("operator", sa.String(120), nullable=False),
