@@ -135,3 +135,22 @@ def test_a_closed_month_refuses_a_backdated_change_naming_the_month(registry: Re
         registry.set_lock("ext:a", installed=dt.date(2026, 4, 2), operator=OP)
     assert registry.customer("ext:a").status == "active"
     registry.end_customer("ext:a", reason="died", on=dt.date(2026, 5, 2), operator=OP)
+
+
+def test_a_manual_registration_dated_in_a_closed_month_is_refused(registry: Registry):
+    registry.add_customer("ext:m", "P-KOM", operator=OP)
+    registry.close_period("2026-04", operator=OP, now=dt.datetime(2026, 5, 7, 9, tzinfo=dt.UTC))
+    manual = {
+        "event_id": "e1",
+        "kind": "start",
+        "staff": "S-1",
+        "customer": "ext:m",
+        "reason": "technical_fault",
+        "note_ref": "r",
+        "note_sha256": "0" * 64,
+    }
+    with pytest.raises(PeriodClosed, match="month 2026-04 is closed"):  # 23:59 on 30 April
+        registry.record_manual(at=dt.datetime(2026, 4, 30, 21, 59, tzinfo=dt.UTC), **manual)
+    # 00:30 on 1 May in Sweden: May is open
+    done = registry.record_manual(at=dt.datetime(2026, 4, 30, 22, 30, tzinfo=dt.UTC), **manual)
+    assert (done.customer, done.provider) == ("ext:m", "P-KOM")
