@@ -19,7 +19,7 @@ def customer() -> None:
     """Customers (brukare), known only by pseudonym or municipal id."""
 
 
-@customer.command("add")
+@customer.command("add", short_help="Register a customer; prints the pseudonym.")
 @personnummer_option
 @click.option("--external-id", help="The customer's id in the municipal system instead.")
 @click.option("--provider", "provider_id", required=True, help="The customer's provider.")
