@@ -153,6 +153,7 @@ def _register() -> None:
         receiver_cmds,
         report_cmds,
         rig_cmds,
+        sun_cmds,
         tag_cmds,
     )
 
@@ -169,6 +170,7 @@ def _register() -> None:
         daemon_cmds,
         rig_cmds,
         receiver_cmds,
+        sun_cmds,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)
