@@ -1,0 +1,213 @@
+"""The NTAG 424 DNA chip model answers AN12196's traces and the host tag layer end to end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from drivers import sun
+from drivers.emulated.ntag424 import ATS, Ntag424Chip
+from drivers.ntag424 import (
+    SUN_PARAMS,
+    Ntag424,
+    Ntag424Refused,
+    meta_key,
+    provision_sun,
+)
+from drivers.ntag424_crypto import tag_key
+from drivers.ntag424_files import FileSettings
+
+h = bytes.fromhex
+MASTER = h("0F1E2D3C4B5A69788796A5B4C3D2E1F0")
+
+
+def scripted(*chunks: bytes) -> Iterator[bytes]:
+    yield from chunks
+
+
+def table14_chip() -> Ntag424Chip:
+    """A chip whose random numbers are those of AN12196 Table 14 (RndB, then TI)."""
+    randoms = scripted(h("B9E2FC789B64BF237CCCAA20EC7E6E48"), h("9D00C4DF"))
+    chip = Ntag424Chip(uid=h("04958CAA5C5E80"), rng=lambda n: next(randoms))
+    assert chip.transceive(h("00A4040C07D276000085010100")) == h("9000")  # Table 22
+    return chip
+
+
+def test_chip_answers_the_authentication_trace_of_table_14() -> None:
+    chip = table14_chip()
+    assert chip.transceive(h("9071000002000000")) == h("A04C124213C186F22399D33AC2A3021591AF")
+    part2 = h("90AF00002035C3E05A752E0144BAC0DE51C1F22C56B34408A23D8AEA266CAB947EA8E0118D00")
+    assert chip.transceive(part2) == h(
+        "3FA64DB5446D1F34CD6EA311167F5E4985B89690C04A05F17FA7AB2F081206639100"
+    )
+
+
+def test_chip_answers_write_data_and_change_file_settings_of_tables_17_and_18() -> None:
+    chip = table14_chip()
+    chip.transceive(h("9071000002000000"))
+    chip.transceive(
+        h("90AF00002035C3E05A752E0144BAC0DE51C1F22C56B34408A23D8AEA266CAB947EA8E0118D00")
+    )
+    enc = h(
+        "421C73A27D827658AF481FDFF20A5025B559D0E3AA21E58D347F343CFFC768BF"
+        "E596C706BC00F2176781D4B0242642A0FF5A42C461AAF894D9A1284B8C76BCFA"
+        "658ACD40555D362E08DB15CF421B51283F9064BCBE20E96CAE545B407C9D651A"
+        "3315B27373772E5DA2367D2064AE054AF996C6F1F669170FA88CE8C4E3A4A7BB"
+        "BEF0FD971FF532C3A802AF745660F2B4"
+    )
+    write = h("908D00009F02000000800000") + enc + h("D1D9A8499661EBF300")
+    assert chip.transceive(write) == h("FC222E5F7A5424529100")
+    assert bytes(chip.files[2].data[:7]) == h("0051D1014D5504")
+    cfs = h("905F0000190261B6D97903566E84C3AE5274467E89EAD799B7C1A0EF7A0400")
+    assert chip.transceive(cfs) == h("57BFF87B1241E93D9100")
+    sdm = chip.files[2].settings.sdm
+    assert sdm is not None and (sdm.picc_offset, sdm.mac_offset) == (0x20, 0x43)
+
+
+def test_chip_refuses_a_command_with_a_changed_mac_and_drops_the_session() -> None:
+    chip = table14_chip()
+    chip.transceive(h("9071000002000000"))
+    chip.transceive(
+        h("90AF00002035C3E05A752E0144BAC0DE51C1F22C56B34408A23D8AEA266CAB947EA8E0118D00")
+    )
+    bad = h("905F0000190261B6D97903566E84C3AE5274467E89EAD799B7C1A0EF7A0500")
+    assert chip.transceive(bad)[-2:] == h("911E")
+    assert chip.session is None
+
+
+def test_chip_mirrors_a_sun_message_with_the_settings_of_table_18() -> None:
+    """Table 15's URL with Table 18's settings: each new tap verifies, counter +1 (keys 0)."""
+    chip = Ntag424Chip()
+    tag = Ntag424(chip.transceive)
+    tag.select_application()
+    session = tag.authenticate(0, bytes(16))
+    tag.write_data_full(session, 2, 0, tag_ndef_of_table_15())
+    settings = FileSettings.decode_change(h("4000E0C1F121200000430000430000"))
+    tag.change_file_settings(session, 2, settings)
+    params = sun.SunParams(picc="e", enc=None, mac="c")
+    for expected in (1, 2):
+        chip.power_on()
+        url = tag.read_ndef_uri()
+        assert url.startswith("https://choose.url.com/ntag424?e=")
+        result = sun.verify_url(url, bytes(16), bytes(16), params)
+        assert result.valid and result.uid == chip.uid and result.counter == expected
+
+
+def tag_ndef_of_table_15() -> bytes:
+    return h("0051D1014D550463686F6F73652E75726C2E636F6D2F6E7461673432343F653D") + (
+        b"0" * 32 + b"&c=" + b"0" * 16
+    )
+
+
+def test_get_card_uid_and_file_settings_through_the_host_layer() -> None:
+    chip = Ntag424Chip()
+    tag = Ntag424(chip.transceive)
+    tag.select_application()
+    session = tag.authenticate(0, bytes(16))
+    assert tag.get_card_uid(session) == chip.uid
+    settings, size = tag.get_file_settings(session, 2)
+    assert size == 256 and settings.sdm is None
+    assert len(tag.get_version()) == 7 + 7 + 15
+    assert chip.rats() == ATS
+
+
+@pytest.mark.parametrize("tagtamper", [False, True])
+def test_provisioning_a_factory_chip_makes_a_sun_tag_that_verifies(tagtamper: bool) -> None:
+    chip = Ntag424Chip(tagtamper=tagtamper)
+    done = provision_sun(
+        Ntag424(chip.transceive),
+        "https://tap.example/t",
+        MASTER,
+        1,
+        tagtamper=tagtamper,
+        reactivate=chip.power_on,
+    )
+    assert done.uid == chip.uid and done.first_counter == 1
+    # per-tag keys are the diversified ones, the factory key is gone
+    assert chip.keys[2] == tag_key(MASTER, chip.uid, 2, 1)
+    assert chip.keys[0] != bytes(16) and chip.key_versions == [1] * 5
+    chip.power_on()
+    url = Ntag424(chip.transceive).read_ndef_uri()
+    params = sun.SunParams(picc="p", enc="e", mac="m", tamper_in_file_data=tagtamper)
+    assert (SUN_PARAMS.picc, SUN_PARAMS.enc, SUN_PARAMS.mac) == ("p", "e", "m")
+    result = sun.verify_url(url, meta_key(MASTER, 1), chip.keys[2], params)
+    assert result.valid and result.counter == 3
+    if tagtamper:
+        assert result.tamper == {"latched": "closed", "current": "closed"}
+        chip.open_tamper_loop()
+        chip.power_on()
+        opened = sun.verify_url(
+            Ntag424(chip.transceive).read_ndef_uri(), meta_key(MASTER, 1), chip.keys[2], params
+        )
+        assert opened.valid and opened.tamper == {"latched": "open", "current": "open"}
+        chip.close_tamper_loop()
+        chip.power_on()
+        closed = sun.verify_url(
+            Ntag424(chip.transceive).read_ndef_uri(), meta_key(MASTER, 1), chip.keys[2], params
+        )
+        assert closed.tamper == {"latched": "open", "current": "closed"}
+    else:
+        assert result.tamper is None
+
+
+def test_the_provisioned_file_cannot_be_rewritten_without_the_key() -> None:
+    chip = Ntag424Chip()
+    provision_sun(
+        Ntag424(chip.transceive),
+        "https://tap.example/t",
+        MASTER,
+        1,
+        tagtamper=False,
+        reactivate=chip.power_on,
+    )
+    chip.power_on()
+    tag = Ntag424(chip.transceive)
+    tag.select_application()
+    tag.select_file(0xE104)
+    assert chip.transceive(h("00D6000003414243"))[-2:] == h("6982")
+    assert chip.transceive(h("908D00000A02000000030000414243") + b"\x00")[-2:] == h("919D")
+
+
+def test_a_chip_whose_factory_key_was_changed_is_refused() -> None:
+    chip = Ntag424Chip()
+    provision_sun(
+        Ntag424(chip.transceive),
+        "https://tap.example/t",
+        MASTER,
+        1,
+        tagtamper=False,
+        reactivate=chip.power_on,
+    )
+    chip.power_on()
+    with pytest.raises(Ntag424Refused):
+        provision_sun(
+            Ntag424(chip.transceive),
+            "https://tap.example/t",
+            MASTER,
+            1,
+            tagtamper=False,
+            reactivate=chip.power_on,
+        )
+
+
+def test_a_replayed_message_carries_the_same_counter() -> None:
+    chip = Ntag424Chip()
+    provision_sun(
+        Ntag424(chip.transceive),
+        "https://tap.example/t",
+        MASTER,
+        1,
+        tagtamper=False,
+        reactivate=chip.power_on,
+    )
+    chip.power_on()
+    url = Ntag424(chip.transceive).read_ndef_uri()
+    again = Ntag424(chip.transceive).read_ndef_uri()  # same activation: same message
+    assert url == again
+    chip.power_on()
+    later = sun.verify_url(
+        Ntag424(chip.transceive).read_ndef_uri(), meta_key(MASTER, 1), chip.keys[2], SUN_PARAMS
+    )
+    first = sun.verify_url(url, meta_key(MASTER, 1), chip.keys[2], SUN_PARAMS)
+    assert later.counter == first.counter + 1
