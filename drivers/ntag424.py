@@ -245,7 +245,7 @@ def provision_sun(
     key_version: int,
     *,
     tagtamper: bool,
-    reactivate: Callable[[], None],
+    reactivate: Callable[[], object],
 ) -> ProvisionedSun:
     """Factory chip -> SUN tag; refuses a chip whose key 0 is not the factory key.
 

@@ -35,11 +35,12 @@ from provisioning.quota import QuotaPolicy, check_pickup
 from provisioning.records import PickupResult, ProviderStatus, uid_hex
 from provisioning.schema import FINAL_STATES, customers, providers, tags
 from provisioning.store import Store, open_store
+from provisioning.sun_tags import SunTagMixin
 
 _PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class Registry(IntakeMixin, LookupMixin):
+class Registry(IntakeMixin, LookupMixin, SunTagMixin):
     def __init__(self, store: Store, policy: QuotaPolicy | None = None) -> None:
         self.store = store
         self.policy = policy or QuotaPolicy()

@@ -107,6 +107,13 @@ class Ntag424Chip:
         self.counted_this_activation = False
         self.views: dict[int, bytes] = {}
 
+    present: bool = False  # in a field (set by ``Field.place``)
+
+    def activate(self) -> bool:
+        """Anticollision, select and RATS: a new activation (new tap) of the chip."""
+        self.power_on()
+        return True
+
     def rats(self) -> bytes:
         return ATS
 

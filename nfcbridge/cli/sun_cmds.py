@@ -6,10 +6,16 @@ SDMMAC does not verify or the URL is not a readable SUN message, 3 for a bad key
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from nfcbridge.cli.context import emit, json_option
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.cli.params import reader_option, timeout_option
 from nfcbridge.errors import VerificationFailed
+
+if TYPE_CHECKING:
+    from drivers.url import ReaderURL
 
 
 @click.group("sun")
@@ -67,6 +73,68 @@ def sun_verify(
     emit(result.as_dict(), as_json)
     if not result.valid:
         raise VerificationFailed("SUN message MAC does not verify")
+
+
+@sun_group.command("provision")
+@reader_option
+@click.option(
+    "--master-key-file",
+    required=True,
+    help="Master key (32 hex digits), a file or credential:NAME; per-tag keys derive from it.",
+)
+@click.option("--key-version", type=click.IntRange(0, 255), default=1, show_default=True)
+@click.option("--base-url", required=True, help="URL the tag opens; SUN parameters are added.")
+@click.option("--batch", required=True, help="Batch name (created if new).")
+@timeout_option
+@json_option
+@pass_app
+def sun_provision(
+    app: AppContext,
+    reader_url: ReaderURL,
+    master_key_file: str,
+    key_version: int,
+    base_url: str,
+    batch: str,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Provision one factory-fresh NTAG 424 DNA (or TagTamper) as a SUN tag.
+
+    A tag whose factory key is already changed is refused (exit 6).
+    """
+    from drivers import open_reader
+    from nfcbridge.cli.registry_access import open_registry
+    from nfcbridge.sun_keys import read_aes_key
+    from provisioning.sun_provision import provision_sun_tag
+
+    if not base_url.startswith(("https://", "http://")):
+        raise click.BadParameter("must start with https:// or http://", param_hint="--base-url")
+    master_key = read_aes_key(master_key_file, option="--master-key-file")
+    if timeout is None:
+        timeout = app.settings.provisioning.tag_timeout
+    with open_registry(app) as registry, open_reader(reader_url) as reader:
+        reader.wait_for_tag(timeout)
+        done = provision_sun_tag(
+            reader,
+            registry,
+            master_key=master_key,
+            key_version=key_version,
+            base_url=base_url,
+            batch=batch,
+            operator=app.operator,
+        )
+    emit(
+        {
+            "uid": done.record.uid,
+            "product": done.product,
+            "state": done.record.state,
+            "key_version": key_version,
+            "template_url": done.chip.template_url,
+            "first_counter": done.chip.first_counter,
+            "commands": done.chip.commands,
+        },
+        as_json,
+    )
 
 
 COMMANDS: list[click.Command] = [sun_group]
