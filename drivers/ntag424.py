@@ -176,6 +176,8 @@ def uri_from_ndef_file(data: bytes) -> str:
     if len(record) < 5 or record[0] != 0xD1 or record[3] != 0x55:
         raise errors.TagError("NDEF file holds no single URI record")
     payload = record[4 : 4 + record[2]]
+    if not payload:
+        raise errors.TagError("NDEF URI record is empty")
     prefix = "https://" if payload[0] == 0x04 else ""
     return prefix + payload[1:].decode("ascii", "replace")
 

@@ -17,6 +17,7 @@ AN12196 section 3 (rev. 2.0; section 4 in rev. 1.x), see docs/ntag424.md "Vector
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
@@ -178,14 +179,18 @@ def _value_span(query: str, name: str) -> tuple[int, int] | None:
 
 
 def verify_url(
-    url: str, meta_read_key: bytes, file_read_key: bytes, params: SunParams
+    url: str,
+    meta_read_key: bytes,
+    file_read_key: bytes | Callable[[bytes], bytes],
+    params: SunParams,
 ) -> SunResult:
     """Read and check a SUN URL; ``valid`` says whether the SDMMAC verifies.
 
     The MAC input is the URL text from the first mirrored value that the MAC covers in
     our templates: the encrypted file data when present (its hex text and everything
     up to the MAC value, e.g. ``CEE9...8962&cmac=``), otherwise nothing (the
-    SDMMACInputOffset == SDMMACOffset layout of AN12196's examples).
+    SDMMACInputOffset == SDMMACOffset layout of AN12196's examples). ``file_read_key``
+    may be a function of the UID (diversified per-tag keys).
     """
     query = urlsplit(url.strip()).query
     values = dict(parse_qsl(query, keep_blank_values=True))
@@ -204,7 +209,11 @@ def verify_url(
         raise SunError(f"URL has no {params.picc!r} parameter (nor plain UID and counter)")
     if uid is None or counter is None:
         raise SunError("the message mirrors no UID or no counter: nothing to verify")
-    enc_key, mac_key = sdm_session_keys(file_read_key, uid, counter)
+    if callable(file_read_key):
+        file_read_key = file_read_key(uid)  # per-tag keys: derived from the UID just read
+    # per-tag keys: derived from the UID just read
+    key = file_read_key(uid) if callable(file_read_key) else file_read_key
+    enc_key, mac_key = sdm_session_keys(key, uid, counter)
     file_data = None
     mac_input = b""
     if params.enc and params.enc in values:

@@ -50,6 +50,7 @@ Subscriber = Callable[[TapEvent], None]
 class Enrichment:
     registry: RegistryFacts | None
     anomalies: tuple[str, ...]
+    sun_tag: bool = False  # the registry knows this UID as a SUN tag (NTAG 424 DNA)
 
 
 def classify(context: Any | None) -> Enrichment:
@@ -68,7 +69,8 @@ def classify(context: Any | None) -> Enrichment:
         anomalies.append(ev.SPOILED_TAG)
     elif state != "active" or not customer:
         anomalies.append(ev.NOT_ATTACHED)
-    return Enrichment(facts, tuple(anomalies))
+    sun_tag = getattr(context, "sun_key_version", None) is not None
+    return Enrichment(facts, tuple(anomalies), sun_tag=sun_tag)
 
 
 class Enricher:
@@ -158,6 +160,7 @@ class TapPipeline:
         occurred_at: datetime | None = None,
         product: str | None = None,
         genuine: bool | None = None,
+        sun: dict[str, Any] | None = None,
     ) -> TapEvent:
         """Build, enrich and durably commit one tap; returns it as stored (with its seq).
 
@@ -175,12 +178,14 @@ class TapPipeline:
             found = self.enricher(uid)
             registry = found.registry
             anomalies.extend(found.anomalies)
+            if found.sun_tag and sun is None:
+                anomalies.append(ev.SUN_MISSING)  # a clone of a SUN tag's UID
         event = TapEvent(
             event_id=event_id,
             station=self.station,
             reader=reader,
             occurred_at=moment,
-            tag=TagFacts(uid=uid.upper(), product=product, genuine=genuine),
+            tag=TagFacts(uid=uid.upper(), product=product, genuine=genuine, sun=sun),
             origin=origin,
             clock_synced=synced,
             registry=registry,

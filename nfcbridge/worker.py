@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from drivers import table
-from drivers.base import Reader, Target
+from drivers.base import Capability, Reader, Target
 from drivers.errors import NfcError, ReaderError, TagError
 from nfcbridge.config import ReaderSettings
 from nfcbridge.events import Origin, TapEvent
@@ -60,6 +60,22 @@ class ReaderHealth:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def read_sun(reader: Reader, target: Target) -> dict[str, Any] | None:
+    """The SUN message of an ISO-DEP tag (NTAG 424 DNA): its NDEF URL, read in a few APDUs.
+
+    None for other tags, or when the read fails (the tap is still committed; a tag the
+    registry knows as SUN-capable then gets the ``sun_missing`` anomaly)."""
+    if not target.iso_dep or Capability.ISO_DEP not in reader.capabilities:
+        return None
+    from drivers.ntag424 import Ntag424
+
+    try:
+        return {"url": Ntag424(reader.transceive_apdu).read_ndef_uri()}
+    except NfcError as exc:
+        log.warning("tap of %s: SUN message not read: %s", target.uid_hex, exc)
+        return None
 
 
 class ReaderWorker(threading.Thread):
@@ -170,7 +186,7 @@ class ReaderWorker(threading.Thread):
             uid = target.uid_hex
             event = None
             if self.pipeline.debouncer.is_new_tap(name, uid, self.settings.retap_window):
-                event = self._tap(reader, uid)
+                event = self._tap(reader, uid, target)
             for listener in list(self.presentation_listeners):
                 try:
                     listener(uid, event)
@@ -186,11 +202,14 @@ class ReaderWorker(threading.Thread):
         except TagError:  # NoTag: nothing within idle_wait; or a tag leaving mid-anticollision
             return None
 
-    def _tap(self, reader: Reader, uid: str) -> TapEvent | None:
+    def _tap(self, reader: Reader, uid: str, target: Target | None = None) -> TapEvent | None:
         started = time.monotonic()
         moment = self._take_stamp(uid)
+        sun = read_sun(reader, target) if target is not None else None
         try:
-            event = self.pipeline.tap(self.settings.name, uid, self.origin, occurred_at=moment)
+            event = self.pipeline.tap(
+                self.settings.name, uid, self.origin, occurred_at=moment, sun=sun
+            )
         except OutboxError as exc:
             self.health.errors += 1
             self.health.last_error = str(exc)

@@ -15,7 +15,7 @@ from provisioning.errors import UnknownEntity
 from provisioning.identity import is_customer_ref
 from provisioning.quota import QuotaPolicy
 from provisioning.records import CustomerRecord, ProviderStatus, TagRecord, TapContext, uid_hex
-from provisioning.schema import customers, providers, tags
+from provisioning.schema import customers, providers, sun_tags, tags
 from provisioning.store import Store
 
 
@@ -104,13 +104,20 @@ class LookupMixin:
         key = uid.hex().upper()
         with self.store.read() as conn:
             row = conn.execute(
-                select(tags.c.state, tags.c.customer_ref, tags.c.provider_id).where(
-                    tags.c.uid == key
+                select(
+                    tags.c.state, tags.c.customer_ref, tags.c.provider_id, sun_tags.c.key_version
                 )
+                .select_from(tags.outerjoin(sun_tags, sun_tags.c.uid == tags.c.uid))
+                .where(tags.c.uid == key)
             ).first()
         if row is None:
             return None
-        return TapContext(state=row.state, customer=row.customer_ref, provider=row.provider_id)
+        return TapContext(
+            state=row.state,
+            customer=row.customer_ref,
+            provider=row.provider_id,
+            sun_key_version=row.key_version,
+        )
 
     def history(self, uid: bytes | str) -> list[audit.AuditEntry]:
         key = uid_hex(uid)

@@ -58,6 +58,7 @@ class TapContext(_Record):
     state: str
     customer: str | None
     provider: str | None
+    sun_key_version: int | None = None  # a SUN tag (NTAG 424 DNA): its key version
 
 
 @dataclass(frozen=True)
