@@ -89,7 +89,9 @@ class Ntag424Chip:
     rng: Callable[[int], bytes] = field(default=os.urandom, repr=False)
 
     def __post_init__(self) -> None:
-        cc = bytes.fromhex("001720010000FF0406E10401000000050406E10500800000")
+        # CCLEN 0017, mapping 2.0, MLe 0100, MLc 00FF, NDEF file E104 (256 bytes, free
+        # read/write), proprietary file E105 (128 bytes, read key 2, write key 3)
+        cc = bytes.fromhex("001720010000FF0406E104010000000506E10500808283")
         self.files: dict[int, _File] = {
             1: _File(bytearray(cc.ljust(32, b"\x00")), FileSettings(access=_ar(FREE, 0, 0, 0))),
             2: _File(bytearray(256), FileSettings(access=_ar(FREE, FREE, FREE, 0))),
@@ -106,8 +108,12 @@ class Ntag424Chip:
         self.version_frame = 0
         self.counted_this_activation = False
         self.views: dict[int, bytes] = {}
+        self._chain = b""
+        self._last_block = b""
 
     present: bool = False  # in a field (set by ``Field.place``)
+    atqa: bytes = b"\x03\x44"  # SENS_RES as the PN532 reports it [unconfirmed]
+    sak: int = 0x20  # SEL_RES: ISO 14443-4 compliant
 
     def activate(self) -> bool:
         """Anticollision, select and RATS: a new activation (new tap) of the chip."""
@@ -116,6 +122,30 @@ class Ntag424Chip:
 
     def rats(self) -> bytes:
         return ATS
+
+    # -- ISO 14443-4 block protocol (what a PN532 in InCommunicateThru passes through) -----
+    def frame(self, data: bytes) -> bytes | None:
+        """One ISO 14443-4 frame (without CRC): RATS, I-, R- and S-blocks; None = silence."""
+        if not data:
+            return None
+        pcb = data[0]
+        if pcb == 0xE0:
+            self._chain, self._last_block = b"", ATS
+            return ATS
+        if pcb & 0xE2 == 0x02:  # I-block
+            pos = 1 + (1 if pcb & 0x08 else 0) + (1 if pcb & 0x04 else 0)
+            if pcb & 0x10:  # chaining: more to come, acknowledge this part
+                self._chain += data[pos:]
+                return bytes([0xA2 | (pcb & 0x01)])
+            apdu, self._chain = self._chain + data[pos:], b""
+            self._last_block = bytes([0x02 | (pcb & 0x01)]) + self.transceive(apdu)
+            return self._last_block
+        if pcb & 0xE6 == 0xA2:  # R-block: the reader missed our answer
+            return self._last_block
+        if pcb & 0xF7 == 0xC2:  # S(DESELECT)
+            self.power_on()
+            return bytes([pcb])
+        return None
 
     def open_tamper_loop(self) -> None:
         """Cut the tamper wire: current status open, latched open for ever."""
