@@ -167,7 +167,7 @@ NVM_WRITES = {0x8D, 0xC4, 0x5F, 0xD6}  # WriteData, ChangeKey, ChangeFileSetting
 
 def apdu_air_ms(apdu: bytes, answer: bytes, *, steps_counter: bool = False) -> float:
     air = FRAME_MS + BYTE_MS * (len(apdu) + 3 + len(answer) + 3)
-    if apdu[1] in NVM_WRITES and answer[-2:] in (b"\x91\x00", b"\x90\x00") or steps_counter:
+    if (apdu[1] in NVM_WRITES and answer[-2:] in (b"\x91\x00", b"\x90\x00")) or steps_counter:
         air += EEPROM_MS
     return air
 
