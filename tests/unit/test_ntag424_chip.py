@@ -211,3 +211,54 @@ def test_a_replayed_message_carries_the_same_counter() -> None:
     )
     first = sun.verify_url(url, meta_key(MASTER, 1), chip.keys[2], SUN_PARAMS)
     assert later.counter == first.counter + 1
+
+
+def chip_in_session(ti: str, enc: str, mac: str, ctr: int, uid: str = "04958CAA5C5E80"):
+    """A chip with an open session as given by AN12196 (keys, TI, CmdCtr of the table)."""
+    from drivers.ntag424_crypto import Session
+
+    chip = Ntag424Chip(uid=h(uid))
+    chip.transceive(h("00A4040C07D276000085010100"))
+    chip.session = Session(key_no=0, ti=h(ti), enc_key=h(enc), mac_key=h(mac), cmd_ctr=ctr)
+    return chip
+
+
+T23 = ("7614281A", "4CF3CB41A22583A61E89B158D252FC53", "5529860B2FC5FB6154B7F28361D30BF9")
+
+
+def test_chip_answers_write_data_plain_then_change_key_of_tables_24_25_26() -> None:
+    """Table 24 (CC file, CommMode.Plain, CmdCtr 1) steps the counter for Table 25 (2)."""
+    chip = chip_in_session(*T23, ctr=1)
+    t24 = h("908D000019010E0000120000FF0506E1050080828300000000000000000000")
+    assert chip.transceive(t24) == h("9100")
+    assert bytes(chip.files[1].data[0x0E:0x20]) == h("FF0506E10500808283000000000000000000")
+    t25 = h(
+        "90C400002902"
+        "2CF362B7BF4311FF3BE1DAA295E8C68DE09050560D19B9E16C2393AE9CD1FAC7"
+        "5D0CE20BCD1D06E600"
+    )
+    assert chip.transceive(t25) == h("203BB55D1089D5879100")
+    assert chip.keys[2] == h("F3847D627727ED3BC9C4CC050489B966") and chip.key_versions[2] == 1
+    t26 = h(
+        "90C400002900"
+        "C0EB4DEEFEDDF0B513A03A95A75491818580503190D4D05053FF75668A01D6FD"
+        "A6610234BDED643200"
+    )
+    assert chip.transceive(t26) == h("9100")
+    assert chip.keys[0] == h("5004BF991F408672B1EF00F08F9E8647") and chip.session is None
+
+
+def test_chip_answers_get_card_uid_of_table_28() -> None:
+    chip = chip_in_session(
+        "DF055522", "2B4D963C014DC36F24F69A50A394F875", "379D32130CE61705DD5FD8C36B95D764", 0
+    )
+    assert chip.transceive(h("90510000088E2C155ADDA99BE300")) == h(
+        "70756055688505B52A5E26E59E329CD6595F672298EA41B79100"
+    )
+
+
+def test_chip_answers_get_file_settings_in_mac_mode_of_table_7() -> None:
+    data = h("0040EEEE000100D1FE001F00004400004400002000006A0000")
+    chip = chip_in_session("7A21085E", "00" * 16, "8248134A386E86EB7FAF54A52E536CB6", 0)
+    chip.files[2].settings, _ = FileSettings.decode_get(data)
+    assert chip.transceive(h("90F5000009026597A457C8CD442C00")) == data + h("2A474282E7A479869100")
