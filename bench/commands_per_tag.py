@@ -213,6 +213,7 @@ def measure_424() -> dict[str, Any]:
             1,
             tagtamper=tagtamper,
             reactivate=counted.activate,
+            accept_test_signature=True,
         )
         results[f"{name}_provision_commands"] = len(counted.log)
         results[f"{name}_provision_activations"] = counted.activations

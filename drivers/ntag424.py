@@ -36,6 +36,7 @@ from drivers.ntag424_files import (
     FileSettings,
     SdmSettings,
 )
+from drivers.signature import Verdict, verify_signature_424
 
 Transceive = Callable[[bytes], bytes]
 
@@ -155,6 +156,13 @@ class Ntag424:
         )
         self._native(change_key_apdu(session, session.key_no, plain))
 
+    def read_sig(self, session: Session | None = None) -> bytes:
+        """The 56-byte originality signature (CommMode.Full inside a session)."""
+        if session is None:
+            return self._native(native_apdu(0x3C, b"\x00"))
+        apdu = native_apdu(0x3C, session.wrap_mac(0x3C, b"\x00"))
+        return self._secure(session, apdu, full=True)
+
     def get_card_uid(self, session: Session) -> bytes:
         return self._secure(session, native_apdu(0x51, session.wrap_mac(0x51, b"")), full=True)
 
@@ -238,6 +246,7 @@ class ProvisionedSun:
     settings: FileSettings
     first_counter: int
     commands: int
+    signature: str  # originality verdict: nxp or test-key
 
 
 def provision_sun(
@@ -248,17 +257,23 @@ def provision_sun(
     *,
     tagtamper: bool,
     reactivate: Callable[[], object],
+    accept_test_signature: bool = False,
 ) -> ProvisionedSun:
     """Factory chip -> SUN tag; refuses a chip whose key 0 is not the factory key.
 
-    ``reactivate`` takes the tag out of the field and back (a new tap) between the two
-    verification reads, so the second one must show the counter one higher.
+    The originality signature (Read_Sig) must be NXP's; the emulator's test key only with
+    ``accept_test_signature``. ``reactivate`` takes the tag out of the field and back (a
+    new tap) between the two verification reads, so the second one must show the counter
+    one higher.
     """
     counted = _Counter(tag.transceive)
     tag = Ntag424(counted)
     tag.select_application()
     session = tag.authenticate(KEY_ADMIN, FACTORY_KEY)
     uid = tag.get_card_uid(session)
+    verdict = verify_signature_424(uid, tag.read_sig(session))
+    if verdict is not Verdict.NXP and not (verdict is Verdict.TEST_KEY and accept_test_signature):
+        raise Ntag424Refused(f"originality signature {verdict.value}: not a genuine NXP chip")
     template = sun_template(base_url, tagtamper=tagtamper)
     tag.write_data_full(session, NDEF_FILE_NO, 0, template.ndef)
     tag.change_file_settings(session, NDEF_FILE_NO, template.settings)
@@ -283,7 +298,9 @@ def provision_sun(
     if counters[1] != counters[0] + 1:
         raise Ntag424VerifyFailed(f"the SDM read counter went {counters[0]} -> {counters[1]}")
     url = uri_from_ndef_file(template.ndef)
-    return ProvisionedSun(uid, key_version, url, template.settings, counters[0], counted.count)
+    return ProvisionedSun(
+        uid, key_version, url, template.settings, counters[0], counted.count, verdict.value
+    )
 
 
 class _Counter:

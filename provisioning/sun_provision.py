@@ -44,8 +44,12 @@ def provision_sun_tag(
     base_url: str,
     batch: str,
     operator: str,
+    accept_test_signature: bool = False,
 ) -> SunProvisionResult:
-    """Provision the ISO-DEP tag selected on *reader* and record it in stock."""
+    """Provision the ISO-DEP tag selected on *reader* and record it in stock.
+
+    A chip signed with the emulator's test key is accepted on a ``mock:`` reader or with
+    *accept_test_signature*, never silently on a real one."""
     target = reader.target
     if target is None or not target.iso_dep:
         raise TagError("the tag on the reader is not an ISO 14443-4 (NTAG 424 DNA) tag")
@@ -58,6 +62,7 @@ def provision_sun_tag(
         key_version,
         tagtamper=product == PRODUCT_424_TT,
         reactivate=reader.reselect,
+        accept_test_signature=accept_test_signature or reader.url.scheme == "mock",
     )
     registry.open_batch(batch, operator=operator)
     record = registry.record_sun_provisioned(
@@ -68,5 +73,6 @@ def provision_sun_tag(
         key_version=key_version,
         sdm_settings=done.settings.encode_change(),
         template_url=done.template_url,
+        signature=done.signature,
     )
     return SunProvisionResult(record=record, product=product, chip=done)

@@ -46,6 +46,7 @@ class SunTagMixin:
         key_version: int,
         sdm_settings: bytes,
         template_url: str,
+        signature: str | None = None,
     ) -> TagRecord:
         """A 424 DNA provisioned and verified by two reads: into stock with its SUN row."""
         key = uid_hex(uid)
@@ -81,6 +82,7 @@ class SunTagMixin:
                 details={
                     "batch": batch,
                     "product": product,
+                    "signature": signature,
                     "sun": {"key_version": key_version, "sdm_settings": sdm_settings.hex().upper()},
                 },
             )

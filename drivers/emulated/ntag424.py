@@ -4,7 +4,8 @@ What is modelled (NT4H2421Gx datasheet, AN12196; docs/ntag424.md): RATS/ATS, ISO
 SELECT of the NDEF application (DF name D2760000850101) and of its files by ID (E103 CC,
 E104 NDEF, E105 proprietary), READ BINARY and UPDATE BINARY under the files' access
 rights; native commands GetVersion (three frames), AuthenticateEV2First/NonFirst,
-ChangeKey, GetFileSettings, ChangeFileSettings, WriteData, GetCardUID; secure messaging
+ChangeKey, GetFileSettings, ChangeFileSettings, WriteData, GetCardUID, Read_Sig (signed
+with the emulator test key unless given); secure messaging
 in CommMode.MAC and Full with the shared host code (``drivers.ntag424_crypto``); the SDM
 read counter and SUN mirroring on each NDEF read (``drivers.sun``); for TagTamper a loop
 the emulator can open, mirrored as latched and current status.
@@ -12,7 +13,7 @@ the emulator can open, mirrored as latched and current status.
 Modelled choices [unconfirmed against silicon]: the counter steps once per activation on
 the first READ BINARY of the SDM file (a multi-frame read of one tap sees one message);
 the ATS bytes; GetVersion's HW subtype for the TT variant. Not modelled: LRP mode,
-ReadData, Read_Sig, random ID, the counter limit, timing.
+ReadData, random ID, the counter limit, timing.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from drivers.ntag424_files import (
     AccessRights,
     FileSettings,
 )
+from drivers.signature import sign_with_test_key_424
 
 NDEF_AID = bytes.fromhex("D2760000850101")
 ATS = bytes.fromhex("067777710280")
@@ -87,8 +89,11 @@ class Ntag424Chip:
     loop_open: bool = False
     loop_latched_open: bool = False
     rng: Callable[[int], bytes] = field(default=os.urandom, repr=False)
+    signature: bytes = b""  # originality signature; default: the emulator test key
 
     def __post_init__(self) -> None:
+        if not self.signature:
+            self.signature = sign_with_test_key_424(self.uid)
         # CCLEN 0017, mapping 2.0, MLe 0100, MLc 00FF, NDEF file E104 (256 bytes, free
         # read/write), proprietary file E105 (128 bytes, read key 2, write key 3)
         cc = bytes.fromhex("001720010000FF0406E104010000000506E10500808283")
@@ -285,11 +290,12 @@ class Ntag424Chip:
             0xF5: self._get_file_settings,
             0x8D: self._write_data,
             0x51: self._get_card_uid,
+            0x3C: self._read_sig,
         }
         handler = handlers.get(ins)
         if handler is None:
             return _sw(ILLEGAL_COMMAND)
-        if not self.selected_app and ins != 0x51:
+        if not self.selected_app and ins not in (0x51, 0x3C):
             return _sw(PERMISSION_DENIED)
         try:
             return handler(ins, body)
@@ -464,6 +470,17 @@ class Ntag424Chip:
         except PermissionError:
             return _sw(PERMISSION_DENIED)
         return self._answer(self.uid, full=True)
+
+    def _read_sig(self, ins: int, body: bytes) -> bytes:
+        """Read_Sig (address 00): 56 bytes; CommMode.Full inside a session."""
+        if self.session is None:
+            if body != b"\x00":
+                return _sw(PARAMETER_ERROR)
+            return self.signature + _sw(OK)
+        header, _ = self._open(ins, body, 1, False)
+        if header != b"\x00":
+            return _sw(PARAMETER_ERROR)
+        return self._answer(self.signature, full=True)
 
 
 def _ar(read: int, write: int, read_write: int, change: int) -> AccessRights:

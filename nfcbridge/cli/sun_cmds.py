@@ -85,6 +85,11 @@ def sun_verify(
 @click.option("--key-version", type=click.IntRange(0, 255), default=1, show_default=True)
 @click.option("--base-url", required=True, help="URL the tag opens; SUN parameters are added.")
 @click.option("--batch", required=True, help="Batch name (created if new).")
+@click.option(
+    "--accept-test-signature",
+    is_flag=True,
+    help="Accept chips signed with the emulator's test key (emulated readers; mock: always).",
+)
 @timeout_option
 @json_option
 @pass_app
@@ -95,6 +100,7 @@ def sun_provision(
     key_version: int,
     base_url: str,
     batch: str,
+    accept_test_signature: bool,
     timeout: float | None,
     as_json: bool,
 ) -> None:
@@ -122,6 +128,7 @@ def sun_provision(
             base_url=base_url,
             batch=batch,
             operator=app.operator,
+            accept_test_signature=accept_test_signature,
         )
     emit(
         {
@@ -132,6 +139,7 @@ def sun_provision(
             "template_url": done.chip.template_url,
             "first_counter": done.chip.first_counter,
             "commands": done.chip.commands,
+            "signature": done.chip.signature,
         },
         as_json,
     )

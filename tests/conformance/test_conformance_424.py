@@ -52,6 +52,7 @@ def test_provision_and_tap_a_424_on_each_front_door(rig, tmp_path: Path, tagtamp
             base_url="https://tap.example/t",
             batch="conf",
             operator="conformance",
+            accept_test_signature=True,
         )
         assert done.product == ("NTAG424DNATT" if tagtamper else "NTAG424DNA")
         uid = done.record.uid

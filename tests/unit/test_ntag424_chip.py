@@ -122,6 +122,7 @@ def test_provisioning_a_factory_chip_makes_a_sun_tag_that_verifies(tagtamper: bo
         1,
         tagtamper=tagtamper,
         reactivate=chip.power_on,
+        accept_test_signature=True,
     )
     assert done.uid == chip.uid and done.first_counter == 1
     # per-tag keys are the diversified ones, the factory key is gone
@@ -160,6 +161,7 @@ def test_the_provisioned_file_cannot_be_rewritten_without_the_key() -> None:
         1,
         tagtamper=False,
         reactivate=chip.power_on,
+        accept_test_signature=True,
     )
     chip.power_on()
     tag = Ntag424(chip.transceive)
@@ -178,6 +180,7 @@ def test_a_chip_whose_factory_key_was_changed_is_refused() -> None:
         1,
         tagtamper=False,
         reactivate=chip.power_on,
+        accept_test_signature=True,
     )
     chip.power_on()
     with pytest.raises(Ntag424Refused):
@@ -188,6 +191,7 @@ def test_a_chip_whose_factory_key_was_changed_is_refused() -> None:
             1,
             tagtamper=False,
             reactivate=chip.power_on,
+            accept_test_signature=True,
         )
 
 
@@ -200,6 +204,7 @@ def test_a_replayed_message_carries_the_same_counter() -> None:
         1,
         tagtamper=False,
         reactivate=chip.power_on,
+        accept_test_signature=True,
     )
     chip.power_on()
     url = Ntag424(chip.transceive).read_ndef_uri()
@@ -262,3 +267,42 @@ def test_chip_answers_get_file_settings_in_mac_mode_of_table_7() -> None:
     chip = chip_in_session("7A21085E", "00" * 16, "8248134A386E86EB7FAF54A52E536CB6", 0)
     chip.files[2].settings, _ = FileSettings.decode_get(data)
     assert chip.transceive(h("90F5000009026597A457C8CD442C00")) == data + h("2A474282E7A479869100")
+
+
+def test_read_sig_gives_a_signature_that_verifies_plain_and_in_full_mode() -> None:
+    from drivers.signature import NTAG424_KEY, Verdict, verify_signature_424
+
+    chip = Ntag424Chip()
+    tag = Ntag424(chip.transceive)
+    plain = tag.read_sig()
+    assert verify_signature_424(chip.uid, plain) is Verdict.TEST_KEY
+    tag.select_application()
+    assert tag.read_sig(tag.authenticate(0, bytes(16))) == plain
+    assert len(NTAG424_KEY) == 2 * 57
+
+
+def test_nxp_424_public_key_verifies_published_signatures() -> None:
+    """Two NTAG 424 DNA UID/signature pairs published with proxmark3's recover_pk.py."""
+    from drivers.signature import Verdict, verify_signature_424
+
+    sig = h(
+        "27E9A50E6CA4BA9037C02F7D20A80D0284D0C1D83C67F5A5AC1D8A4EF86C9508"
+        "417E4E9C6F85AA7920F0ABDED984CAF20467D66EA54BBF08"
+    )
+    assert verify_signature_424(h("0463474AA26A80"), sig) is Verdict.NXP
+    assert verify_signature_424(h("0463474AA26A81"), sig) is Verdict.INVALID
+
+
+def test_a_chip_with_an_invalid_signature_is_refused_before_any_write() -> None:
+    chip = Ntag424Chip(signature=bytes(range(56)))
+    with pytest.raises(Ntag424Refused, match="originality signature invalid"):
+        provision_sun(
+            Ntag424(chip.transceive),
+            "https://tap.example/t",
+            MASTER,
+            1,
+            tagtamper=False,
+            reactivate=chip.power_on,
+            accept_test_signature=True,
+        )
+    assert chip.keys == [bytes(16)] * 5 and not any(chip.files[2].data)

@@ -53,6 +53,7 @@ def test_daemon_taps_of_a_sun_tag_carry_a_message_the_receiver_verifies(tmp_path
                 base_url="https://tap.example/t",
                 batch="b",
                 operator="t",
+                accept_test_signature=True,
             )
         desk.remove()
     text = config(tmp_path).read_text().replace('url = "none"', f'url = "{url}"')

@@ -62,6 +62,7 @@ def door(registry: Registry, name: str, chip: str, customer: str) -> tuple[Reade
         base_url="https://tap.example/t",
         batch="b1",
         operator="t",
+        accept_test_signature=True,
     )
     registry.pickup("P-1", 1, operator="t")
     registry.attach(done.record.uid, customer, operator="t")
