@@ -79,3 +79,16 @@ def test_a_424_whose_factory_key_was_changed_is_refused_and_not_recorded(
 def test_a_type_2_tag_is_refused_by_sun_provision(env: Path) -> None:
     result = provision(env, "mock:t2?tag=ntag213", code=6)
     assert "not an ISO 14443-4" in result.stderr
+
+
+def test_the_emulate_commands_can_put_a_424_in_their_field() -> None:
+    import click
+
+    from drivers.emulated.ntag424 import Ntag424Chip
+    from nfcbridge.cli.emulate_common import field_with_tag
+
+    field, tag = field_with_tag("e", "ntag424tt", bytes.fromhex("04E10CDA993C80"), None, False)
+    assert isinstance(tag, Ntag424Chip) and tag.tagtamper and field.tag is tag
+    assert tag.uid == bytes.fromhex("04E10CDA993C80")
+    with pytest.raises(click.BadParameter):
+        field_with_tag("e", "ntag424", None, "remove@3", False)
