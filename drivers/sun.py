@@ -221,7 +221,8 @@ def verify_url(
         file_data = decrypt_file_data(enc_key, counter, enc)
         enc_span = _value_span(query, params.enc)
         mac_span = _value_span(query, params.mac)
-        assert enc_span is not None and mac_span is not None
+        if enc_span is None or mac_span is None:
+            raise SunError("the MAC input cannot be located in the URL (encoded names?)")
         if mac_span[0] < enc_span[0]:
             raise SunError("the MAC must follow the encrypted file data in the URL")
         mac_input = query[enc_span[0] : mac_span[0]].encode("ascii")

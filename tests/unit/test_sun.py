@@ -124,3 +124,28 @@ def test_tamper_status_is_read_from_the_first_two_letters() -> None:
 def test_missing_mac_parameter_is_a_sun_error() -> None:
     with pytest.raises(sun.SunError, match="cmac"):
         sun.verify_url("https://x/?picc_data=00", ZERO, ZERO, sun.SunParams())
+
+
+def test_mangled_urls_are_a_sun_error_or_invalid_never_a_crash() -> None:
+    """Bounded (400 variants, well under a second): cut, doubled and swapped characters."""
+    import random
+
+    rng = random.Random(14)
+    params = [
+        sun.SunParams(),
+        sun.SunParams(picc="e", enc=None, mac="c"),
+        sun.SunParams(picc=None, enc=None, uid="uid", ctr="ctr"),
+    ]
+    alphabet = "0123456789ABCDEF&=?%x"
+    for n in range(400):
+        url = [URL_FILE, URL_PICC, URL_PLAIN][n % 3]
+        chars = list(url)
+        for _ in range(rng.randint(1, 4)):
+            pos = rng.randrange(len(chars))
+            chars[pos] = rng.choice(alphabet)
+        mangled = "".join(chars)
+        try:
+            result = sun.verify_url(mangled, ZERO, ZERO, params[n % 3])
+        except sun.SunError:
+            continue
+        assert result.valid in (True, False)
