@@ -108,9 +108,8 @@ def _tags_from_url(url: ReaderURL) -> Iterator[EmulatedTag] | None:
                     return
                 first = n == 0
                 if product is None:
-                    chip = Ntag424Chip(tagtamper=name.lower() == "ntag424tt")
-                    if first and uid:
-                        chip.uid = uid
+                    tt = name.lower() == "ntag424tt"
+                    chip = Ntag424Chip(uid, tt) if first and uid else Ntag424Chip(tagtamper=tt)
                     yield chip  # type: ignore[misc]
                     n += 1
                     continue

@@ -63,9 +63,8 @@ def field_with_tag(
 
         if faults:
             raise click.BadParameter("faults are not modelled on the 424 DNA", param_hint="--fault")
-        chip = Ntag424Chip(tagtamper=product.lower() == "ntag424tt")
-        if uid is not None:
-            chip.uid = uid
+        tt = product.lower() == "ntag424tt"
+        chip = Ntag424Chip(uid, tt) if uid is not None else Ntag424Chip(tagtamper=tt)
         return field, field.place(chip)  # type: ignore[arg-type]
     return field, field.place(EmulatedTag(product.upper(), uid=uid, faults=faults))
 

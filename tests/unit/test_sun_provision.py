@@ -92,3 +92,8 @@ def test_the_emulate_commands_can_put_a_424_in_their_field() -> None:
     assert tag.uid == bytes.fromhex("04E10CDA993C80")
     with pytest.raises(click.BadParameter):
         field_with_tag("e", "ntag424", None, "remove@3", False)
+
+
+def test_a_424_with_a_uid_from_the_mock_url_is_signed_for_that_uid(env: Path) -> None:
+    out = json.loads(provision(env, "mock:s-uid?tag=ntag424&uid=04E10CDA993C80").stdout)
+    assert out["uid"] == "04E10CDA993C80" and out["signature"] == "test-key"
