@@ -17,6 +17,7 @@ from drivers.ntag424_crypto import (
     Ntag424CryptoError,
     Session,
     auth_finish_first,
+    auth_finish_nonfirst,
     auth_part1_apdu,
     auth_part2,
     change_key_apdu,
@@ -124,6 +125,17 @@ class Ntag424:
             return auth_finish_first(key, key_no, rnd_a, rnd_b, answer[:-2])
         except Ntag424CryptoError as exc:
             raise Ntag424Refused(str(exc)) from None
+
+    def authenticate_nonfirst(self, session: Session, key_no: int, key: bytes) -> Session:
+        """AuthenticateEV2NonFirst: new session keys, same TI and command counter."""
+        challenge = self._native(auth_part1_apdu(key_no, first=False), expect=0xAF)
+        rnd_a = random_bytes(16)
+        try:
+            part2, rnd_b = auth_part2(key, challenge, rnd_a)
+            answer = self._native(native_apdu(0xAF, part2))
+            return auth_finish_nonfirst(key, key_no, rnd_a, rnd_b, answer, session)
+        except Ntag424CryptoError as exc:
+            raise Ntag424Error(str(exc)) from None
 
     def _secure(self, session: Session, apdu: bytes, *, full: bool = False) -> bytes:
         body = self._native(apdu)

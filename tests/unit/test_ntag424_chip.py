@@ -306,3 +306,15 @@ def test_a_chip_with_an_invalid_signature_is_refused_before_any_write() -> None:
             accept_test_signature=True,
         )
     assert chip.keys == [bytes(16)] * 5 and not any(chip.files[2].data)
+
+
+def test_authenticate_nonfirst_keeps_ti_and_counter_and_switches_keys() -> None:
+    chip = Ntag424Chip()
+    tag = Ntag424(chip.transceive)
+    tag.select_application()
+    first = tag.authenticate(0, bytes(16))
+    assert tag.get_card_uid(first) == chip.uid  # CmdCtr 0 -> 1
+    second = tag.authenticate_nonfirst(first, 2, bytes(16))
+    assert (second.ti, second.cmd_ctr, second.key_no) == (first.ti, 1, 2)
+    assert second.enc_key != first.enc_key
+    assert tag.get_card_uid(second) == chip.uid  # the chip moved to the same keys
