@@ -18,8 +18,9 @@ locking. Wall times on the emulator are the median of --runs and only compare th
 paths on this machine; the counts and the modelled air time do not depend on it.
 
 NTAG 424 DNA (issue 14): the APDUs to provision one 424 DNA / 424 DNA TT as a SUN tag
-(``drivers.ntag424.provision_sun`` on the chip model), and the extra a SUN read adds to a
-tap (RATS + SELECT application + SELECT file + two READ BINARY, beside a UID-only tap).
+(GetVersion, then ``drivers.ntag424.provision_sun`` on the chip model), and the extra a
+SUN read adds to a tap (RATS + SELECT application + SELECT file + two READ BINARY,
+beside a UID-only tap).
 Air time of an APDU at 106 kbit/s, our model [assumption, not in HARDWARE.md]: 0.085 ms
 per byte each way (9 bits a byte) with PCB and CRC_A, 0.3 ms frame overhead per exchange,
 plus 4.1 ms EEPROM programming for a command that writes non-volatile memory (WriteData,
@@ -206,6 +207,7 @@ def measure_424() -> dict[str, Any]:
     for name, tagtamper in (("ntag424", False), ("ntag424tt", True)):
         counted = CountedChip(tagtamper)
         counted.activate()
+        Ntag424(counted.transceive).get_version()  # the product check of the reader path
         provision_sun(
             Ntag424(counted.transceive),
             "https://kvitto.example.se/t",
