@@ -31,9 +31,10 @@ from drivers import table
 from drivers.base import Capability, Reader, Target
 from drivers.errors import NfcError, ReaderError, TagError
 from nfcbridge.config import ReaderSettings
-from nfcbridge.events import Origin, TapEvent
+from nfcbridge.events import Origin, TapEvent, now_utc
 from nfcbridge.outbox import OutboxError
 from nfcbridge.pipeline import TapPipeline
+from nfcbridge.tap_checks import NOT_READ, check_signature
 
 log = logging.getLogger("nfcbridge.worker")
 
@@ -186,7 +187,7 @@ class ReaderWorker(threading.Thread):
             uid = target.uid_hex
             event = None
             if self.pipeline.debouncer.is_new_tap(name, uid, self.settings.retap_window):
-                event = self._tap(reader, uid, target)
+                event = self._tap(reader, target)
             for listener in list(self.presentation_listeners):
                 try:
                     listener(uid, event)
@@ -202,13 +203,26 @@ class ReaderWorker(threading.Thread):
         except TagError:  # NoTag: nothing within idle_wait; or a tag leaving mid-anticollision
             return None
 
-    def _tap(self, reader: Reader, uid: str, target: Target | None = None) -> TapEvent | None:
+    def _tap(self, reader: Reader, target: Target) -> TapEvent | None:
         started = time.monotonic()
+        seen_at = now_utc()
+        uid = target.uid_hex
         moment = self._take_stamp(uid)
-        sun = read_sun(reader, target) if target is not None else None
+        checked = NOT_READ
+        sun = read_sun(reader, target)  # SUN tags (ISO-DEP): the message proves the chip
+        if self.settings.check_signature and not target.iso_dep:
+            checked = check_signature(reader, target, self.origin)
         try:
             event = self.pipeline.tap(
-                self.settings.name, uid, self.origin, occurred_at=moment, sun=sun
+                self.settings.name,
+                uid,
+                self.origin,
+                occurred_at=moment,
+                seen_at=seen_at,
+                product=checked.product,
+                genuine=checked.genuine,
+                signature=checked.signature,
+                sun=sun,
             )
         except OutboxError as exc:
             self.health.errors += 1

@@ -9,7 +9,9 @@
     │   │   └── TagAlreadyKnown  a UID already in the registry is presented for provisioning
     │   ├── QuotaExceeded        pickup beyond the provider's allowance (numbers in message)
     │   ├── DuplicateEntity      already exists (provider id, customer, UID)
-    │   └── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
+    │   ├── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
+    │   └── AccountError         a web account cannot be added or changed as asked
+    │       └── LoginRefused     wrong password or code, locked, disabled (one message)
     ├── PseudonymKeyError        the pseudonym key file is missing or unusable (configuration)
     └── StoreError               registry cannot be used (CLI exit 8)
         ├── StoreUnreachable     URL cannot be opened
@@ -57,6 +59,18 @@ class DuplicateEntity(RegistryError):
 
 class InvalidIdentity(RegistryError):
     pass
+
+
+class AccountError(RegistryError):
+    pass
+
+
+class LoginRefused(AccountError):
+    """Deliberately vague towards the person logging in; ``why`` is for the audit trail."""
+
+    def __init__(self, message: str, *, why: str) -> None:
+        super().__init__(message)
+        self.why = why
 
 
 class PseudonymKeyError(ProvisioningError):
