@@ -11,6 +11,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from drivers import mock, open_reader
 from drivers.emulated.chip import EmulatedTag
 from drivers.emulated.ntag424 import Ntag424Chip
@@ -37,7 +39,12 @@ def wait_lines(path: Path, count: int, timeout: float = 10.0) -> list[dict[str, 
     raise AssertionError(f"fewer than {count} events in {path}")
 
 
-def test_daemon_taps_of_a_sun_tag_carry_a_message_the_receiver_verifies(tmp_path: Path) -> None:
+@pytest.mark.parametrize("check_signature", [False, True])
+def test_daemon_taps_of_a_sun_tag_carry_a_message_the_receiver_verifies(
+    tmp_path: Path, check_signature: bool
+) -> None:
+    """With the NTAG21x tap-time signature check on, a 424 tap still reads its SUN message
+    (the check is for Type 2 tags; the message proves the 424)."""
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     chip = Ntag424Chip()
     with Registry.open(url) as registry:
@@ -57,6 +64,8 @@ def test_daemon_taps_of_a_sun_tag_carry_a_message_the_receiver_verifies(tmp_path
             )
         desk.remove()
     text = config(tmp_path).read_text().replace('url = "none"', f'url = "{url}"')
+    if check_signature:
+        text = text.replace("retap_window = 0.0", "retap_window = 0.0\ncheck_signature = true")
     (tmp_path / "c.toml").write_text(text)
     d = Daemon(load_settings(tmp_path / "c.toml"), notify=SdNotify(""))
     d.prepare()
@@ -77,7 +86,11 @@ def test_daemon_taps_of_a_sun_tag_carry_a_message_the_receiver_verifies(tmp_path
     uid = done.record.uid
     assert [e["tag"]["uid"] for e in events] == [uid] * 3  # type: ignore[index]
     assert "sun" in events[0]["tag"] and "sun" in events[1]["tag"]  # type: ignore[operator]
-    assert events[2]["anomalies"] == ["not_attached", "sun_missing"]
+    assert events[0]["tag"]["signature"] is None  # type: ignore[index]
+    clone_anomalies = ["not_attached", "sun_missing"]
+    if check_signature:  # the clone, an NTAG213, was checked: the emulator's test key
+        assert events[2]["tag"]["signature"] == "test-key"  # type: ignore[index]
+    assert events[2]["anomalies"] == clone_anomalies
     report = build_report(events, sun_checker=SunChecker(MASTER, (1,)))  # type: ignore[arg-type]
     kinds = {(a["kind"], a["event_id"]) for a in report["anomalies"]}
     sun_kinds = {k for k in kinds if k[0].startswith(("sun", "tamper"))}
