@@ -18,13 +18,20 @@ if TYPE_CHECKING:
 
 
 def open_registry(settings: Settings, url: str | None = None) -> Registry:
-    """The registry at *url* (default: the configured one) with the configured quota."""
+    """The registry at *url* (default: the configured one) with the configured quota and
+    municipal rules (locking date, order lead time)."""
+    from provisioning.months import MunicipalRules
     from provisioning.quota import QuotaPolicy
     from provisioning.registry import Registry
 
-    quota = settings.quota
+    quota, municipal = settings.quota, settings.municipal
     return Registry.open(
-        url or settings.registry_url, policy=QuotaPolicy(quota.per_customer, quota.spare)
+        url or settings.registry_url,
+        policy=QuotaPolicy(quota.per_customer, quota.spare),
+        rules=MunicipalRules(
+            locking_working_days=municipal.locking_working_days,
+            order_lead_working_days=municipal.order_lead_working_days,
+        ),
     )
 
 

@@ -26,14 +26,15 @@ class SunChecker:
 
     def check(self, event: dict[str, Any]) -> list[str]:
         """Anomalies of one tap's SUN message (empty for a genuine tap or no message)."""
-        sun_block = event.get("tag", {}).get("sun")
+        tag = event.get("tag") or {}  # a manual registration has no tag
+        sun_block = tag.get("sun") if isinstance(tag, dict) else None
         if not isinstance(sun_block, dict) or not isinstance(sun_block.get("url"), str):
             return []
         from drivers import sun
         from drivers.ntag424 import KEY_FILE, SUN_PARAMS, meta_key
         from drivers.ntag424_crypto import tag_key
 
-        uid = str(event["tag"].get("uid", "")).upper()
+        uid = str(tag.get("uid", "")).upper()
         params = sun.SunParams(
             picc=SUN_PARAMS.picc, enc=SUN_PARAMS.enc, mac=SUN_PARAMS.mac, tamper_in_file_data=True
         )

@@ -144,3 +144,7 @@ def test_a_message_with_one_bit_changed_is_invalid(
         "d4", uid, "simulated", sun={"url": url[:-1] + ("0" if url[-1] != "0" else "1")}
     )
     assert kinds(report_of([forged])) == [("sun_invalid", forged.event_id)]
+
+
+def test_the_checker_passes_over_a_manual_registration_without_a_tag() -> None:
+    assert SunChecker(MASTER).check({"tag": None, "origin": "manual"}) == []

@@ -1,7 +1,7 @@
 """issue 14: sun_tags, the SUN settings of provisioned NTAG 424 DNA tags (no keys).
 
-Revision ID: 0004_issue14
-Revises: 0003_issue16
+Revision ID: 0005_issue14
+Revises: 0004_issue13
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_issue14"
-down_revision = "0003_issue16"
+revision = "0005_issue14"
+down_revision = "0004_issue13"
 branch_labels = None
 depends_on = None
 
