@@ -155,6 +155,7 @@ def _register() -> None:
         receiver_cmds,
         report_cmds,
         rig_cmds,
+        sun_cmds,
         tag_cmds,
         tag_history,
         web_cmds,
@@ -179,6 +180,7 @@ def _register() -> None:
         daemon_cmds,
         rig_cmds,
         receiver_cmds,
+        sun_cmds,
         web_cmds,
     ):
         for command in module.COMMANDS:
