@@ -23,13 +23,25 @@ def sun_group() -> None:
     """Secure Unique NFC messages of NTAG 424 DNA tags."""
 
 
-@sun_group.command("verify")
+@sun_group.command("verify", short_help="Check the SUN message in a tag's URL.")
 @click.argument("url")
 @click.option("--meta-key-file", required=True, help="SDMMetaReadKey: file of 32 hex digits.")
 @click.option("--file-key-file", required=True, help="SDMFileReadKey: file of 32 hex digits.")
-@click.option("--picc-param", default="picc_data", show_default=True)
-@click.option("--enc-param", default="enc", show_default=True)
-@click.option("--mac-param", default="cmac", show_default=True)
+@click.option(
+    "--picc-param",
+    default="picc_data",
+    show_default=True,
+    help="URL parameter holding the encrypted PICC data (UID and counter).",
+)
+@click.option(
+    "--enc-param",
+    default="enc",
+    show_default=True,
+    help="URL parameter holding the encrypted file data, if the tag mirrors any.",
+)
+@click.option(
+    "--mac-param", default="cmac", show_default=True, help="URL parameter holding the SDMMAC."
+)
 @click.option("--uid-param", default=None, help="Plain UID mirror (with --ctr-param).")
 @click.option("--ctr-param", default=None, help="Plain counter mirror (with --uid-param).")
 @click.option(
@@ -75,14 +87,20 @@ def sun_verify(
         raise VerificationFailed("SUN message MAC does not verify")
 
 
-@sun_group.command("provision")
+@sun_group.command("provision", short_help="Provision a factory-fresh NTAG 424 DNA.")
 @reader_option
 @click.option(
     "--master-key-file",
     required=True,
     help="Master key (32 hex digits), a file or credential:NAME; per-tag keys derive from it.",
 )
-@click.option("--key-version", type=click.IntRange(0, 255), default=1, show_default=True)
+@click.option(
+    "--key-version",
+    type=click.IntRange(0, 255),
+    default=1,
+    show_default=True,
+    help="Version of the master key the tag's keys are diversified from (for rotation).",
+)
 @click.option("--base-url", required=True, help="URL the tag opens; SUN parameters are added.")
 @click.option("--batch", required=True, help="Batch name (created if new).")
 @click.option(
