@@ -12,11 +12,13 @@ Order of guarantees:
    If the commit fails the tap is *not* acknowledged: the reader signals failure and the
    person taps again.
 
-At tap time only the UID from anticollision is used; ``tag.product`` and ``tag.genuine`` are
-left out. Reading GET_VERSION and READ_SIG costs two more round trips (about 40 ms on an
-ACR122U, HARDWARE.md) on every door tap, while the originality of each tag is already checked
-once, at provisioning; the registry knows which UIDs were provisioned as genuine, so a clone
-of an unknown UID shows up as ``unknown_tag``.
+By default only the UID from anticollision is used at tap time; ``tag.product`` and
+``tag.genuine`` are left null. Reading GET_VERSION and READ_SIG costs two more round trips
+(about 40 ms on an ACR122U, HARDWARE.md) on every door tap, while the originality of each
+tag is already checked once, at provisioning; the registry knows which UIDs were
+provisioned as genuine, so a clone of an unknown UID shows up as ``unknown_tag``. A reader
+that can afford it reads the signature on each tap (``[[readers]] check_signature``,
+``nfcbridge.tap_checks``): a clone of a *known* UID then shows up as ``not_genuine``.
 """
 
 from __future__ import annotations
@@ -44,12 +46,14 @@ class TapContextSource(Protocol):
 
 
 Subscriber = Callable[[TapEvent], None]
+MANUAL_READER = "manual"  # manual registrations have their own sequence, like a reader
 
 
 @dataclass
 class Enrichment:
     registry: RegistryFacts | None
     anomalies: tuple[str, ...]
+    sun_tag: bool = False  # the registry knows this UID as a SUN tag (NTAG 424 DNA)
 
 
 def classify(context: Any | None) -> Enrichment:
@@ -60,7 +64,8 @@ def classify(context: Any | None) -> Enrichment:
     state = str(getattr(raw, "value", raw) or "")  # an enum or a plain string
     customer = getattr(context, "customer", None)
     provider = getattr(context, "provider", None)
-    facts = RegistryFacts(state=state, customer=customer, provider=provider)
+    status = getattr(context, "customer_status", None)
+    facts = RegistryFacts(state=state, customer=customer, provider=provider, customer_status=status)
     anomalies: list[str] = []
     if state == "retired":
         anomalies.append(ev.RETIRED_TAG)
@@ -68,7 +73,8 @@ def classify(context: Any | None) -> Enrichment:
         anomalies.append(ev.SPOILED_TAG)
     elif state != "active" or not customer:
         anomalies.append(ev.NOT_ATTACHED)
-    return Enrichment(facts, tuple(anomalies))
+    sun_tag = getattr(context, "sun_key_version", None) is not None
+    return Enrichment(facts, tuple(anomalies), sun_tag=sun_tag)
 
 
 class Enricher:
@@ -158,14 +164,20 @@ class TapPipeline:
         occurred_at: datetime | None = None,
         product: str | None = None,
         genuine: bool | None = None,
+        run: str | None = None,
+        signature: str | None = None,
+        seen_at: datetime | None = None,
+        sun: dict[str, Any] | None = None,
     ) -> TapEvent:
         """Build, enrich and durably commit one tap; returns it as stored (with its seq).
 
         *occurred_at*, when given, is a moment that did not come from the station clock (a
         simulated tap stamped with its scenario time): the event says ``clock_synced: false``.
-        Raises ``OutboxError`` when the commit failed: the tap is then not acknowledged."""
+        *seen_at* is the station clock's moment the tag was seen, when checks read the tag
+        before this call. Raises ``OutboxError`` when the commit failed: the tap is then not
+        acknowledged."""
         event_id = ev.new_event_id()
-        moment = occurred_at or ev.now_utc()
+        moment = occurred_at or seen_at or ev.now_utc()
         synced = self.clock_synced() if occurred_at is None else False
         anomalies: list[str] = []
         if genuine is False:
@@ -175,17 +187,47 @@ class TapPipeline:
             found = self.enricher(uid)
             registry = found.registry
             anomalies.extend(found.anomalies)
+            if found.sun_tag and sun is None:
+                anomalies.append(ev.SUN_MISSING)  # a clone of a SUN tag's UID
         event = TapEvent(
             event_id=event_id,
             station=self.station,
             reader=reader,
             occurred_at=moment,
-            tag=TagFacts(uid=uid.upper(), product=product, genuine=genuine),
+            tag=TagFacts(
+                uid=uid.upper(), product=product, genuine=genuine, signature=signature, sun=sun
+            ),
             origin=origin,
             clock_synced=synced,
             registry=registry,
             anomalies=tuple(anomalies),
+            run=run,
         )
+        return self._commit(event)
+
+    def manual(
+        self,
+        event_id: str,
+        occurred_at: datetime,
+        facts: ev.ManualFacts,
+        registry: RegistryFacts | None,
+    ) -> TapEvent:
+        """Commit a manual registration (``nfcbridge.manual``) on the pseudo-reader ``manual``:
+        same event type, same outbox sequence discipline, same subscribers as a tap."""
+        event = TapEvent(
+            event_id=event_id,
+            station=self.station,
+            reader=MANUAL_READER,
+            occurred_at=occurred_at,
+            tag=None,
+            origin="manual",
+            clock_synced=False,  # the time was entered by a person
+            registry=registry,
+            manual=facts,
+        )
+        return self._commit(event)
+
+    def _commit(self, event: TapEvent) -> TapEvent:
         stored = self.outbox.commit(event)
         self._publish(stored)
         return stored

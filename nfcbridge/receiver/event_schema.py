@@ -10,11 +10,15 @@ UTF-8). The shape is the one ``nfcbridge.events.TapEvent.to_dict`` writes::
     seq           integer, 0 <= seq < 2**63
     occurred_at   ISO 8601 with a time zone, in the years 2000-2099
     clock_synced  boolean (optional)
-    tag           {"uid": hex string of 4, 7 or 10 bytes, "product": string or null,
-                   "genuine": boolean or null}   (product and genuine optional)
-    registry      null, or {"state": string, "customer": string or null,
-                            "provider": string or null}
-    origin        "reader" or "simulated"
+    tag           {"uid": hex string of 4, 7 or 10 bytes, "product", "signature": string
+                   or null, "genuine": boolean or null, "sun": null or {"url": string}}
+                   (all but uid optional); null for a manual registration
+    registry      null, or {"state": string, "customer", "provider", "customer_status":
+                            string or null}
+    origin        "reader", "simulated" or "manual"
+    manual        (manual registrations only) {"kind": "start" or "end", "staff",
+                  "customer", "reason", "note_ref", "note_sha256": strings}, never the note
+    run           string (optional): the replay a simulated tap came from
     anomalies     list of known anomaly names (``KNOWN_ANOMALIES``)
 
 Strings are valid Unicode (no lone surrogates) and numbers finite, anywhere in the body.
@@ -35,15 +39,16 @@ SCHEMA = events.SCHEMA
 MAX_TEXT = 200
 MAX_SEQ = 2**63 - 1
 MAX_DEPTH = 8
-# the daemon's vocabulary (nfcbridge.events) and the report's own names for the same things
+MAX_URL = 2048
+# the daemon's vocabulary (the string constants of nfcbridge.events) and the report's own
+# names for the same things
 KNOWN_ANOMALIES = frozenset(
     {
-        events.UNKNOWN_TAG,
-        events.RETIRED_TAG,
-        events.SPOILED_TAG,
-        events.NOT_ATTACHED,
-        events.NOT_GENUINE,
-        events.REGISTRY_UNAVAILABLE,
+        *(
+            v
+            for k, v in vars(events).items()
+            if k.isupper() and k != "SCHEMA" and isinstance(v, str)
+        ),
         *_ALIASES,
         *_ALIASES.values(),
         *NOT_PAYABLE,
@@ -73,10 +78,14 @@ def check_event(event: Any, webhook_id: str) -> dict[str, Any]:
     if not isinstance(event.get("clock_synced", False), bool):
         raise EventInvalid("field 'clock_synced' must be a boolean")
     _check_time(event["occurred_at"])
-    _check_tag(event.get("tag"))
+    if event.get("origin") not in ("reader", "simulated", "manual"):
+        raise EventInvalid("field 'origin' must be 'reader', 'simulated' or 'manual'")
+    if event["origin"] == "manual":
+        _check_manual(event)
+    else:
+        _check_tag(event.get("tag"))
     _check_registry(event.get("registry"))
-    if event.get("origin") not in ("reader", "simulated"):
-        raise EventInvalid("field 'origin' must be 'reader' or 'simulated'")
+    _text(event, "run", "", optional=True)
     anomalies = event.get("anomalies")
     if not isinstance(anomalies, list):
         raise EventInvalid("field 'anomalies' missing or not a list")
@@ -130,13 +139,38 @@ def _check_time(text: str) -> None:
 
 
 def _check_tag(tag: Any) -> None:
-    if not isinstance(tag, dict):
-        raise EventInvalid("field 'tag' missing or not an object")
-    if not isinstance(tag.get("uid"), str) or not _UID.match(tag["uid"]):
+    if not isinstance(tag, dict) or not isinstance(tag.get("uid"), str):
+        raise EventInvalid("field 'tag.uid' missing")
+    if not _UID.match(tag["uid"]):
         raise EventInvalid("field 'tag.uid' must be the hex of a 4-, 7- or 10-byte UID")
     _text(tag, "product", "tag.", optional=True)
+    _text(tag, "signature", "tag.", optional=True)
     if tag.get("genuine") is not None and not isinstance(tag["genuine"], bool):
         raise EventInvalid("field 'tag.genuine' must be a boolean or null")
+    sun = tag.get("sun")
+    if sun is not None and (
+        not isinstance(sun, dict)
+        or not isinstance(sun.get("url"), str)
+        or len(sun["url"]) > MAX_URL
+    ):
+        raise EventInvalid(f"field 'tag.sun' must be null or {{'url': string of <= {MAX_URL}}}")
+
+
+def _check_manual(event: dict[str, Any]) -> None:
+    """A manual registration: a ``manual`` block, no tag, and never the note itself."""
+    manual = event.get("manual")
+    if not isinstance(manual, dict):
+        raise EventInvalid("a manual registration needs a 'manual' object")
+    if "note" in manual:
+        raise EventInvalid("a manual registration must not carry its note")
+    for name in ("staff", "customer", "reason", "note_ref", "note_sha256"):
+        if not isinstance(manual.get(name), str):
+            raise EventInvalid(f"field 'manual.{name}' missing")
+        _text(manual, name, "manual.")
+    if manual.get("kind") not in ("start", "end"):
+        raise EventInvalid("field 'manual.kind' must be 'start' or 'end'")
+    if event.get("tag") is not None:
+        raise EventInvalid("a manual registration has no tag (field 'tag' must be null)")
 
 
 def _check_registry(registry: Any) -> None:
@@ -147,3 +181,4 @@ def _check_registry(registry: Any) -> None:
     _text(registry, "state", "registry.")
     _text(registry, "customer", "registry.", optional=True)
     _text(registry, "provider", "registry.", optional=True)
+    _text(registry, "customer_status", "registry.", optional=True)
