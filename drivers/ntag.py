@@ -23,6 +23,7 @@ from typing import Any
 
 import ndef
 
+from drivers import type2
 from drivers.base import Reader, Target
 from drivers.errors import (
     NdefTooLarge,
@@ -57,9 +58,9 @@ from drivers.products import BY_VERSION, NXP_VENDOR, Product
 from drivers.signature import Verdict, verify_signature
 from drivers.tag_memory import MAX_FAST_READ_PAGES, TagMemory, page_spans
 
-GET_VERSION = b"\x60"
-READ_SIG = b"\x3c\x00"
-READ_CNT = b"\x39\x02"
+GET_VERSION = bytes([type2.GET_VERSION])
+READ_SIG = bytes([type2.READ_SIG, 0x00])
+READ_CNT = bytes([type2.READ_CNT, 0x02])
 
 
 @dataclass(frozen=True)
@@ -324,7 +325,8 @@ class Ntag21x(TagMemory):
 
     # -- permanent lock ------------------------------------------------------------------
     def lock_permanently(self, expected_message: bytes | None = None) -> LockState:
-        """Make the tag read-only forever in the order of HARDWARE.md, then verify.
+        """Make the tag read-only forever in the order of docs/hardware.md ("Lock bits and the
+        permanent-lock order"), then verify.
 
         Refuses, before any OTP write, a tag without a decodable NDEF message (or with one
         other than *expected_message*) or with a password set (locking would freeze it).

@@ -14,9 +14,9 @@ Order of guarantees:
 
 At tap time only the UID from anticollision is used; ``tag.product`` and ``tag.genuine`` are
 left out. Reading GET_VERSION and READ_SIG costs two more round trips (about 40 ms on an
-ACR122U, HARDWARE.md) on every door tap, while the originality of each tag is already checked
-once, at provisioning; the registry knows which UIDs were provisioned as genuine, so a clone
-of an unknown UID shows up as ``unknown_tag``.
+ACR122U, docs/hardware.md "Timing") on every door tap, while the originality of each tag
+is already checked once, at provisioning; the registry knows which UIDs were provisioned as
+genuine, so a clone of an unknown UID shows up as ``unknown_tag``.
 """
 
 from __future__ import annotations

@@ -210,6 +210,6 @@ def test_a_clean_run_is_the_sequence_the_fault_tests_enumerate(registry):
     p = tag.product
     assert ops[:3] == [0x60, 0x3C, 0x3A]  # GET_VERSION, READ_SIG, FAST_READ
     lock = [c[1] for c in tag.log if c[0] == WRITE and c[1] in (2, 3, 0x28, p.cfg1_page)]
-    assert lock == [3, 0x28, 2, p.cfg1_page]  # CC, dynamic, static, CFGLCK (HARDWARE.md)
+    assert lock == [3, 0x28, 2, p.cfg1_page]  # CC, dynamic, static, CFGLCK (docs/hardware.md)
     assert ops[-1] == 0x3A  # verify after re-select
     assert list(itertools.takewhile(lambda c: c != WRITE, ops)) == [0x60, 0x3C, 0x3A]

@@ -13,6 +13,7 @@ from drivers.errors import (
     TagError,
     TagGone,
     TagLocked,
+    TagNak,
     TagUnsupported,
     WriteFailed,
 )
@@ -319,3 +320,34 @@ def test_lock_twice_writes_nothing_the_second_time(on_reader):
     tag.log.clear()
     assert fresh.lock_permanently().level is LockLevel.LOCKED
     assert writes(tag) == [] and not fresh.irreversible_attempted
+
+
+class WritesButDoesNotAnswer(EmulatedTag):
+    """A chip that programs a WRITE and then goes silent (the answer lost on the air)."""
+
+    def transceive(self, command: bytes) -> bytes | None:
+        answer = super().transceive(command)
+        if command and command[0] == WRITE:
+            self._selected = False
+            return None
+        return answer
+
+
+def test_a_write_without_an_answer_is_forgotten_by_the_page_cache(on_reader):
+    tag = WritesButDoesNotAnswer("NTAG213")
+    ntag = on_reader(tag)
+    before = ntag.read_pages(6, 6)
+    with pytest.raises(TagGone):
+        ntag.write_page(6, b"\x11\x22\x33\x44")
+    ntag._reselect()
+    assert before != b"\x11\x22\x33\x44"
+    assert ntag.read_pages(6, 6) == b"\x11\x22\x33\x44"  # asked the tag, not the cache
+
+
+def test_nak_to_a_write_past_the_last_page_names_the_page_not_a_lock(on_reader):
+    tag = EmulatedTag("NTAG213")
+    ntag = on_reader(tag)
+    ntag.identify()
+    with pytest.raises(TagNak, match="has no page 45") as caught:
+        ntag.write_page(45, b"\x01\x02\x03\x04")
+    assert not isinstance(caught.value, TagLocked) and caught.value.code == 0x0
