@@ -26,8 +26,8 @@ import ndef
 from drivers import type2
 from drivers.base import Reader, Target
 from drivers.errors import (
+    LockRefused,
     NdefTooLarge,
-    TagError,
     TagGone,
     TagLocked,
     TagNak,
@@ -340,18 +340,18 @@ class Ntag21x(TagMemory):
             )
         content = self.read_ndef()
         if content.area is None or content.message is None or content.error or not content.records:
-            raise TagError(
+            raise LockRefused(
                 f"refusing to lock tag {self.uid_hex}: it holds no valid NDEF message",
                 uid=self.uid,
             )
         if expected_message is not None and content.message != expected_message:
-            raise WriteFailed(
+            raise LockRefused(
                 f"refusing to lock tag {self.uid_hex}: NDEF message is not the expected one",
                 uid=self.uid,
             )
         before = self.lock_state()
         if before.auth0 is not None and before.auth0 < p.pages:
-            raise TagError(
+            raise LockRefused(
                 f"refusing to lock tag {self.uid_hex}: a password protects it from page "
                 f"{before.auth0}, and locking would make that permanent",
                 uid=self.uid,

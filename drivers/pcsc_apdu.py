@@ -20,6 +20,7 @@ left (``TagGone``). ``65 81`` (memory failure) is NAK 0x5.
 from __future__ import annotations
 
 from drivers import type2
+from drivers.errors import NfcError
 
 RAW_MODES = ("acr122", "transparent")
 
@@ -34,11 +35,11 @@ _NAK_INVALID = bytes([type2.NAK_INVALID])
 _NAK_EEPROM = bytes([type2.NAK_EEPROM])
 
 
-class NoValidAnswer(Exception):
+class NoValidAnswer(NfcError):
     """The reader reports no valid answer from the tag (the driver raises TagGone)."""
 
 
-class ApduRejected(Exception):
+class ApduRejected(NfcError):
     """The reader does not understand the APDU (the driver raises CapabilityMissing)."""
 
 

@@ -45,6 +45,7 @@ from typing import Any, Protocol
 
 from drivers import table
 from nfcbridge.config import ReaderSettings
+from nfcbridge.errors import Refused
 from nfcbridge.events import TapEvent
 
 log = logging.getLogger("nfcbridge.control")
@@ -53,8 +54,8 @@ MAX_HOLD = 60.0
 MAX_LINE = 65536
 
 
-class ControlError(Exception):
-    pass
+class ControlError(Refused):
+    """The control channel refuses a request, or cannot be set up (exit 7)."""
 
 
 class DaemonView(Protocol):

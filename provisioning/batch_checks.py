@@ -21,6 +21,7 @@ from drivers.lockbits import LockLevel
 from drivers.ntag import Ntag21x
 from drivers.signature import Verdict
 from provisioning.batch_token import BatchSettings
+from provisioning.errors import RegistryError
 from provisioning.records import TagRecord
 from provisioning.registry import Registry
 
@@ -49,7 +50,7 @@ class TracedTag(Ntag21x):
         return [names.get(page, f"page {page}") for page in self.writes]
 
 
-class Refused(Exception):
+class Refused(RegistryError):
     """The tag is not taken; the message says why. Nothing was written."""
 
 

@@ -9,7 +9,8 @@
     │   │   └── TagAlreadyKnown  a UID already in the registry is presented for provisioning
     │   ├── QuotaExceeded        pickup beyond the provider's allowance (numbers in message)
     │   ├── DuplicateEntity      already exists (provider id, customer, UID)
-    │   └── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
+    │   ├── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
+    │   └── InvalidInput         a value the registry cannot take (provider id, reference, quota)
     ├── PseudonymKeyError        the pseudonym key file is missing or unusable (configuration)
     └── StoreError               registry cannot be used (CLI exit 8)
         ├── StoreUnreachable     URL cannot be opened
@@ -57,6 +58,10 @@ class DuplicateEntity(RegistryError):
 
 class InvalidIdentity(RegistryError):
     pass
+
+
+class InvalidInput(RegistryError, ValueError):
+    """A value the registry cannot store (malformed id or reference, negative quota)."""
 
 
 class PseudonymKeyError(ProvisioningError):

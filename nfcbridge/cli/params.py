@@ -68,3 +68,19 @@ def timeout_option(f: Any) -> Any:
         default=None,
         help="Seconds to wait for a tag (default: provisioning.tag_timeout).",
     )(f)
+
+
+class OutputPath(click.Path):
+    """A file the command will write: its directory must exist (checked before any work)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import os
+
+        path = super().convert(value, param, ctx)
+        directory = os.path.dirname(os.path.abspath(os.fsdecode(path)))
+        if not os.path.isdir(directory):
+            self.fail(f"directory {directory} does not exist", param, ctx)
+        return path

@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from nfcbridge.cli.context import emit, json_option
+from nfcbridge.cli.params import OutputPath
 
 
 @click.group("receiver")
@@ -34,13 +35,14 @@ def receiver() -> None:
 @click.option(
     "--db",
     "db",
-    type=click.Path(dir_okay=False),
+    type=OutputPath(),
     required=True,
     help="SQLite file for the events (created if missing).",
 )
 def serve(listen: str, secret_file: str, db: str) -> None:
     """Receive signed tap events until interrupted."""
-    from nfcbridge.receiver.server import ReceiverHTTPServer, parse_listen
+    from nfcbridge.listen import parse_listen
+    from nfcbridge.receiver.server import ReceiverHTTPServer
     from nfcbridge.receiver.signature import load_secret
     from nfcbridge.receiver.store import open_store
 
@@ -53,7 +55,9 @@ def serve(listen: str, secret_file: str, db: str) -> None:
     try:
         server = ReceiverHTTPServer(address, key, store)
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from None
+        raise click.BadParameter(
+            f"cannot listen on {listen}: {exc.strerror}", param_hint="--listen"
+        ) from None
     click.echo(f"receiver listening on {server.url} (events in {db})", err=True)
     try:
         server.serve_forever()

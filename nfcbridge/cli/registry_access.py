@@ -22,9 +22,16 @@ def open_registry(app: AppContext, url: str | None = None) -> Registry:
     from provisioning.quota import QuotaPolicy
     from provisioning.registry import Registry
 
-    quota = app.settings.quota
+    settings = app.settings
+    if url is None and settings.registry.url == "none":
+        raise ConfigError(
+            'is "none" (the daemon runs without a registry): this command needs one',
+            file=settings.source,
+            key="registry.url",
+        )
+    quota = settings.quota
     return Registry.open(
-        url or app.settings.registry_url, policy=QuotaPolicy(quota.per_customer, quota.spare)
+        url or settings.registry_url, policy=QuotaPolicy(quota.per_customer, quota.spare)
     )
 
 

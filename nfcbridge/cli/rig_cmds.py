@@ -11,6 +11,7 @@ import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 from nfcbridge.cli.demo_cmd import demo
+from nfcbridge.cli.params import OutputPath
 
 
 @click.group("rig")
@@ -69,14 +70,14 @@ def rig() -> None:
 @click.option(
     "--out",
     "out",
-    type=click.Path(dir_okay=False),
+    type=OutputPath(),
     required=True,
     help="Scenario file to write (JSON lines).",
 )
 @click.option(
     "--truth",
     "truth_path",
-    type=click.Path(dir_okay=False),
+    type=OutputPath(),
     help="Also write the ground truth (the report a correct receiver gives) as JSON.",
 )
 @json_option
@@ -202,7 +203,7 @@ def truth(file: str) -> None:
 @click.option(
     "--jsonl",
     "jsonl_path",
-    type=click.Path(dir_okay=False),
+    type=OutputPath(),
     help="With --standalone: append the events to this JSON lines file.",
 )
 @json_option

@@ -21,12 +21,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from nfcbridge.errors import StoreUnavailable
 from nfcbridge.outbox import Outbox, OutboxError, StoredEvent
 
 log = logging.getLogger("nfcbridge.forwarders")
 
 
-class TransientError(Exception):
+class TransientError(StoreUnavailable):
     """Try again later (network down, 5xx, 429, broker away)."""
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:

@@ -20,19 +20,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from nfcbridge.errors import AppError
+from nfcbridge.errors import AppError, ExitCode
 
 
 class ControlUnavailable(AppError):
     """The daemon's control socket cannot be reached (not running, or not ours)."""
 
-    exit_code = 8
+    exit_code = ExitCode.STORE
 
 
 class ControlRefused(AppError):
     """The daemon answered ``ok: false``."""
 
-    exit_code = 4
+    exit_code = ExitCode.READER
 
 
 class ControlClient:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from nfcbridge.errors import AppError
+from nfcbridge.errors import AppError, ExitCode
 from nfcbridge.rig.scenario import PlannedTap, Scenario
 
 log = logging.getLogger("nfcbridge.rig")
@@ -38,7 +38,7 @@ log = logging.getLogger("nfcbridge.rig")
 class ReplayFailed(AppError):
     """A tap could not be presented (the daemon refused it, the reader did not see it)."""
 
-    exit_code = 4
+    exit_code = ExitCode.READER
 
 
 class TapSink(Protocol):

@@ -9,8 +9,8 @@ import pytest
 
 from drivers.emulated.chip import EmulatedTag, Fault
 from drivers.errors import (
+    LockRefused,
     NdefTooLarge,
-    TagError,
     TagGone,
     TagLocked,
     TagNak,
@@ -255,7 +255,7 @@ def test_replaced_tag_on_reselect_is_gone(on_reader):
 def test_lock_refuses_a_tag_without_a_message(on_reader):
     tag = EmulatedTag("NTAG213")
     ntag = on_reader(tag)
-    with pytest.raises(TagError, match="no valid NDEF"):
+    with pytest.raises(LockRefused, match="no valid NDEF"):
         ntag.lock_permanently()
     assert writes(tag) == [] and not ntag.irreversible_attempted
 
@@ -267,7 +267,7 @@ def test_lock_refuses_a_password_protected_tag(on_reader):
     tag.memory[0x29 * 4 + 3] = 0x10  # AUTH0: password from page 0x10
     fresh = again(ntag)
     tag.log.clear()
-    with pytest.raises(TagError, match="password"):
+    with pytest.raises(LockRefused, match="password"):
         fresh.lock_permanently()
     assert writes(tag) == [] and not fresh.irreversible_attempted
 
@@ -277,9 +277,9 @@ def test_lock_refuses_an_unexpected_message(on_reader):
     ntag = on_reader(tag)
     ntag.write_ndef([ndef.UriRecord(URI)])
     tag.log.clear()
-    with pytest.raises(WriteFailed, match="expected"):
+    with pytest.raises(LockRefused, match="expected") as caught:
         ntag.lock_permanently(expected_message=b"\xd1\x01\x01U\x00")
-    assert writes(tag) == []
+    assert writes(tag) == [] and not isinstance(caught.value, WriteFailed)
 
 
 def test_lock_sets_irreversible_attempted_before_the_first_otp_write(on_reader):

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from provisioning.errors import (
     DuplicateEntity,
+    InvalidInput,
     QuotaExceeded,
     TagAlreadyKnown,
     TransitionRefused,
@@ -318,8 +319,16 @@ def test_duplicates_are_refused(registry: Registry):
 def test_unknown_provider_for_a_customer_and_bad_references_are_refused(registry: Registry):
     with pytest.raises(UnknownEntity, match="no provider P-9"):
         registry.add_customer("ext:x1", "P-9", operator=OP)
-    with pytest.raises(UnknownEntity, match="not a customer reference"):
+    with pytest.raises(InvalidInput, match="not a customer reference"):
         registry.add_customer("198112189876", "P-1", operator=OP)
+
+
+def test_invalid_input_is_not_reported_as_an_unknown_entity(registry: Registry):
+    with pytest.raises(InvalidInput, match="invalid provider id") as caught:
+        registry.add_provider("P 1/x", "Bad id", operator=OP)
+    assert not isinstance(caught.value, UnknownEntity)
+    with pytest.raises(InvalidInput, match="negative"):
+        registry.add_provider("P-7", "Negative", operator=OP, spare=-1)
 
 
 # -- quota -----------------------------------------------------------------------------------
