@@ -36,7 +36,7 @@ from nfcbridge.config import load_settings
 from nfcbridge.daemon import Daemon
 from nfcbridge.events import TapEvent
 from nfcbridge.sdnotify import SdNotify
-from tests.chaos.harness import RecordingBackend, new_secret, write_config
+from tests.support.harness import RecordingBackend, new_secret, write_config
 
 
 def raw_sqlite_commits(directory: Path, seconds: float) -> float:

@@ -36,7 +36,7 @@ from nfcbridge.rig.seed import seed_registry
 from nfcbridge.rig.standalone import Station, WebhookDelivery
 from nfcbridge.rig.truth import compare, expected_report
 from provisioning.registry import Registry
-from tests.chaos.harness import (
+from tests.support.harness import (
     new_secret,
     start_daemon,
     stop_daemon,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
 
 import ndef
 import pytest
@@ -21,7 +20,7 @@ from sqlalchemy import func, select
 from drivers import open_reader
 from drivers.emulated.chip import EmulatedTag, Fault
 from drivers.mock import bench
-from provisioning import audit, pgadmin
+from provisioning import audit
 from provisioning.batch import BatchSettings, run_batch
 from provisioning.batch_results import TagResult
 from provisioning.registry import Registry
@@ -32,21 +31,6 @@ TEMPLATE = "https://kvitto.example.se/t/{token}"
 SETTINGS = BatchSettings(uri_template=TEMPLATE, token_bytes=12, tag_timeout=0.05)
 WRITE = 0xA2
 OUTCOMES = {"provisioned", "spoiled", "retry"}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def registry(request: pytest.FixtureRequest, tmp_path) -> Iterator[Registry]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'registry.db'}"
-    else:
-        url = pgadmin.create_database()
-    reg = Registry.open(url)
-    try:
-        yield reg
-    finally:
-        reg.close()
-        if request.param == "postgres":
-            pgadmin.drop_database(url)
 
 
 def present(reg: Registry, tag: EmulatedTag, batch: str) -> TagResult:

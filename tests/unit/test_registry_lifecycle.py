@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text, update
@@ -31,14 +30,14 @@ OP = "desk-anna"
 _uids = itertools.count(1)
 
 
-@pytest.fixture
-def registry(registry_url: str) -> Iterator[Registry]:
-    reg = Registry.open(registry_url, policy=QuotaPolicy(per_customer=1, spare=2))
-    reg.open_batch("b1", operator=OP)
-    reg.add_provider("P-1", "Omsorg Ett AB", operator=OP)
-    reg.add_provider("P-2", "Omsorg Två AB", operator=OP)
-    yield reg
-    reg.close()
+@pytest.fixture(autouse=True)
+def two_providers(registry: Registry) -> None:
+    """Every test's registry (tests/conftest.py, default quota 1 per customer + 2 spare)
+    has a batch and two providers."""
+    assert registry.policy == QuotaPolicy(per_customer=1, spare=2)
+    registry.open_batch("b1", operator=OP)
+    registry.add_provider("P-1", "Omsorg Ett AB", operator=OP)
+    registry.add_provider("P-2", "Omsorg Två AB", operator=OP)
 
 
 def new_uid() -> bytes:
