@@ -169,7 +169,7 @@ def load_settings(path: str | os.PathLike[str] | None) -> Settings:
         raise ConfigError(f"not valid TOML: {exc}", file=file) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (byte {exc.start}): TOML is UTF-8", file=file) from None
-    settings = _build(Settings, {**raw, "source": file}, file, "")
+    settings: Settings = _build(Settings, {**raw, "source": file}, file, "")
     _check(settings, file)
     return settings
 

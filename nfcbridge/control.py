@@ -41,12 +41,17 @@ import struct
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from drivers import table
 from nfcbridge.config import ReaderSettings
 from nfcbridge.errors import Refused
 from nfcbridge.events import TapEvent
+
+if TYPE_CHECKING:
+    from drivers.emulated.chip import EmulatedTag
+    from drivers.emulated.field import Field
+    from nfcbridge.worker import ReaderWorker
 
 log = logging.getLogger("nfcbridge.control")
 
@@ -279,7 +284,7 @@ class ControlServer:
         }
 
     @staticmethod
-    def _remove(field: Any, tag: Any, worker: Any, lock: threading.Lock) -> None:
+    def _remove(field: Field, tag: EmulatedTag, worker: ReaderWorker, lock: threading.Lock) -> None:
         try:
             if field.tag is tag:
                 field.remove()

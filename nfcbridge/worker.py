@@ -34,6 +34,7 @@ from nfcbridge.config import ReaderSettings
 from nfcbridge.events import Origin, TapEvent
 from nfcbridge.outbox import OutboxError
 from nfcbridge.pipeline import TapPipeline
+from nfcbridge.seams import ReaderMetrics
 
 log = logging.getLogger("nfcbridge.worker")
 
@@ -68,7 +69,7 @@ class ReaderWorker(threading.Thread):
         settings: ReaderSettings,
         pipeline: TapPipeline,
         *,
-        metrics: Any = None,
+        metrics: ReaderMetrics | None = None,
         min_backoff: float = 0.2,
         max_backoff: float = 30.0,
         removal_poll: float = 0.05,

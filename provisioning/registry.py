@@ -381,4 +381,5 @@ def _where(row: Row[Any]) -> str:
         return f"active on customer {row.customer_ref} (provider {row.provider_id})"
     if row.state in FINAL_STATES:
         return f"{row.state} (final)"
-    return row.state.replace("_", " ")
+    state: str = row.state
+    return state.replace("_", " ")

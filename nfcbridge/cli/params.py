@@ -9,8 +9,13 @@ import click
 if TYPE_CHECKING:
     from drivers.url import ReaderURL
 
+    UidParamBase = click.ParamType[bytes]
+    ReaderUrlParamBase = click.ParamType[ReaderURL]
+else:  # click < 8.2 has no generic ParamType at run time
+    UidParamBase = ReaderUrlParamBase = click.ParamType
 
-class UidParam(click.ParamType):
+
+class UidParam(UidParamBase):
     """A 7-byte UID in hex, with or without ':' separators (04:A1:B2... or 04A1B2...)."""
 
     name = "UID"
@@ -30,7 +35,7 @@ class UidParam(click.ParamType):
         return uid
 
 
-class ReaderUrlParam(click.ParamType):
+class ReaderUrlParam(ReaderUrlParamBase):
     """A reader URL, parsed once; an unknown scheme is a usage error listing known ones."""
 
     name = "URL"
