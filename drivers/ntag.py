@@ -228,21 +228,29 @@ class Ntag21x(TagMemory):
             )
         return int.from_bytes(answer, "little")
 
-    def is_blank(self) -> bool:
-        """Factory state: CC, user memory (factory bytes then zeros), no lock bits, no
-        password, mirror, counter or CFGLCK. Stops reading at the first difference."""
+    def is_factory_configured(self) -> bool:
+        """The configuration a tag leaves the factory with: the factory CC, no lock bits, no
+        password (AUTH0 past the last page), no mirror, counter or CFGLCK. The one check
+        of it: ``is_blank`` adds the user memory, the batch runner's retry rule adds its
+        registry history (``provisioning.batch_checks.may_retry``)."""
         p = self.identify()
         lock = self.lock_state()
         cfg0, cfg1 = self._pages[p.cfg0_page], self._pages[p.cfg1_page]
-        if (
+        return not (
             lock.cc != p.factory_cc
             or any(lock.static)
             or (lock.dynamic is not None and any(lock.dynamic))
             or cfg0[0] & CFG_MIRROR_MASK
             or cfg0[3] < p.pages
             or cfg1[0]
-        ):
+        )
+
+    def is_blank(self) -> bool:
+        """Factory state: ``is_factory_configured`` and the user memory as delivered
+        (factory bytes then zeros). Stops reading at the first difference."""
+        if not self.is_factory_configured():
             return False
+        p = self.identify()
         factory = p.factory_user.ljust(p.user_bytes, b"\x00")
         user_pages = list(range(p.user_first, p.user_last + 1))
         for start, end in page_spans(user_pages, MAX_FAST_READ_PAGES):

@@ -12,6 +12,7 @@ import click
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 from nfcbridge.cli.demo_cmd import demo
 from nfcbridge.cli.params import OutputPath
+from nfcbridge.config import ForwarderSettings
 
 
 @click.group("rig")
@@ -192,7 +193,9 @@ def truth(file: str) -> None:
     help="The daemon's control socket (default: from the config).",
 )
 @click.option(
-    "--standalone", is_flag=True, help="No daemon: in-process mock readers and a minimal pipeline."
+    "--standalone",
+    is_flag=True,
+    help="No daemon running: the daemon's own pipeline in-process, on a temporary outbox.",
 )
 @click.option("--forward-to", help="With --standalone: webhook URL of a receiver.")
 @click.option(
@@ -250,14 +253,10 @@ def run(
         finally:
             client.close()
     else:
-        deliver = _delivery(forward_to, secret_file, jsonl_path)
         from nfcbridge.rig.standalone import Station
 
-        try:
-            with Station(scenario, deliver) as station:
-                result = replay(scenario, station, **options)  # type: ignore[arg-type]
-        finally:
-            deliver.close()
+        with Station(scenario, _forwarder(forward_to, secret_file, jsonl_path)) as station:
+            result = replay(scenario, station, **options)  # type: ignore[arg-type]
     emit(
         {"taps": result.taps, "seconds": round(result.real_seconds, 1), "errors": result.errors},
         as_json,
@@ -298,19 +297,20 @@ def seed(app: AppContext, file: str, registry_url: str | None, as_json: bool) ->
         click.echo(f"nothing to do: the registry already holds scenario {scenario.name!r}")
 
 
-def _delivery(forward_to: str | None, secret_file: str | None, jsonl_path: str | None):  # type: ignore[no-untyped-def]
-    from nfcbridge.rig.standalone import JsonlDelivery, WebhookDelivery
+def _forwarder(
+    forward_to: str | None, secret_file: str | None, jsonl_path: str | None
+) -> ForwarderSettings:
+    """The standalone station's one forwarder, configured as the daemon's would be."""
+    from nfcbridge.rig.standalone import jsonl, webhook
 
     if bool(forward_to) == bool(jsonl_path):
         raise click.UsageError("--standalone needs exactly one of --forward-to URL or --jsonl FILE")
     if forward_to:
         if not secret_file:
             raise click.UsageError("--forward-to needs --secret-file")
-        from nfcbridge.receiver.signature import load_secret
-
-        return WebhookDelivery(forward_to, load_secret(secret_file))
+        return webhook(forward_to, secret_file)
     assert jsonl_path is not None
-    return JsonlDelivery(jsonl_path)
+    return jsonl(jsonl_path)
 
 
 def _summary(scenario, truth, file: str) -> dict[str, object]:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nfcbridge.errors import AppError, ExitCode
+from nfcbridge.timefmt import utc_iso
 
 
 class ControlUnavailable(AppError):
@@ -74,7 +75,7 @@ class ControlClient:
     def tap(self, reader: str, uid: str, hold: float, at: datetime | None = None) -> dict[str, Any]:
         message: dict[str, Any] = {"op": "tap", "reader": reader, "uid": uid, "hold": hold}
         if at is not None:
-            message["at"] = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            message["at"] = utc_iso(at)
         return self.request(message)
 
     def close(self) -> None:
