@@ -3,8 +3,9 @@
 Every exception a command can meet belongs to one of three trees: ``drivers.errors.NfcError``,
 ``provisioning.errors.ProvisioningError`` and ``AppError`` here (which the application's own
 errors subclass: ``OutboxError``, ``ControlError``, ``TransientError``, ``SignatureInvalid``,
-``ScenarioError``, ...). ``exit_code_for`` maps them through ``EXIT_TABLE``; the table and
-its meanings are documented in docs/architecture.md ("Exit codes") and the README.
+``ScenarioError``, ...). ``exit_code_for`` maps them with ``exit_table``; the table and its
+meanings (10 includes a failed spot check, ``SpotCheckFailed``) are documented in
+docs/architecture.md ("Exit codes") and the README.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ class ConfirmationRequired(AppError):
 
 class VerificationFailed(AppError):
     exit_code = ExitCode.VERIFY
+
+
+class SpotCheckFailed(VerificationFailed):
+    """``tag check``: the tag failed a spot check (recorded in the audit trail)."""
 
 
 class StoreUnavailable(AppError):

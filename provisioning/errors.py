@@ -10,7 +10,9 @@
     │   ├── QuotaExceeded        pickup beyond the provider's allowance (numbers in message)
     │   ├── DuplicateEntity      already exists (provider id, customer, UID)
     │   ├── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
-    │   └── InvalidInput         a value the registry cannot take (provider id, reference, quota)
+    │   ├── InvalidInput         a value the registry cannot take (provider id, reference, quota)
+    │   └── AccountError         a web account cannot be added or changed as asked
+    │       └── LoginRefused     wrong password or code, locked, disabled (one message)
     ├── PseudonymKeyError        the pseudonym key file is missing or unusable (configuration)
     └── StoreError               registry cannot be used (CLI exit 8)
         ├── StoreUnreachable     URL cannot be opened
@@ -62,6 +64,18 @@ class InvalidIdentity(RegistryError):
 
 class InvalidInput(RegistryError, ValueError):
     """A value the registry cannot store (malformed id or reference, negative quota)."""
+
+
+class AccountError(RegistryError):
+    pass
+
+
+class LoginRefused(AccountError):
+    """Deliberately vague towards the person logging in; ``why`` is for the audit trail."""
+
+    def __init__(self, message: str, *, why: str) -> None:
+        super().__init__(message)
+        self.why = why
 
 
 class PseudonymKeyError(ProvisioningError):

@@ -2,14 +2,16 @@
 
 The truth is read from the scenario's own records, not from tap pairing: each ``visit``
 record is one expected visit (``end: null`` also an expected missing end), each lone
-``tap`` on a retired or unknown tag one expected anomaly of that kind, and every two visit
+``tap`` on a retired, unknown or issued tag one expected anomaly of that kind (an issued
+tag's is ``not_attached``), and every two visit
 records by different staff on the same tag that overlap one expected double staffing. A
 tag held on the reader (``hold_start`` above ``HELD``) is a planted condition whose only
 effect must be none: it is listed under ``planted`` and checked by the visits matching.
 
 ``compare`` matches a receiver report (``nfcbridge.receiver.report``) against the truth by
 reader, tag and time, with times and durations within ``tolerance`` seconds, and returns
-the differences as sentences (empty: the report equals the truth).
+the differences as sentences (empty: the report equals the truth). Plausibility findings:
+``nfcbridge.rig.plausible_truth``.
 """
 
 from __future__ import annotations
@@ -18,18 +20,24 @@ from typing import Any
 
 from nfcbridge import events as ev
 from nfcbridge.receiver.pairing import overlaps
+from nfcbridge.receiver.plausibility import Limits
+from nfcbridge.rig.plausible_truth import expected_plausibility
 from nfcbridge.rig.scenario import Scenario
 from nfcbridge.timefmt import parse_iso, utc_iso
 
 HELD = 10.0  # seconds: a hold this long is "a tag held on the reader"
 # A scenario tag's state -> the anomaly a station's event names for a tap of it.
-ANOMALY_OF_STATE = {"retired": ev.RETIRED_TAG, "unknown": ev.UNKNOWN_TAG}
+ANOMALY_OF_STATE = {
+    "retired": ev.RETIRED_TAG,
+    "unknown": ev.UNKNOWN_TAG,
+    "issued": ev.NOT_ATTACHED,
+}
 
 
 _iso = utc_iso
 
 
-def expected_report(s: Scenario) -> dict[str, Any]:
+def expected_report(s: Scenario, limits: Limits | None = None) -> dict[str, Any]:
     visits, missing, planted = [], [], []
     for v in s.visits:
         reader = s.reader_of(v.staff)
@@ -98,6 +106,7 @@ def expected_report(s: Scenario) -> dict[str, Any]:
         "double_staffing": sorted(doubles, key=key),
         "anomalies": sorted(anomalies, key=key),
         "planted": sorted(planted, key=key),
+        "plausibility": expected_plausibility(s, limits),
     }
 
 
@@ -134,6 +143,16 @@ def compare(truth: dict[str, Any], report: dict[str, Any], tolerance: float = 1.
             e["readers"] == sorted(r["readers"]) and _close(e["from"], r["from"], tolerance)
         ),
         lambda e: f"{'+'.join(e['readers'])} on {e['uid']} from {e['from']}",
+    )
+    problems += _match(
+        "implausible",
+        truth.get("plausibility", []),
+        report.get("plausibility", []),
+        ("kind", "uid", "reader"),
+        lambda e, r: _close(e["at"], r["at"], tolerance),
+        lambda e: (
+            f"{e['kind']} on {e['uid']}{' by ' + e['reader'] if e['reader'] else ''} at {e['at']}"
+        ),
     )
     problems += _match(
         "anomaly",
