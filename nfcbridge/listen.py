@@ -12,21 +12,25 @@ import ipaddress
 
 
 def parse_listen(
-    text: str, *, default_host: str = "127.0.0.1", loopback_only: bool = False
+    text: str,
+    *,
+    default_host: str = "127.0.0.1",
+    loopback_only: bool = False,
+    example: str = "127.0.0.1:8080",
 ) -> tuple[str, int]:
     """``HOST:PORT`` -> (host, port), or ``ValueError`` saying what is expected."""
-    example = "127.0.0.1:8080" if not loopback_only else "127.0.0.1:9464"
     kind = "a loopback HOST:PORT" if loopback_only else "HOST:PORT"
+    wrong = ValueError(f"must be {kind} (port 0-65535) such as {example}, not {text!r}")
     host, sep, port = text.strip().rpartition(":")
     host = host.strip("[]") or default_host
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"expected {kind} (port 0-65535) such as {example}, not {text!r}")
+        raise wrong
     if host == "localhost":
         return host, int(port)
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        raise ValueError(f"expected {kind} with an IP address, not {text!r}") from None
+        raise wrong from None
     if loopback_only and not address.is_loopback:
-        raise ValueError(f"must be {kind} such as {example}, not {text!r}")
+        raise wrong
     return host, int(port)

@@ -22,7 +22,7 @@ from nfcbridge.listen import parse_listen as listen_address
 def parse_listen(listen: str, *, file: str | None = None) -> tuple[str, int]:
     """``HOST:PORT`` on a loopback address (metrics never leave the machine)."""
     try:
-        return listen_address(listen, loopback_only=True)
+        return listen_address(listen, loopback_only=True, example="127.0.0.1:9464")
     except ValueError as exc:
         raise ConfigError(str(exc), file=file, key="metrics.listen") from None
 

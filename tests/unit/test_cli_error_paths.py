@@ -83,6 +83,11 @@ BLOCKING: dict[str, list[list[str]]] = {
         ["--listen", "127.0.0.1:0", "--secret-file", "{garbage}", "--db", "{d}/r.db"],
         ["--listen", "127.0.0.1:0", "--secret-file", "{secret}", "--db", "{missing}/r.db"],
     ],
+    "web": [
+        ["--listen", ":99999"],
+        ["--listen", "0.0.0.0:8080"],
+        ["--listen", "127.0.0.1:{busy}"],
+    ],
     "rig run": [
         ["{garbage}"],
         ["{scenario}", "--standalone", "--jsonl", "{missing}/taps.jsonl"],
@@ -144,6 +149,8 @@ def places(tmp_path: Path) -> dict[str, str]:
     secret.write_text("whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=")
     bad_config = tmp_path / "bad.toml"
     bad_config.write_bytes(_not_utf8(tmp_path))
+    good_config = tmp_path / "good.toml"
+    good_config.write_text(BASE.format(d=tmp_path))
     keep_days_config = tmp_path / "keep.toml"
     keep_days_config.write_text(_keep_days_huge(tmp_path))
     scenario = tmp_path / "scenario.toml"
@@ -153,6 +160,7 @@ def places(tmp_path: Path) -> dict[str, str]:
         "garbage": str(garbage),
         "secret": str(secret),
         "bad_config": str(bad_config),
+        "good_config": str(good_config),
         "keep_days_config": str(keep_days_config),
         "missing": str(tmp_path / "no" / "such" / "dir"),
         "scenario": str(scenario),
@@ -206,7 +214,7 @@ def test_blocking_commands_fail_cleanly_on_hostile_input(
         assert name in COMMANDS, f"BLOCKING names {name!r}, which is no longer a command"
         for variant in variants:
             args = name.split() + [a.format(**fill) for a in variant]
-            result = invoke(args)
+            result = invoke(args, config=Path(places["good_config"]))  # files stay in tmp
             assert_clean_failure(result, " ".join(args))
             assert result.exit_code != 0, " ".join(args)
 
