@@ -27,10 +27,13 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nfcbridge.errors import AppError, ExitCode
 from nfcbridge.rig.scenario import PlannedTap, Scenario
+
+if TYPE_CHECKING:
+    from nfcbridge.rig.control_client import ControlClient
 
 log = logging.getLogger("nfcbridge.rig")
 
@@ -50,7 +53,7 @@ class TapSink(Protocol):
 class ControlSink:
     """Taps into a running daemon through its control socket."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: ControlClient) -> None:
         self.client = client
 
     def tap(self, reader: str, uid: str, hold: float, at: datetime | None) -> dict[str, Any]:
