@@ -65,7 +65,7 @@ def test_district_day_standalone(tmp_path: Path) -> None:
     server = ReceiverHTTPServer(("127.0.0.1", 0), decode_secret(secret), store)
     server.start_background()
     try:
-        with Station(day, webhook(server.url, secret_file), retap_window=0.2) as station:
+        with Station(day, webhook(server.url, secret_file), retap_window=0.0) as station:
             result = replay(day, station, speed=100, max_idle=0.03, retap_gap=0.3)
         assert result.errors == []
         events = store.events()
@@ -143,7 +143,7 @@ def test_district_day_through_daemon(tmp_path: Path) -> None:
 
 def _daemon_config(directory: Path, day: Scenario, url: str, secret_file: Path) -> Path:
     readers = "".join(
-        f'[[readers]]\nname = "{s.reader}"\nurl = "mock:{s.reader}"\nretap_window = 0.1\n'
+        f'[[readers]]\nname = "{s.reader}"\nurl = "mock:{s.reader}"\nretap_window = 0.0\n'
         for s in day.staff.values()
     )
     path = directory / "rig.toml"

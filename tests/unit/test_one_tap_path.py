@@ -34,7 +34,7 @@ def through_the_daemon(day: Scenario, tmp_path: Path, out: Path) -> int:
     with Registry.open(registry_url) as registry:
         seed_registry(registry, day, operator="rig")
     readers = "".join(
-        f'[[readers]]\nname = "{s.reader}"\nurl = "mock:{s.reader}"\nretap_window = 0.1\n'
+        f'[[readers]]\nname = "{s.reader}"\nurl = "mock:{s.reader}"\nretap_window = 0.0\n'
         for s in day.staff.values()
     )
     config = tmp_path / "station.toml"
@@ -60,7 +60,7 @@ def through_the_daemon(day: Scenario, tmp_path: Path, out: Path) -> int:
 def test_standalone_and_daemon_paths_send_byte_identical_event_bodies(tmp_path: Path) -> None:
     day = generate_day(DayParameters(customers=6, staff=3, anomalies=0.3, seed=7))
     standalone = tmp_path / "standalone.jsonl"
-    with Station(day, jsonl(standalone), retap_window=0.1) as station:
+    with Station(day, jsonl(standalone), retap_window=0.0) as station:
         result = replay(day, station, **OPTIONS)  # type: ignore[arg-type]
     assert result.errors == []
     daemon = tmp_path / "daemon.jsonl"

@@ -140,7 +140,7 @@ def test_a_district_day_with_planted_patterns_reports_exactly_those(receiver) ->
     )
     planted = plant_implausible(day)
     day = parse_scenario("\n".join(scenario_lines(day)))  # the format carries every pattern
-    with Station(day, webhook(srv.url, secret_file), retap_window=0.1) as station:
+    with Station(day, webhook(srv.url, secret_file), retap_window=0.0) as station:
         result = replay(day, station, speed=1000, max_idle=0.02, retap_gap=0.2)
     assert result.errors == []
     report = build_report(srv.store.events())
