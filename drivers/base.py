@@ -26,6 +26,11 @@ from drivers.url import ReaderURL
 log = logging.getLogger("drivers")
 FRAMES = 5  # log level below DEBUG: raw frames can carry passwords
 logging.addLevelName(FRAMES, "FRAMES")
+# Frames are always logged at FRAMES, seen only when asked for: a ``spy+`` reader's frames
+# go to a logger enabled at FRAMES whatever the log level (--debug stops at DEBUG).
+_frames = logging.getLogger("drivers.frames")
+_spy_frames = logging.getLogger("drivers.frames.spy")
+_spy_frames.setLevel(FRAMES)
 
 
 class Capability(enum.Enum):
@@ -73,7 +78,7 @@ class Reader(ABC):
         self._opened = False
         self._closed = False
         self.target: Target | None = None
-        self.spy = False  # set by the spy+ URL wrapper: frames logged at INFO
+        self.spy = False  # set by the spy+ URL wrapper: frames shown (level FRAMES)
 
     # -- lifecycle ----------------------------------------------------------------------
     def open(self) -> Self:
@@ -140,16 +145,16 @@ class Reader(ABC):
     def transceive(self, command: bytes, timeout: float = 0.1) -> bytes:
         self._require(Capability.TRANSCEIVE)
         self._require_open()
-        level = logging.INFO if self.spy else FRAMES
-        log.log(level, "%s >> %s", self.url, command.hex())
+        frames, level = (_spy_frames if self.spy else _frames), FRAMES
+        frames.log(level, "%s >> %s", self.url, command.hex())
         try:
             answer = self._transceive(command, timeout)
         except TagGone as exc:
-            log.log(level, "%s << (no answer)", self.url)
+            frames.log(level, "%s << (no answer)", self.url)
             if exc.uid is None and self.target is not None:
                 exc.uid = self.target.uid
             raise
-        log.log(level, "%s << %s", self.url, answer.hex())
+        frames.log(level, "%s << %s", self.url, answer.hex())
         return answer
 
     def reselect(self) -> Target:

@@ -8,6 +8,10 @@ Protocol: one JSON object per line in, one per line out.
 
     {"op": "status"}
         -> {"ok": true, "status": {...}}            (what ``nfcbridge status`` prints)
+    {"op": "manual", "kind": "start", "staff": "S-001", "customer": "ext:4711",
+     "at": "2026-11-24T07:58:00+01:00", "reason": "technical_fault", "note": "..."}
+        -> {"ok": true, "event_id": "...", "seq": 3, "origin": "manual"}
+           (a manual registration: ``nfcbridge.manual``; the note stays at the station)
     {"op": "tap", "reader": "desk", "uid": "04A1B2C3D4E5F6", "hold": 0.3,
      "at": "2026-11-24T07:58:12.345Z"}
         -> {"ok": true, "event_id": "...", "seq": 12, "origin": "simulated"}
@@ -36,6 +40,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import socket
 import struct
 import threading
@@ -67,6 +72,7 @@ class DaemonView(Protocol):
     def reader_settings(self, name: str) -> ReaderSettings | None: ...
     def worker(self, name: str) -> ReaderWorker: ...
     def status(self) -> dict[str, Any]: ...
+    def manual(self, request: dict[str, Any]) -> dict[str, Any]: ...
 
 
 def parse_at(value: Any) -> datetime | None:
@@ -85,6 +91,18 @@ def parse_at(value: Any) -> datetime | None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ControlError(f"bad tap request: 'at' needs a time zone ({example})")
     return moment.astimezone(UTC)
+
+
+RUN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def parse_run(value: Any) -> str | None:
+    """The ``run`` of a tap request (the replay's id); ``ControlError`` if malformed."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not RUN_ID.match(value):
+        raise ControlError("bad tap request: 'run' must be 1-64 letters, digits, _ . : -")
+    return value
 
 
 def peer_uid(conn: socket.socket) -> int:
@@ -209,7 +227,9 @@ class ControlServer:
             return self.tap(request)
         if op == "ping":
             return {"ok": True}
-        raise ControlError(f"unknown op {op!r} (known: status, tap, ping)")
+        if op == "manual":
+            return self.daemon.manual(request)
+        raise ControlError(f"unknown op {op!r} (known: status, tap, manual, ping)")
 
     def _lock(self, reader: str) -> threading.Lock:
         with self._locks_guard:
@@ -240,6 +260,7 @@ class ControlServer:
         if not 0 <= hold <= MAX_HOLD:
             raise ControlError(f"hold must be between 0 and {MAX_HOLD:g} s")
         at = parse_at(request.get("at"))
+        run = parse_run(request.get("run"))
         worker = self.daemon.worker(name)
         lock = self._lock(name)
         if not lock.acquire(timeout=MAX_HOLD + 10):
@@ -255,7 +276,7 @@ class ControlServer:
                 seen.set()
 
         worker.presentation_listeners.append(listener)
-        worker.stamp_next(uid_hex, at)
+        worker.stamp_next(uid_hex, at, run)
         try:
             field.place(tag)
             seen.wait(float(request.get("wait", 10.0)))

@@ -11,13 +11,23 @@ re-delivery after a crash carries exactly the same body and the same ``event_id`
      "registry": {"state": "active", "customer": "psn:k1:3f9c...", "provider": "P-0042"},
      "origin": "reader", "anomalies": []}
 
+A manual registration (a visit start or end registered without a receipt: a technical
+fault, a visit started or ended outside the home) is the same event with ``origin:
+"manual"``, ``tag: null`` (no tag was read), ``clock_synced: false`` (the time was typed in)
+and a ``manual`` block; its note never travels, only a reference and a salted hash of it
+(``nfcbridge.manual``)::
+
+     "origin": "manual", "manual": {"kind": "start", "staff": "S-001", "customer": "ext:4711",
+     "reason": "technical_fault", "note_ref": "<uuid>", "note_sha256": "<hex>"}
+
 ``tag.product``, ``tag.genuine`` and ``tag.signature`` are null unless the reader learned
 them at tap time: by default the daemon reads the UID only (from anticollision), so a tap
 is never slowed by a tag read (see ``nfcbridge.pipeline``); a reader with
 ``check_signature`` reads the originality signature on each tap (``nfcbridge.tap_checks``:
 ``signature`` is the verdict, ``genuine`` its judgement). ``registry`` is null when no
 registry is configured or it could not be asked (then ``anomalies`` says
-``registry_unavailable``).
+``registry_unavailable``). A simulated tap replayed by ``rig run`` also carries ``"run"``,
+the replay's id, so that a receiver holding several replays can tell them apart.
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ import uuid6
 from nfcbridge.timefmt import utc_iso
 
 SCHEMA = "nfcbridge.tap/1"
-Origin = Literal["reader", "simulated"]
+Origin = Literal["reader", "simulated", "manual"]
 
 # The anomaly vocabulary (stable strings: backends match on them).
 UNKNOWN_TAG = "unknown_tag"  # the registry has never seen this UID
@@ -67,6 +77,27 @@ class RegistryFacts:
     state: str
     customer: str | None
     provider: str | None
+    # the customer's status when the tag is on one: "active", "lock" (a digital lock gives
+    # the receipt: the sticker should have been collected) or "ended"; absent otherwise
+    customer_status: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"state": self.state, "customer": self.customer, "provider": self.provider}
+        if self.customer_status is not None:
+            data["customer_status"] = self.customer_status
+        return data
+
+
+@dataclass(frozen=True)
+class ManualFacts:
+    """What a manual registration says instead of a tag (the note stays at the station)."""
+
+    kind: Literal["start", "end"]
+    staff: str
+    customer: str
+    reason: str
+    note_ref: str
+    note_sha256: str
 
 
 @dataclass(frozen=True)
@@ -75,18 +106,20 @@ class TapEvent:
     station: str
     reader: str
     occurred_at: datetime
-    tag: TagFacts
+    tag: TagFacts | None  # None only for a manual registration
     origin: Origin
     clock_synced: bool
     seq: int = 0  # assigned by the outbox inside the commit transaction
     registry: RegistryFacts | None = None
     anomalies: tuple[str, ...] = field(default=())
+    run: str | None = None  # the replay a simulated tap came from (``rig run``); else None
+    manual: ManualFacts | None = None
 
     def with_seq(self, seq: int) -> TapEvent:
         return replace(self, seq=seq)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "schema": SCHEMA,
             "event_id": self.event_id,
             "station": self.station,
@@ -94,11 +127,16 @@ class TapEvent:
             "seq": self.seq,
             "occurred_at": format_time(self.occurred_at),
             "clock_synced": self.clock_synced,
-            "tag": self.tag.to_dict(),
-            "registry": asdict(self.registry) if self.registry is not None else None,
+            "tag": self.tag.to_dict() if self.tag is not None else None,
+            "registry": self.registry.to_dict() if self.registry is not None else None,
             "origin": self.origin,
             "anomalies": list(self.anomalies),
         }
+        if self.run is not None:  # only simulated taps of a replay carry it
+            data["run"] = self.run
+        if self.manual is not None:  # only then: a tap's bytes stay as they always were
+            data["manual"] = asdict(self.manual)
+        return data
 
     def to_json(self) -> str:
         """Compact, key order fixed: the exact bytes stored, signed and sent."""

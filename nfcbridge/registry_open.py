@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 
 def open_registry(settings: Settings, url: str | None = None) -> Registry:
-    """The registry at *url* (default: the configured one) with the configured quota."""
+    """The registry at *url* (default: the configured one) with the configured quota and
+    municipal rules (locking date, order lead time)."""
+    from provisioning.months import MunicipalRules
     from provisioning.quota import QuotaPolicy
     from provisioning.registry import Registry
 
@@ -28,9 +30,14 @@ def open_registry(settings: Settings, url: str | None = None) -> Registry:
             file=settings.source,
             key="registry.url",
         )
-    quota = settings.quota
+    quota, municipal = settings.quota, settings.municipal
     return Registry.open(
-        url or settings.registry_url, policy=QuotaPolicy(quota.per_customer, quota.spare)
+        url or settings.registry_url,
+        policy=QuotaPolicy(quota.per_customer, quota.spare),
+        rules=MunicipalRules(
+            locking_working_days=municipal.locking_working_days,
+            order_lead_working_days=municipal.order_lead_working_days,
+        ),
     )
 
 

@@ -91,26 +91,33 @@ class ReaderWorker(threading.Thread):
         self.reader: Reader | None = None
         # told after each presentation: (uid, committed event or None if merged or failed)
         self.presentation_listeners: list[Callable[[str, TapEvent | None], None]] = []
-        self._stamp: tuple[str, datetime] | None = None  # (uid, moment) for the next tap
+        # (uid, moment, replay run) for the next tap of a simulated reader
+        self._stamp: tuple[str, datetime | None, str | None] | None = None
         self._stamp_lock = threading.Lock()
 
     def stop(self) -> None:
         self.stopping.set()
 
-    def stamp_next(self, uid: str, moment: datetime | None) -> None:
-        """The next tap of *uid* on this reader occurred at *moment* (None: forget it).
+    def stamp_next(self, uid: str, moment: datetime | None, run: str | None = None) -> None:
+        """The next tap of *uid* on this reader occurred at *moment* (None: the station
+        clock) in replay *run*; both None: forget it.
 
         Ignored unless this reader's taps are simulated: a real reader's occurred_at always
         comes from the station clock."""
+        wanted = (moment or run) and self.origin == "simulated"
         with self._stamp_lock:
-            self._stamp = (uid.upper(), moment) if moment and self.origin == "simulated" else None
+            self._stamp = (uid.upper(), moment, run) if wanted else None
 
     def _take_stamp(self, uid: str) -> datetime | None:
+        return self._take_stamp_and_run(uid)[0]
+
+    def _take_stamp_and_run(self, uid: str) -> tuple[datetime | None, str | None]:
+        """The stamp for this tap of *uid*, once: (moment, run), or (None, None)."""
         with self._stamp_lock:
             stamp, self._stamp = self._stamp, None
         if stamp is None or stamp[0] != uid.upper() or self.origin != "simulated":
-            return None
-        return stamp[1]
+            return None, None
+        return stamp[1], stamp[2]
 
     # -- supervision ----------------------------------------------------------------------
     def run(self) -> None:
@@ -192,7 +199,7 @@ class ReaderWorker(threading.Thread):
         started = time.monotonic()
         seen_at = now_utc()
         uid = target.uid_hex
-        moment = self._take_stamp(uid)
+        moment, run = self._take_stamp_and_run(uid)
         checked = NOT_READ
         if self.settings.check_signature:
             checked = check_signature(reader, target, self.origin)
@@ -206,6 +213,7 @@ class ReaderWorker(threading.Thread):
                 product=checked.product,
                 genuine=checked.genuine,
                 signature=checked.signature,
+                run=run,
             )
         except OutboxError as exc:
             self.health.errors += 1

@@ -126,7 +126,7 @@ def load_key(path: Path, *, create: bool) -> bytes:
     """
     if create and not path.exists():
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             pass  # another process created it first: read theirs

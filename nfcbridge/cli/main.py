@@ -117,7 +117,7 @@ def config_group() -> None:
     """Inspect the configuration."""
 
 
-@config_group.command("show")
+@config_group.command("show", short_help="Print the settings in force as TOML.")
 @json_option
 @pass_app
 def config_show(app: AppContext, as_json: bool) -> None:
@@ -160,25 +160,34 @@ def _register() -> None:
         daemon_cmds,
         emulate_cmds,
         lifecycle_cmds,
+        manual_cmds,
+        process_cmds,
         provider_cmds,
         provision_cmd,
         receiver_cmds,
         report_cmds,
         rig_cmds,
         tag_cmds,
+        tag_history,
         web_cmds,
     )
 
     cli.add_command(tag_cmds.readers)
     cli.add_command(tag_cmds.tag)
-    tag_cmds.tag.add_command(lifecycle_cmds.tag_history)
+    tag_cmds.tag.add_command(tag_history.tag_history)
     cli.add_command(emulate_cmds.emulate)
     cli.add_command(provision_cmd.provision)
+    for command in process_cmds.CUSTOMER_COMMANDS:
+        customer_cmds.customer.add_command(command)
+    for command in process_cmds.PROVIDER_COMMANDS:
+        provider_cmds.provider.add_command(command)
     for module in (
         provider_cmds,
         customer_cmds,
         lifecycle_cmds,
         report_cmds,
+        process_cmds,
+        manual_cmds,
         daemon_cmds,
         rig_cmds,
         receiver_cmds,

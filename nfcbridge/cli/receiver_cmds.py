@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from nfcbridge.cli.context import emit, json_option
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 from nfcbridge.cli.params import OutputPath
 
 
@@ -66,8 +66,14 @@ def serve(listen: str, secret_file: str, db: str) -> None:
         store.close()
 
 
-@receiver.command("report")
-@click.option("--db", "db", type=click.Path(dir_okay=False, exists=True), required=True)
+@receiver.command("report", short_help="Visits, anomalies and gaps from what was received.")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, exists=True),
+    required=True,
+    help="The receiver's database (as given to `receiver serve --db`).",
+)
 @click.option(
     "--expect",
     "expect",
@@ -102,19 +108,36 @@ def serve(listen: str, secret_file: str, db: str) -> None:
     show_default=True,
     help="Implausible: taps on one tag in one day (Europe/Stockholm) above this.",
 )
+@click.option(
+    "--run",
+    "run_id",
+    help="Only this replay (`rig run` prints its id; `receiver runs` lists them); 'last' for "
+    "the latest. Needed with --expect when the database holds several replays.",
+)
+@click.option(
+    "--manual-limit",
+    type=click.FloatRange(0, 100),
+    help="Percent of manual registrations per provider and month above which it is flagged "
+    "(default: [municipal] manual_limit_percent, 10).",
+)
 @json_option
+@pass_app
 def report(
+    app: AppContext,
     db: str,
+    run_id: str | None,
     expect: str | None,
     tolerance: float,
     min_travel: float,
     working_day: float,
     max_taps_per_day: int,
+    manual_limit: float | None,
     as_json: bool,
 ) -> None:
-    """Visits, durations, double staffing, missing end taps, anomalies, sequence gaps, and
+    """Visits, durations, double staffing, missing end taps, anomalies, sequence gaps,
     implausible taps (a tag at two places at once, a start never ended, more taps than
-    visits explain, taps on retired or unattached tags or on ended or locked customers)."""
+    visits explain, taps on retired or unattached tags or on ended or locked customers),
+    manual registrations and each provider's manual share per month."""
     from nfcbridge.receiver.plausibility import Limits
     from nfcbridge.receiver.report import build_report, render_text
     from nfcbridge.receiver.store import open_store
@@ -122,9 +145,15 @@ def report(
     limits = Limits(min_travel, working_day * 3600, max_taps_per_day)
     store = open_store(db)
     try:
-        data = build_report(store.events(), limits=limits)
+        run = _select_run(store.runs(), run_id, needed=bool(expect))
+        limit = manual_limit
+        if limit is None:
+            limit = app.settings.municipal.manual_limit_percent
+        data = build_report(store.events(run), limits=limits, manual_limit=limit)
     finally:
         store.close()
+    if run is not None:
+        data["run"] = run
     differences = None
     if expect:
         from nfcbridge.rig.scenario_parser import load_scenario
@@ -148,6 +177,52 @@ def report(
         from nfcbridge.errors import VerificationFailed
 
         raise VerificationFailed(f"report differs from the scenario: {differences[0]}")
+
+
+def _select_run(runs: list[dict[str, object]], wanted: str | None, *, needed: bool) -> str | None:
+    """The replay to report on: *wanted* ('last': the latest), or None for every event;
+    with --expect, a database holding several replays needs one chosen."""
+    ids = [str(r["run"]) for r in runs if r["run"] is not None]
+    if wanted == "last":
+        if not ids:
+            raise click.UsageError("--run last: the database holds no replay with a run id")
+        return ids[-1]
+    if wanted is not None:
+        if wanted not in ids:
+            raise click.UsageError(
+                f"no replay {wanted!r} in the database (`receiver runs` lists them)"
+            )
+        return wanted
+    if needed and len(runs) > 1:
+        listed = ", ".join(f"{r['run'] or '(no run id)'}: {r['events']} events" for r in runs)
+        raise click.UsageError(
+            f"the database holds {len(runs)} replays ({listed}): choose one with --run ID "
+            "(or --run last)"
+        )
+    return None
+
+
+@receiver.command("runs", short_help="The replays the receiver holds.")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, exists=True),
+    required=True,
+    help="The receiver's database (as given to `receiver serve --db`).",
+)
+@json_option
+def runs(db: str, as_json: bool) -> None:
+    """The replays held (one per `rig run`), oldest first: run id, events, first and last
+    reception. Events without a run id (real taps, older senders) are one group."""
+    from nfcbridge.cli.tables import print_rows
+    from nfcbridge.receiver.store import open_store
+
+    store = open_store(db)
+    try:
+        rows = store.runs()
+    finally:
+        store.close()
+    print_rows(rows, as_json)
 
 
 COMMANDS: list[click.Command] = [receiver]

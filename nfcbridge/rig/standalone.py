@@ -68,9 +68,11 @@ class Station:
         retap_window: float = ReaderSettings.retap_window,
         drain_timeout: float = 30.0,
         see_timeout: float = 10.0,
+        run: str | None = None,
     ) -> None:
         self.scenario = scenario
         self.forwarder = forwarder
+        self.run = run  # the replay's id, carried by every event
         self.station = station or scenario.station
         self.retap_window = retap_window
         self.drain_timeout = drain_timeout
@@ -155,7 +157,14 @@ class Station:
         tag = self.scenario.tags.get(uid)
         if tag is not None:
             request["product"] = tag.product
+        if self.run is not None:
+            request["run"] = self.run
         answer = self.control.tap(request)
         if answer.get("event_id") is None:
             raise ReplayFailed(f"tap of {uid} on {reader}: {answer.get('note')}")
         return answer
+
+    def manual(self, registration: dict[str, Any]) -> dict[str, Any]:
+        """A manual registration, as the daemon's control socket takes it (``op: manual``)."""
+        assert self.control is not None, "use the station as a context manager"
+        return self.control.handle({"op": "manual", **registration})
