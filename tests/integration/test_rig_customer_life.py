@@ -9,8 +9,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.chaos.harness import new_secret, start_daemon, stop_daemon, wait_ready, webhook_forwarder
-
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.server import ReceiverHTTPServer
 from nfcbridge.receiver.signature import decode_secret
@@ -21,6 +19,13 @@ from nfcbridge.rig.scenario_parser import parse_scenario
 from nfcbridge.rig.seed import seed_registry
 from nfcbridge.rig.truth import compare, expected_report
 from provisioning.registry import Registry
+from tests.support.harness import (
+    new_secret,
+    start_daemon,
+    stop_daemon,
+    wait_ready,
+    webhook_forwarder,
+)
 
 SCENARIO = """\
 {"kind": "scenario", "version": 1, "name": "life", "start": "2026-11-24T06:00:00Z", "station": "rig-life"}
