@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,9 +67,15 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def registry(registry_url: str) -> Iterator[Registry]:
-    """A fresh registry (default quota) on SQLite and on PostgreSQL: the one registry fixture."""
-    reg = Registry.open(registry_url)
+def registry_options() -> dict[str, Any]:
+    """Keyword arguments for ``Registry.open`` (policy, rules): a module overrides this."""
+    return {}
+
+
+@pytest.fixture
+def registry(registry_url: str, registry_options: dict[str, Any]) -> Iterator[Registry]:
+    """A fresh registry on SQLite and on PostgreSQL: the one registry fixture."""
+    reg = Registry.open(registry_url, **registry_options)
     try:
         yield reg
     finally:
