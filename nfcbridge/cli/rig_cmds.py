@@ -13,7 +13,7 @@ from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 from nfcbridge.cli.demo_cmd import demo
 from nfcbridge.cli.params import OutputPath
 from nfcbridge.cli.rig_config_cmd import rig_config
-from nfcbridge.config import ForwarderSettings
+from nfcbridge.config import ForwarderSettings, ReaderSettings
 
 
 @click.group("rig", short_help="Simulated door taps: scenarios and their replay.")
@@ -304,7 +304,10 @@ def run(
         from nfcbridge.rig.standalone import Station
 
         forwarder = _forwarder(forward_to, secret_file, jsonl_path)
-        with Station(scenario, forwarder, run=run_id) as station:
+        # The station's re-tap window stays below the replay's gap between two taps of a
+        # tag, so every planned tap is its own presentation (a daemon's config decides it).
+        window = min(ReaderSettings.retap_window, retap_gap / 2)
+        with Station(scenario, forwarder, run=run_id, retap_window=window) as station:
             result = replay(scenario, station, **options)  # type: ignore[arg-type]
     emit(
         {
