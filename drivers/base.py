@@ -36,6 +36,7 @@ _spy_frames.setLevel(FRAMES)
 class Capability(enum.Enum):
     TRANSCEIVE = "transceive"  # raw Type 2 commands: read, write, lock
     SIGNAL = "signal"  # beep or LED after a committed tap
+    ISO_DEP = "iso-dep"  # ISO 14443-4 APDUs to an activated Type 4 tag (NTAG 424 DNA)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class Target:
     uid: bytes
     atqa: bytes = b"\x00\x44"
     sak: int = 0x00
+    ats: bytes | None = None  # ISO 14443-4 targets: the answer to RATS
+
+    @property
+    def iso_dep(self) -> bool:
+        return self.ats is not None
 
     @property
     def uid_hex(self) -> str:
@@ -157,6 +163,16 @@ class Reader(ABC):
         frames.log(level, "%s << %s", self.url, answer.hex())
         return answer
 
+    def transceive_apdu(self, apdu: bytes, timeout: float = 0.5) -> bytes:
+        """One ISO 7816-4 command APDU to an ISO-DEP target; the response APDU with SW."""
+        self._require(Capability.ISO_DEP)
+        self._require_open()
+        level = logging.INFO if self.spy else FRAMES
+        log.log(level, "%s >> apdu %s", self.url, apdu.hex())
+        answer = self._transceive_apdu(apdu, timeout)
+        log.log(level, "%s << apdu %s", self.url, answer.hex())
+        return answer
+
     def reselect(self) -> Target:
         """Re-activate the tag in the field (after a NAK, or to make lock bits take effect)."""
         self._require(Capability.TRANSCEIVE)
@@ -185,6 +201,9 @@ class Reader(ABC):
     def _poll_once(self) -> Target | None: ...
 
     def _transceive(self, command: bytes, timeout: float) -> bytes:
+        raise NotImplementedError
+
+    def _transceive_apdu(self, apdu: bytes, timeout: float) -> bytes:
         raise NotImplementedError
 
     def _reselect(self) -> Target | None:

@@ -11,6 +11,10 @@ re-delivery after a crash carries exactly the same body and the same ``event_id`
      "registry": {"state": "active", "customer": "psn:k1:3f9c...", "provider": "P-0042"},
      "origin": "reader", "anomalies": []}
 
+``tag.sun`` (``{"url": ...}``) is present on taps of SUN tags (NTAG 424 DNA): the daemon
+reads the NDEF file (a few APDUs) and forwards the URL with its SUN message; the keys stay
+with the verifier (``nfcbridge sun verify``, docs/ntag424.md).
+
 A manual registration (a visit start or end registered without a receipt: a technical
 fault, a visit started or ended outside the home) is the same event with ``origin:
 "manual"``, ``tag: null`` (no tag was read), ``clock_synced: false`` (the time was typed in)
@@ -53,6 +57,7 @@ SPOILED_TAG = "spoiled_tag"  # failed provisioning: it must never be in use
 NOT_ATTACHED = "not_attached"  # known and usable, but not attached to a customer
 NOT_GENUINE = "not_genuine"  # originality signature failed (when the reader checked it)
 REGISTRY_UNAVAILABLE = "registry_unavailable"  # enrichment failed; the tap is still kept
+SUN_MISSING = "sun_missing"  # the registry knows a SUN tag, the tap carried no SUN message
 
 
 @dataclass(frozen=True)
@@ -61,15 +66,20 @@ class TagFacts:
     product: str | None = None
     genuine: bool | None = None
     signature: str | None = None  # the originality verdict when read at tap time
+    sun: dict[str, Any] | None = None  # SUN tags only: {"url": <the NDEF URL as read>}
 
     def to_dict(self) -> dict[str, Any]:
-        # every key always present (null when not read at tap time): a stable shape
-        return {
+        # every key always present (null when not read at tap time): a stable shape;
+        # ``sun`` only on taps of SUN tags (NTAG 424 DNA), where the daemon read the message
+        out: dict[str, Any] = {
             "uid": self.uid,
             "product": self.product,
             "genuine": self.genuine,
             "signature": self.signature,
         }
+        if self.sun is not None:
+            out["sun"] = self.sun
+        return out
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from drivers import table
-from drivers.base import Reader, Target
+from drivers.base import Capability, Reader, Target
 from drivers.errors import NfcError, ReaderError, TagError
 from nfcbridge.config import ReaderSettings
 from nfcbridge.events import Origin, TapEvent, now_utc
@@ -62,6 +62,22 @@ class ReaderHealth:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def read_sun(reader: Reader, target: Target) -> dict[str, Any] | None:
+    """The SUN message of an ISO-DEP tag (NTAG 424 DNA): its NDEF URL, read in a few APDUs.
+
+    None for other tags, or when the read fails (the tap is still committed; a tag the
+    registry knows as SUN-capable then gets the ``sun_missing`` anomaly)."""
+    if not target.iso_dep or Capability.ISO_DEP not in reader.capabilities:
+        return None
+    from drivers.ntag424 import Ntag424
+
+    try:
+        return {"url": Ntag424(reader.transceive_apdu).read_ndef_uri()}
+    except NfcError as exc:
+        log.warning("tap of %s: SUN message not read: %s", target.uid_hex, exc)
+        return None
 
 
 class ReaderWorker(threading.Thread):
@@ -201,7 +217,8 @@ class ReaderWorker(threading.Thread):
         uid = target.uid_hex
         moment, run = self._take_stamp_and_run(uid)
         checked = NOT_READ
-        if self.settings.check_signature:
+        sun = read_sun(reader, target)  # SUN tags (ISO-DEP): the message proves the chip
+        if self.settings.check_signature and not target.iso_dep:
             checked = check_signature(reader, target, self.origin)
         try:
             event = self.pipeline.tap(
@@ -214,6 +231,7 @@ class ReaderWorker(threading.Thread):
                 genuine=checked.genuine,
                 signature=checked.signature,
                 run=run,
+                sun=sun,
             )
         except OutboxError as exc:
             self.health.errors += 1

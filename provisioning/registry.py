@@ -45,11 +45,14 @@ from provisioning.quota import QuotaPolicy, check_pickup
 from provisioning.records import PickupResult, ProviderStatus, uid_hex
 from provisioning.schema import FINAL_STATES, customers, providers, tags
 from provisioning.store import Store, open_store
+from provisioning.sun_tags import SunTagMixin
 
 _PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMixin, ManualMixin):
+class Registry(
+    IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMixin, ManualMixin, SunTagMixin
+):
     def __init__(
         self,
         store: Store,

@@ -167,6 +167,7 @@ def _register() -> None:
         receiver_cmds,
         report_cmds,
         rig_cmds,
+        sun_cmds,
         tag_cmds,
         tag_history,
         web_cmds,
@@ -191,6 +192,7 @@ def _register() -> None:
         daemon_cmds,
         rig_cmds,
         receiver_cmds,
+        sun_cmds,
         web_cmds,
     ):
         for command in module.COMMANDS:

@@ -8,10 +8,15 @@ Heavy imports stay inside the commands so that ``nfcbridge --help`` stays fast.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 from nfcbridge.cli.params import OutputPath
+
+if TYPE_CHECKING:
+    from nfcbridge.receiver.sun_check import SunChecker
 
 
 @click.group("receiver")
@@ -39,7 +44,26 @@ def receiver() -> None:
     required=True,
     help="SQLite file for the events (created if missing).",
 )
-def serve(listen: str, secret_file: str, db: str) -> None:
+@click.option(
+    "--sun-master-key-file",
+    default=None,
+    help="Verify SUN messages (NTAG 424 DNA) with this master key: 32 hex digits, a file "
+    "or credential:NAME.",
+)
+@click.option(
+    "--sun-key-version",
+    "sun_key_versions",
+    type=click.IntRange(0, 255),
+    multiple=True,
+    help="Key versions in use (repeatable; default 1).",
+)
+def serve(
+    listen: str,
+    secret_file: str,
+    db: str,
+    sun_master_key_file: str | None,
+    sun_key_versions: tuple[int, ...],
+) -> None:
     """Receive signed tap events until interrupted."""
     from nfcbridge.listen import parse_listen
     from nfcbridge.receiver.server import ReceiverHTTPServer
@@ -51,9 +75,10 @@ def serve(listen: str, secret_file: str, db: str) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from None
     key = load_secret(secret_file)
+    checker = sun_checker(sun_master_key_file, sun_key_versions)
     store = open_store(db)
     try:
-        server = ReceiverHTTPServer(address, key, store)
+        server = ReceiverHTTPServer(address, key, store, sun_checker=checker)
     except OSError as exc:
         raise click.BadParameter(
             f"cannot listen on {listen}: {exc.strerror}", param_hint="--listen"
@@ -86,6 +111,19 @@ def serve(listen: str, secret_file: str, db: str) -> None:
     default=1.0,
     show_default=True,
     help="Seconds of difference allowed in times and durations with --expect.",
+)
+@click.option(
+    "--sun-master-key-file",
+    default=None,
+    help="Verify SUN messages (NTAG 424 DNA) with this master key: 32 hex digits, a file "
+    "or credential:NAME.",
+)
+@click.option(
+    "--sun-key-version",
+    "sun_key_versions",
+    type=click.IntRange(0, 255),
+    multiple=True,
+    help="Key versions in use (repeatable; default 1).",
 )
 @click.option(
     "--min-travel",
@@ -128,6 +166,8 @@ def report(
     run_id: str | None,
     expect: str | None,
     tolerance: float,
+    sun_master_key_file: str | None,
+    sun_key_versions: tuple[int, ...],
     min_travel: float,
     working_day: float,
     max_taps_per_day: int,
@@ -149,7 +189,12 @@ def report(
         limit = manual_limit
         if limit is None:
             limit = app.settings.municipal.manual_limit_percent
-        data = build_report(store.events(run), limits=limits, manual_limit=limit)
+        data = build_report(
+            store.events(run),
+            limits=limits,
+            manual_limit=limit,
+            sun_checker=sun_checker(sun_master_key_file, sun_key_versions),
+        )
     finally:
         store.close()
     if run is not None:
@@ -223,6 +268,17 @@ def runs(db: str, as_json: bool) -> None:
     finally:
         store.close()
     print_rows(rows, as_json)
+
+
+def sun_checker(master_key_file: str | None, versions: tuple[int, ...]) -> SunChecker | None:
+    """The SUN verifier of the receiver, when it is given the master key (issue 14)."""
+    if master_key_file is None:
+        return None
+    from nfcbridge.receiver.sun_check import SunChecker
+    from nfcbridge.sun_keys import read_aes_key
+
+    key = read_aes_key(master_key_file, option="--sun-master-key-file")
+    return SunChecker(key, versions or (1,))
 
 
 COMMANDS: list[click.Command] = [receiver]
