@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from nfcbridge import events as ev
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.server import ReceiverHTTPServer
 from nfcbridge.receiver.signature import decode_secret
@@ -51,7 +52,7 @@ def test_ended_customers_locks_and_manual_registrations_match_the_ground_truth(
 ) -> None:
     scenario = parse_scenario(SCENARIO, "life.jsonl")
     truth = expected_report(scenario)
-    assert [a["kind"] for a in truth["anomalies"]] == ["retired"]
+    assert [a["kind"] for a in truth["anomalies"]] == [ev.RETIRED_TAG]  # the events' name
     assert [m["kind"] for m in truth["manual"]] == ["start", "end"]
     assert {(f["kind"], f["uid"]) for f in truth["plausibility"]} == {
         ("digital_lock", "04AA000000C003"),
