@@ -167,7 +167,9 @@ def move(ref: str) -> ResponseReturnValue:
     try:
         state().registry.move_customer(customer.ref, target, operator=g.account.operator)
     except RegistryError as exc:
-        flash(str(exc).splitlines()[0], "error")
+        from nfcbridge.web.refusals import explain
+
+        flash(explain(exc), "error")
     else:
         flash(
             _("The customer moved to %(provider)s; the tag stays on the door.", provider=target),
