@@ -99,7 +99,7 @@ def place() -> ResponseReturnValue:
         return back
     flash(
         _(
-            "Order %(id)s placed: %(count)s tags to pick up on %(on)s.",
+            "Order %(id)s placed: pick up %(count)s pcs on %(on)s.",
             id=order["order"],
             count=order["count"],
             on=order["pickup_on"],

@@ -342,11 +342,12 @@ def test_coordinator_records_a_lock_and_orders_tags_ahead(page: object, site: Si
         "Kunden har haft ett digitalt lås sedan"
     )
     assert site.registry.tag(issued[0]).state == "issued"
+    page.screenshot(path=str(site.shots / "customer.png"), full_page=True)  # type: ignore[attr-defined]
     page.get_by_role("link", name="Beställningar").click()  # type: ignore[attr-defined]
     page.get_by_label("Antal taggar", exact=True).fill("1")  # type: ignore[attr-defined]
     assert axe_violations(page) == []
     page.get_by_role("button", name="Lägg beställningen").click()  # type: ignore[attr-defined]
-    page.get_by_text("1 taggar att hämta").wait_for()  # type: ignore[attr-defined]
+    page.get_by_text("hämta 1 st. den").wait_for()  # type: ignore[attr-defined]
     (order,) = site.registry.orders_due()
     assert order["ordered_by"] == f"web:{name}" and order["provider"] == "P1"
 

@@ -192,7 +192,7 @@ def test_orders_are_placed_within_the_allowance_and_too_soon_is_explained(site: 
     earliest = add_working_days(today(), 1).isoformat()
     assert f"tidigaste hämtningsdag är {earliest}" in page
     page = post(client, "/orders/", provider="P1", count="2", pickup_on=ahead)
-    assert f"2 taggar att hämta {ahead}" in page
+    assert f"hämta 2 st. den {ahead}" in page
     assert [o["ordered_by"] for o in registry.orders_due()] == ["web:coord1"]
     token = csrf(page)
     answer = client.post(
@@ -215,7 +215,7 @@ def test_the_desk_sees_orders_due_and_a_pickup_fulfils_one(site: Site) -> None:
     desk = client.get("/desk/").text
     assert re.search(rf"<td>{order['order']}</td><td><a [^>]*>P1</a></td>", desk)
     page = client.get("/desk/pickup?provider=P1").text
-    assert f"Lämna ut beställning {order['order']} (2 taggar)" in page
+    assert f"Lämna ut beställning {order['order']} (2 st.)" in page
     answer = client.post(
         "/desk/pickup",
         data={"provider": "P1", "count": "2", "csrf_token": csrf(page)},
