@@ -12,9 +12,12 @@ nothing until it attaches or returns tags.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioning.errors import QuotaExceeded
+
+if TYPE_CHECKING:
+    from provisioning.records import ProviderStatus
 
 
 @dataclass(frozen=True)
@@ -33,16 +36,25 @@ class QuotaPolicy:
         return f"{self.per_customer} per customer without an active tag + {self.spare} spare"
 
 
-def check_pickup(provider_id: str, allowance: int, requested: int) -> None:
-    """Refuse a pickup beyond the allowance, with the numbers."""
-    if requested > allowance:
-        may = max(allowance, 0)
-        raise QuotaExceeded(
-            f"provider {provider_id} may hold {may} more unattached "
-            f"tag{'' if may == 1 else 's'}; {requested} requested",
-            allowance=allowance,
-            requested=requested,
-        )
+def check_pickup(status: ProviderStatus, requested: int) -> None:
+    """Refuse a pickup beyond the allowance, with the numbers, how they make the allowance,
+    and what the provider can do."""
+    allowance = status.allowance
+    if requested <= allowance:
+        return
+    may = max(allowance, 0)
+    policy = "its own policy" if status.policy_source == "provider" else "the default policy"
+    raise QuotaExceeded(
+        f"provider {status.id} may hold {may} more unattached "
+        f"tag{'' if may == 1 else 's'}; {requested} requested. Allowance = "
+        f"{status.customers_without_tag} customers needing a tag x {status.per_customer} per "
+        f"customer + {status.spare} spare - {status.unattached} held unattached = {allowance} "
+        f"({policy}). To pick up more: put the tags it holds on its customers' doors "
+        f"(`attach`), register the customers who still need one (`customer add`), or change "
+        f"the policy (`provider policy {status.id} --spare N`).",
+        allowance=allowance,
+        requested=requested,
+    )
 
 
 @dataclass(frozen=True)

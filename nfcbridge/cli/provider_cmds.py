@@ -15,12 +15,12 @@ from nfcbridge.cli.registry_access import open_registry
 from nfcbridge.cli.tables import print_rows
 
 
-@click.group("provider")
+@click.group("provider", short_help="Providers (utförare): quota, allowance, holdings.")
 def provider() -> None:
     """Provider units (utförare): their quota policy, allowance and holdings."""
 
 
-@provider.command("add")
+@provider.command("add", short_help="Add a provider (optionally with its own quota).")
 @click.argument("provider_id")
 @click.option("--name", required=True, help="The provider's name.")
 @click.option("--per-customer", type=click.IntRange(min=0), help="Own policy: tags per customer.")
@@ -45,8 +45,12 @@ def provider_add(
 
 @provider.command("policy")
 @click.argument("provider_id")
-@click.option("--per-customer", type=click.IntRange(min=0))
-@click.option("--spare", type=click.IntRange(min=0))
+@click.option(
+    "--per-customer",
+    type=click.IntRange(min=0),
+    help="Tags the provider may hold per customer without an active tag.",
+)
+@click.option("--spare", type=click.IntRange(min=0), help="Tags it may hold on top, as spares.")
 @click.option("--default", "use_default", is_flag=True, help="Back to the [quota] default.")
 @click.option("--reason", default="", help="Why, for the audit trail.")
 @json_option
@@ -84,7 +88,7 @@ def provider_list(app: AppContext, as_json: bool) -> None:
     print_rows(rows, as_json)
 
 
-@provider.command("show")
+@provider.command("show", short_help="One provider: policy, holdings, allowance.")
 @click.argument("provider_id")
 @json_option
 @pass_app
