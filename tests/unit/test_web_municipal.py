@@ -86,6 +86,7 @@ def test_ending_a_customer_retires_the_tag_as_the_account(site: Site) -> None:
     assert registry.tag(uid).state == "retired"
     assert registry.customer("ext:anna").status == "ended"
     assert registry.history(uid)[-1].operator == "web:coord1"
+    assert "<td>hemtjänsten avslutad</td>" in client.get("/customers/").text
 
 
 def test_the_tag_stays_with_a_cohabitant(site: Site) -> None:
