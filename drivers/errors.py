@@ -24,6 +24,8 @@ boundary with ``raise ... from``.
         ├── WriteFailed          EEPROM write error or read-back mismatch
         ├── LockRefused          a lock refused before anything was written (content, password)
         ├── TlvError             the TLV area is malformed (drivers.ndef_tlv)
+        ├── SunError             a SUN message that cannot be read (drivers.sun)
+        ├── Ntag424CryptoError   an NTAG 424 DNA cryptographic check failed
         ├── NdefTooLarge         message larger than the tag's NDEF area
         └── UidMismatch          the tag is not the one the caller expected
 """

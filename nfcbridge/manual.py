@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
+from nfcbridge.errors import Refused
 from nfcbridge.events import ManualFacts, RegistryFacts, TapEvent, new_event_id
 from nfcbridge.pipeline import TapPipeline
 
@@ -35,7 +36,7 @@ MAX_NOTE = 2000
 FUTURE_SLACK = timedelta(minutes=5)  # clocks differ a little; a later visit is not registered
 
 
-class ManualError(ValueError):
+class ManualError(Refused, ValueError):
     """A manual registration that cannot be accepted (the reason is the message)."""
 
 
