@@ -18,7 +18,7 @@ from nfcbridge.rig.seed import seed_registry
 from nfcbridge.rig.standalone import Station, jsonl
 from provisioning.registry import Registry
 
-OPTIONS = {"speed": 1000, "max_idle": 0.02, "retap_gap": 0.2}
+OPTIONS = {"speed": 1000, "max_idle": 0.02, "min_hold": 0.02, "retap_gap": 0.05}
 EVENT_ID = re.compile(r'"event_id":\s*"[^"]*"')
 
 

@@ -141,7 +141,7 @@ def test_a_district_day_with_planted_patterns_reports_exactly_those(receiver) ->
     planted = plant_implausible(day)
     day = parse_scenario("\n".join(scenario_lines(day)))  # the format carries every pattern
     with Station(day, webhook(srv.url, secret_file), retap_window=0.0) as station:
-        result = replay(day, station, speed=1000, max_idle=0.02, retap_gap=0.2)
+        result = replay(day, station, speed=1000, max_idle=0.02, min_hold=0.02, retap_gap=0.05)
     assert result.errors == []
     report = build_report(srv.store.events())
     truth = expected_report(day)

@@ -54,7 +54,7 @@ def test_standalone_replay_at_high_speed_reports_exactly_the_ground_truth(
         DayParameters(customers=24, staff=6, anomalies=0.2, double_staffing=0.1, seed=5)
     )
     with Station(day, webhook(srv.url, secret_file), retap_window=0.0) as station:
-        result = replay(day, station, speed=1000, max_idle=0.02, retap_gap=0.2)
+        result = replay(day, station, speed=1000, max_idle=0.02, min_hold=0.02, retap_gap=0.05)
     assert result.errors == []
     events = srv.store.events()
     assert len(events) == result.taps == len(day.taps())
