@@ -45,7 +45,7 @@ import socket
 import struct
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from drivers import table
 from nfcbridge.config import ReaderSettings
@@ -58,6 +58,11 @@ from nfcbridge.control_request import (
 )
 from nfcbridge.events import TapEvent
 
+if TYPE_CHECKING:
+    from drivers.emulated.chip import EmulatedTag
+    from drivers.emulated.field import Field
+    from nfcbridge.worker import ReaderWorker
+
 __all__ = ["MAX_HOLD", "ControlError", "ControlServer", "parse_at", "request"]
 
 log = logging.getLogger("nfcbridge.control")
@@ -67,7 +72,7 @@ MAX_LINE = 65536
 
 class DaemonView(Protocol):
     def reader_settings(self, name: str) -> ReaderSettings | None: ...
-    def worker(self, name: str) -> Any: ...
+    def worker(self, name: str) -> ReaderWorker: ...
     def status(self) -> dict[str, Any]: ...
     def manual(self, request: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -273,7 +278,7 @@ class ControlServer:
         }
 
     @staticmethod
-    def _remove(field: Any, tag: Any, worker: Any, lock: threading.Lock) -> None:
+    def _remove(field: Field, tag: EmulatedTag, worker: ReaderWorker, lock: threading.Lock) -> None:
         try:
             if field.tag is tag:
                 field.remove()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from nfcbridge.errors import Refused
 from nfcbridge.limits import moment_error
 
 MAX_HOLD = 60.0
@@ -21,8 +22,8 @@ MAX_DEPTH = 8  # a request is a flat object; nesting this deep is not one
 _AT_EXAMPLE = "e.g. 2026-11-24T07:58:12.345Z"
 
 
-class ControlError(Exception):
-    pass
+class ControlError(Refused):
+    """The control channel refuses a request, or cannot be set up (exit 7)."""
 
 
 def decode_request(raw: bytes) -> dict[str, Any]:

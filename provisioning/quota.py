@@ -12,9 +12,9 @@ nothing until it attaches or returns tags.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from provisioning.errors import QuotaExceeded
+from provisioning.errors import InvalidInput, QuotaExceeded
 
 if TYPE_CHECKING:
     from provisioning.records import ProviderStatus
@@ -27,7 +27,7 @@ class QuotaPolicy:
 
     def __post_init__(self) -> None:
         if self.per_customer < 0 or self.spare < 0:
-            raise ValueError("quota policy values must not be negative")
+            raise InvalidInput("quota policy values must not be negative")
 
     def allowance(self, *, customers_without_tag: int, unattached: int) -> int:
         return self.per_customer * customers_without_tag + self.spare - unattached
@@ -55,3 +55,49 @@ def check_pickup(status: ProviderStatus, requested: int) -> None:
         allowance=allowance,
         requested=requested,
     )
+
+
+@dataclass(frozen=True)
+class AllowanceExplanation:
+    """How a provider's allowance comes about, term by term: the one source both the CLI's
+    ``provider show`` and the web app's pickup page render (each in its own words), so they
+    cannot disagree. Customers who ended or have a digital lock need no tag."""
+
+    customers: int
+    needing: int  # not ended, no lock
+    with_lock: int
+    ended: int
+    needing_without: int  # needing a tag and without an active one
+    per_customer: int
+    spare: int
+    own_policy: bool
+    held: int  # issued to the provider, not on a door
+    allowance: int  # may be negative
+    on_doors: int
+    to_collect: int
+
+    @property
+    def may_pick_up(self) -> int:
+        return max(self.allowance, 0)
+
+
+def explain_allowance(status: dict[str, Any]) -> AllowanceExplanation:
+    """The terms of *status* (``ProviderStatus.as_dict()``), checked to add up."""
+    found = AllowanceExplanation(
+        customers=status["customers"],
+        needing=status["customers_needing_tag"],
+        with_lock=status["customers_with_lock"],
+        ended=status["customers_ended"],
+        needing_without=status["customers_without_tag"],
+        per_customer=status["per_customer"],
+        spare=status["spare"],
+        own_policy=status["policy_source"] == "provider",
+        held=status["unattached"],
+        allowance=status["allowance"],
+        on_doors=status["active"],
+        to_collect=status["to_collect"],
+    )
+    terms = found.needing_without * found.per_customer + found.spare - found.held
+    if terms != found.allowance:  # a new term in the rule must be explained, not hidden
+        raise AssertionError(f"allowance {found.allowance} is not its terms ({terms})")
+    return found

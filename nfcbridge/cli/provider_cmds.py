@@ -100,22 +100,24 @@ def provider_show(app: AppContext, provider_id: str, as_json: bool) -> None:
 
 
 def explain_allowance(s: dict[str, Any]) -> str:
-    """The allowance as the desk explains it: who needs a tag, the rate, spare, tags held."""
+    """The allowance as the desk explains it: who needs a tag, the rate, spare, tags held
+    (the terms from ``provisioning.quota.explain_allowance``, as the web app shows them)."""
     from nfcbridge.cli.process_cmds import describe_billing
+    from provisioning.quota import explain_allowance as terms_of
 
-    policy = "own policy" if s["policy_source"] == "provider" else "default policy"
-    needing_without = s["customers_without_tag"]
+    t = terms_of(s)
+    policy = "own policy" if t.own_policy else "default policy"
     lines = [
         f"provider {s['id']} ({s['name']}), {describe_billing(s)}",
-        f"customers            {s['customers']}: {s['customers_needing_tag']} need a tag, "
-        f"{s['customers_with_lock']} with a digital lock, {s['customers_ended']} ended",
-        f"tags on doors        {s['active']}"
-        + (f" ({s['to_collect']} on doors with a lock: to collect)" if s["to_collect"] else ""),
-        f"allowance            {needing_without} needing a tag without one x "
-        f"{s['per_customer']} per customer",
-        f"                     + {s['spare']} spare ({policy})",
-        f"                     - {s['unattached']} held unattached",
-        f"                     = {s['allowance']}",
+        f"customers            {t.customers}: {t.needing} need a tag, "
+        f"{t.with_lock} with a digital lock, {t.ended} ended",
+        f"tags on doors        {t.on_doors}"
+        + (f" ({t.to_collect} on doors with a lock: to collect)" if t.to_collect else ""),
+        f"allowance            {t.needing_without} needing a tag without one x "
+        f"{t.per_customer} per customer",
+        f"                     + {t.spare} spare ({policy})",
+        f"                     - {t.held} held unattached",
+        f"                     = {t.allowance}",
     ]
     return "\n".join(lines)
 

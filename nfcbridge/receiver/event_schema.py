@@ -33,15 +33,15 @@ from typing import Any
 
 from nfcbridge import events
 from nfcbridge.limits import moment_error
-from nfcbridge.receiver.report import _ALIASES, NOT_PAYABLE
+from nfcbridge.receiver.report import NOT_PAYABLE
 
 SCHEMA = events.SCHEMA
 MAX_TEXT = 200
 MAX_SEQ = 2**63 - 1
 MAX_DEPTH = 8
 MAX_URL = 2048
-# the daemon's vocabulary (the string constants of nfcbridge.events) and the report's own
-# names for the same things
+# the daemon's vocabulary (the string constants of nfcbridge.events) and the names the
+# report treats as not payable
 KNOWN_ANOMALIES = frozenset(
     {
         *(
@@ -49,8 +49,6 @@ KNOWN_ANOMALIES = frozenset(
             for k, v in vars(events).items()
             if k.isupper() and k != "SCHEMA" and isinstance(v, str)
         ),
-        *_ALIASES,
-        *_ALIASES.values(),
         *NOT_PAYABLE,
     }
 )

@@ -1,3 +1,4 @@
-"""Loads the fuzz suite's Hypothesis profile (``tests.fuzz.profile``) for every module here."""
+"""Loads the fuzz suite's Hypothesis profile (``tests.support.fuzz_profile``) for every
+module here."""
 
-from tests.fuzz import profile  # noqa: F401
+from tests.support import fuzz_profile  # noqa: F401

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from nfcbridge.config import ReaderSettings
 from nfcbridge.control import ControlServer, request
 from nfcbridge.control_request import ControlError, decode_request, parse_tap_request
-from tests.fuzz.profile import budget
+from tests.support.fuzz_profile import budget
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

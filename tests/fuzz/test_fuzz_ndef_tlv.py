@@ -23,7 +23,7 @@ from drivers.ndef_tlv import (
 )
 from drivers.ntag import Ntag21x
 from drivers.table import open_reader
-from tests.fuzz.profile import budget
+from tests.support.fuzz_profile import budget
 
 UID = bytes.fromhex("04E10CDA993C80")
 

@@ -23,8 +23,8 @@ from nfcbridge.receiver.report import build_report, render_text
 from nfcbridge.receiver.server import ReceiverHTTPServer
 from nfcbridge.receiver.signature import signed_headers
 from nfcbridge.receiver.store import EventStore
-from tests.fuzz.profile import budget
-from tests.unit.test_receiver_server import KEY, event
+from tests.support.fuzz_profile import budget
+from tests.support.receiver_events import KEY, event
 
 SURROGATES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
 TEXT = st.text(max_size=12) | st.text(SURROGATES, min_size=1, max_size=2)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from drivers.emulated.chip import EmulatedTag
 from drivers.emulated.field import Field
 from drivers.emulated.vpcd import CTRL_ATR, StorageCardApdus, VirtualCard
-from tests.fuzz.profile import budget
+from tests.support.fuzz_profile import budget
 
 UID = bytes.fromhex("04E10CDA993C80")
 APDUS = st.one_of(

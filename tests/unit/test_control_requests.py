@@ -13,7 +13,7 @@ from nfcbridge.config import load_settings
 from nfcbridge.control import request
 from nfcbridge.daemon import Daemon
 from nfcbridge.sdnotify import SdNotify
-from tests.unit.test_control import config
+from tests.support.daemon_config import config
 
 UID = "04A1B2C3D4E5F6"
 

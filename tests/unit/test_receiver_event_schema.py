@@ -14,8 +14,7 @@ from click.testing import CliRunner
 
 from nfcbridge.cli.main import cli
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.signature import signed_headers
-from tests.unit.test_receiver_server import KEY, event, post, server  # noqa: F401
+from tests.support.receiver_events import event, post, post_raw, server  # noqa: F401
 
 BAD = [
     {"seq": 2**63},
@@ -42,10 +41,6 @@ BAD = [
 ]
 
 
-def _post_raw(srv: ReceiverHTTPServer, event_id: str, raw: bytes) -> httpx.Response:
-    return httpx.post(srv.url, content=raw, headers=signed_headers(KEY, event_id, raw))
-
-
 @pytest.mark.parametrize("change", BAD, ids=[str(i) for i in range(len(BAD))])
 def test_a_signed_event_with_a_bad_field_is_a_400_and_the_report_still_works(
     server: ReceiverHTTPServer,  # noqa: F811
@@ -54,7 +49,7 @@ def test_a_signed_event_with_a_bad_field_is_a_400_and_the_report_still_works(
     assert post(server, event(seq=1)).status_code == 200
     bad = {**event(seq=2), **change}
     raw = json.dumps(bad).encode()  # lone surrogates go out as \ud800 escapes, NaN as NaN
-    reply = _post_raw(server, str(bad["event_id"]), raw)
+    reply = post_raw(server, str(bad["event_id"]), raw)
     assert reply.status_code == 400, reply.text
     assert reply.json()["ok"] is False
     assert server.store.count() == 1
@@ -78,7 +73,7 @@ def test_every_event_the_daemon_writes_is_accepted(server: ReceiverHTTPServer) -
             seq=1, registry=registry, anomalies=anomalies,
         )  # fmt: skip
         raw = ev.to_json().encode()
-        assert _post_raw(server, ev.event_id, raw).status_code == 200
+        assert post_raw(server, ev.event_id, raw).status_code == 200
 
 
 def test_receiver_report_reads_the_store_after_refused_events(
@@ -88,7 +83,7 @@ def test_receiver_report_reads_the_store_after_refused_events(
     assert post(server, event(seq=1)).status_code == 200
     for change in BAD[:10]:
         bad = {**event(seq=2), **change}
-        _post_raw(server, str(bad["event_id"]), json.dumps(bad).encode())
+        post_raw(server, str(bad["event_id"]), json.dumps(bad).encode())
     result = CliRunner().invoke(cli, ["receiver", "report", "--db", server.store.path, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["events"] == 1
