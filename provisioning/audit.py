@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from provisioning.identity import refuse_personnummer
 from provisioning.schema import audit, audit_head
 
 GENESIS = "0" * 64
@@ -106,7 +107,13 @@ def append(
     reason: str = "",
     at: dt.datetime | None = None,
 ) -> AuditEntry:
-    """Append one row in the caller's transaction (which must be a write transaction)."""
+    """Append one row in the caller's transaction (which must be a write transaction).
+
+    The operator and the reason are free text kept for good: one holding a personnummer is
+    refused (``PersonnummerRefused``), and the transaction with it.
+    """
+    refuse_personnummer(operator, "the operator")
+    refuse_personnummer(reason, "the reason")
     head = conn.execute(
         select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
     ).one()

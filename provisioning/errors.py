@@ -10,6 +10,7 @@
     │   ├── QuotaExceeded        pickup beyond the provider's allowance (numbers in message)
     │   ├── DuplicateEntity      already exists (provider id, customer, UID)
     │   └── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
+    │       └── PersonnummerRefused  free text or an id holds a personnummer (never echoed)
     ├── PseudonymKeyError        the pseudonym key file is missing or unusable (configuration)
     └── StoreError               registry cannot be used (CLI exit 8)
         ├── StoreUnreachable     URL cannot be opened
@@ -56,6 +57,10 @@ class DuplicateEntity(RegistryError):
 
 
 class InvalidIdentity(RegistryError):
+    pass
+
+
+class PersonnummerRefused(InvalidIdentity):
     pass
 
 

@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning.errors import InvalidIdentity, PseudonymKeyError
+from provisioning.errors import InvalidIdentity, PersonnummerRefused, PseudonymKeyError
 
 KEY_BYTES = 32
 _PNR = re.compile(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$")
@@ -72,6 +72,51 @@ def normalise_personnummer(text: str, *, today: dt.date | None = None) -> str:
     return f"{year:04d}{month:02d}{day:02d}{tail}"
 
 
+# A personnummer inside any text: 10 or 12 digits, an optional - or + (or a space) before the
+# last four, not part of a longer run of digits.
+_PNR_IN_TEXT = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
+
+
+def looks_like_personnummer(text: str) -> bool:
+    """True if *text* holds a valid personnummer or samordningsnummer anywhere in it.
+
+    Any written form counts (``YYMMDD-NNNN``, ``YYMMDD+NNNN``, 10 or 12 digits, with or
+    without the separator); it must pass the same date and check-digit tests as
+    ``normalise_personnummer``, so an arbitrary run of digits is rarely refused.
+    """
+    return any(_is_personnummer(m.group(0)) for m in _PNR_IN_TEXT.finditer(text))
+
+
+def _is_personnummer(candidate: str) -> bool:
+    digits = re.sub(r"[-+ ]", "", candidate)
+    for form in (candidate.replace(" ", "-"), digits):
+        try:
+            normalise_personnummer(form)
+        except InvalidIdentity:
+            continue
+        return True
+    return False
+
+
+def redact_personnummer(text: str) -> str:
+    """*text* with every personnummer-looking number replaced (for messages that echo input)."""
+    return _PNR_IN_TEXT.sub(
+        lambda m: "<personnummer removed>" if _is_personnummer(m.group(0)) else m.group(0), text
+    )
+
+
+def refuse_personnummer(text: str | None, field: str) -> None:
+    """Refuse free text or an id that holds a personnummer: it would be stored for good.
+
+    The message names the field, never its value.
+    """
+    if text and looks_like_personnummer(text):
+        raise PersonnummerRefused(
+            f"{field} looks like it holds a personnummer or samordningsnummer; refused "
+            "(identities never go in free text or ids; use the customer's psn:/ext: reference)"
+        )
+
+
 def _date_or_raise(year: int, month: int, day: int) -> dt.date:
     try:
         return dt.date(year, month, day)
@@ -84,6 +129,7 @@ def external_ref(external_id: str) -> str:
     value = external_id.strip()
     if value.startswith("ext:"):
         value = value[4:]
+    refuse_personnummer(value, "the external customer id")
     if not _EXT_ID.match(value):
         raise InvalidIdentity(
             "invalid external customer id (1-64 characters: letters, digits, _ . : / -)"

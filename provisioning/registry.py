@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from provisioning import audit
 from provisioning.errors import DuplicateEntity, TransitionRefused, UnknownEntity
-from provisioning.identity import is_customer_ref
+from provisioning.identity import is_customer_ref, refuse_personnummer
 from provisioning.intake import IntakeMixin
 from provisioning.lookups import LookupMixin, provider_status
 from provisioning.quota import QuotaPolicy, check_pickup
@@ -67,6 +67,8 @@ class Registry(IntakeMixin, LookupMixin):
         per_customer: int | None = None,
         spare: int | None = None,
     ) -> ProviderStatus:
+        refuse_personnummer(provider_id, "the provider id")
+        refuse_personnummer(name, "the provider name")
         if not _PROVIDER_ID.match(provider_id):
             raise UnknownEntity(
                 f"invalid provider id {provider_id!r} (letters, digits, _ . -; at most 64)"
@@ -128,6 +130,8 @@ class Registry(IntakeMixin, LookupMixin):
     # -- customers --------------------------------------------------------------------------
     def add_customer(self, ref: str, provider_id: str, *, operator: str) -> str:
         """Register a customer by reference (``psn:...`` from identity, or ``ext:...``)."""
+        if ref.startswith("ext:"):
+            refuse_personnummer(ref, "the external customer id")
         if not is_customer_ref(ref):
             raise UnknownEntity("not a customer reference (psn:<key>:<hex> or ext:<id>)")
         with self.store.write() as conn:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app, printable
 from nfcbridge.cli.params import READER_URL
 from nfcbridge.cli.registry_access import open_registry
 
@@ -174,14 +174,17 @@ def tag_history(app: AppContext, uid: str, as_json: bool) -> None:
         emit({"tag": record.as_dict(), "history": [e.as_dict() for e in entries]}, True)
         return
     click.echo(
-        f"tag {record.uid}: {record.state}"
-        + (f", provider {record.provider}" if record.provider else "")
-        + (f", customer {record.customer}" if record.customer else "")
+        printable(
+            f"tag {record.uid}: {record.state}"
+            + (f", provider {record.provider}" if record.provider else "")
+            + (f", customer {record.customer}" if record.customer else "")
+        )
     )
-    for e in entries:
+    for e in entries:  # every stored field through printable(): no forged lines or escapes
         extra = ", ".join(f"{k}={v}" for k, v in e.details.items() if v is not None)
         why = f" ({e.reason})" if e.reason else ""
-        click.echo(f"  {e.seq:>6} {e.at} {e.operator}: {e.action}{why} {extra}".rstrip())
+        line = f"  {e.seq:>6} {e.at} {e.operator}: {e.action}{why} {extra}".rstrip()
+        click.echo(printable(line))
 
 
 COMMANDS: list[click.Command] = [pickup, attach, retire]  # tag_history goes under `tag`
