@@ -29,6 +29,15 @@ def default_data_dir() -> Path:
     return Path(base) / "nfcbridge"
 
 
+def default_key_dir() -> Path:
+    """Where the pseudonym key lives by default: a configuration directory, never the data
+    directory, so a backup of the registry does not hold the key to its pseudonyms."""
+    if env := os.environ.get("CONFIGURATION_DIRECTORY"):  # systemd ConfigurationDirectory=
+        return Path(env.split(":")[0])
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "nfcbridge"
+
+
 @dataclass(frozen=True)
 class StationSettings:
     name: str = "station-1"
@@ -42,8 +51,12 @@ class StationSettings:
 @dataclass(frozen=True)
 class RegistrySettings:
     url: str = ""  # empty: sqlite:///<data_dir>/registry.db; "none" in the daemon: no enrichment
-    pseudonym_key_file: str = ""  # empty: <data_dir>/pseudonym.key (created on first use)
+    # empty: <default_key_dir()>/pseudonym.key, outside the data directory (created while the
+    # registry holds no pseudonym of the key id); or credential:NAME. See provisioning/keys.py
+    pseudonym_key_file: str = ""
     pseudonym_key_id: str = "k1"
+    previous_key_id: str = ""  # during a rotation: the old key, still resolved
+    previous_key_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,7 +149,7 @@ class Settings:
 
     @property
     def pseudonym_key_path(self) -> Path:
-        return Path(self.registry.pseudonym_key_file or self.data_dir / "pseudonym.key")
+        return Path(self.registry.pseudonym_key_file or default_key_dir() / "pseudonym.key")
 
     @property
     def outbox_path(self) -> Path:

@@ -11,7 +11,9 @@
     │   ├── DuplicateEntity      already exists (provider id, customer, UID)
     │   └── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
     │       └── PersonnummerRefused  free text or an id holds a personnummer (never echoed)
-    ├── PseudonymKeyError        the pseudonym key file is missing or unusable (configuration)
+    ├── PseudonymKeyError        the pseudonym key is unusable or not the recorded one (config)
+    │   ├── PseudonymKeyMissing  the key file does not exist
+    │   └── PseudonymKeyMismatch another key than the one recorded under this key id
     └── StoreError               registry cannot be used (CLI exit 8)
         ├── StoreUnreachable     URL cannot be opened
         └── SchemaTooNew         database written by a newer nfcbridge
@@ -65,6 +67,14 @@ class PersonnummerRefused(InvalidIdentity):
 
 
 class PseudonymKeyError(ProvisioningError):
+    pass
+
+
+class PseudonymKeyMissing(PseudonymKeyError):
+    pass
+
+
+class PseudonymKeyMismatch(PseudonymKeyError):
     pass
 
 

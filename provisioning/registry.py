@@ -30,6 +30,7 @@ from provisioning import audit
 from provisioning.errors import DuplicateEntity, TransitionRefused, UnknownEntity
 from provisioning.identity import is_customer_ref, refuse_personnummer
 from provisioning.intake import IntakeMixin
+from provisioning.keys import RotationMixin
 from provisioning.lookups import LookupMixin, provider_status
 from provisioning.quota import QuotaPolicy, check_pickup
 from provisioning.records import PickupResult, ProviderStatus, uid_hex
@@ -39,7 +40,7 @@ from provisioning.store import Store, open_store
 _PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class Registry(IntakeMixin, LookupMixin):
+class Registry(IntakeMixin, LookupMixin, RotationMixin):
     def __init__(self, store: Store, policy: QuotaPolicy | None = None) -> None:
         self.store = store
         self.policy = policy or QuotaPolicy()

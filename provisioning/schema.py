@@ -124,6 +124,7 @@ audit = Table(
     Column("subject", String(160), nullable=False),
     Column("details", Text, nullable=False),  # canonical JSON
     Column("reason", Text, nullable=False),
+    Column("os_user", String(120), nullable=False, server_default=text("''")),  # 0002
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_audit_subject", "subject", "seq"),
@@ -135,4 +136,14 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+pseudonym_keys = Table(  # revision 0002: each key id's fingerprint, recorded on first use
+    "pseudonym_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("scheme", String(32), nullable=False),  # hmac-sha256 (before 0002) or argon2id
+    Column("params", Text, nullable=False),  # canonical JSON
+    Column("created_at", UTCDateTime, nullable=False),
 )

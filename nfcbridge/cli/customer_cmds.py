@@ -40,14 +40,15 @@ def customer_add(
 
     if personnummer and external_id:
         raise click.UsageError("give --personnummer or --external-id, not both")
-    if external_id:
-        ref = external_ref(external_id)
-    else:
-        if not personnummer:
-            personnummer = click.prompt("Personnummer", hide_input=True, err=True)
-        ref = pseudonymizer(app).pseudonym(personnummer or "")
+    if not external_id and not personnummer:
+        personnummer = click.prompt("Personnummer", hide_input=True, err=True)
     with open_registry(app) as reg:
-        reg.add_customer(ref, provider_id, operator=app.operator)
+        if external_id:
+            ref = external_ref(external_id)
+            reg.add_customer(ref, provider_id, operator=app.operator)
+        else:
+            ring = pseudonymizer(app, reg)
+            ref = reg.enter_customer(ring.refs(personnummer or ""), provider_id, app.operator)
     emit({"customer": ref, "provider": provider_id}, as_json, ref)
 
 

@@ -14,6 +14,7 @@ from nfcbridge.errors import ConfigError
 
 if TYPE_CHECKING:
     from provisioning.identity import Pseudonymizer
+    from provisioning.keys import KeyRing
     from provisioning.registry import Registry
 
 
@@ -28,29 +29,34 @@ def open_registry(app: AppContext, url: str | None = None) -> Registry:
     )
 
 
-def pseudonymizer(app: AppContext) -> Pseudonymizer:
-    """The key from the configured file (or credential), created only at the default path."""
-    from nfcbridge.config import read_secret
+def pseudonymizer(app: AppContext, reg: Registry | None = None) -> KeyRing:
+    """The configured key (and the previous one in a rotation), checked against the registry.
+
+    A missing, different or world-readable key is a configuration error (exit 3).
+    """
     from provisioning.errors import PseudonymKeyError
-    from provisioning.identity import Pseudonymizer, load_key
+    from provisioning.keys import KeyRing, open_key
 
     settings = app.settings
-    configured = settings.registry.pseudonym_key_file
+    conf = settings.registry
+    if reg is None:
+        with open_registry(app) as opened:
+            return pseudonymizer(app, opened)
     key_name = "registry.pseudonym_key_file"
     try:
-        if configured.startswith("credential:"):
-            raw = read_secret(configured, file=settings.source, key=key_name)
-            key = bytes.fromhex(raw.decode()) if _is_hex(raw) else raw
-        else:
-            key = load_key(settings.pseudonym_key_path, create=not configured)
-        return Pseudonymizer(key, settings.registry.pseudonym_key_id)
+        default = None if conf.pseudonym_key_file else settings.pseudonym_key_path
+        reference = conf.pseudonym_key_file or str(settings.pseudonym_key_path)
+        current = open_key(
+            reg.store, reference, conf.pseudonym_key_id, operator=app.operator, create_at=default
+        )
+        previous: tuple[Pseudonymizer, ...] = ()
+        if conf.previous_key_id:
+            key_name = "registry.previous_key_file"
+            previous = (
+                open_key(
+                    reg.store, conf.previous_key_file, conf.previous_key_id, operator=app.operator
+                ),
+            )
+        return KeyRing(current, previous)
     except PseudonymKeyError as exc:
         raise ConfigError(str(exc), file=settings.source, key=key_name) from None
-
-
-def _is_hex(raw: bytes) -> bool:
-    try:
-        bytes.fromhex(raw.decode())
-    except ValueError:
-        return False
-    return len(raw) >= 32
