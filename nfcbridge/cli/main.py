@@ -60,7 +60,7 @@ class BoundaryGroup(click.Group):
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:  # click echoes bad values: never a personnummer
-            exc.message = redact_personnummer(exc.message)
+            exc.message = redact_personnummer(exc.message)  # type: ignore[misc]
             raise
         except (click.exceptions.Exit, click.Abort):
             raise
