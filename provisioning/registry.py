@@ -46,8 +46,15 @@ class Registry(IntakeMixin, LookupMixin, RotationMixin):
         self.policy = policy or QuotaPolicy()
 
     @classmethod
-    def open(cls, url: str, *, policy: QuotaPolicy | None = None, migrate: bool = True) -> Self:
-        return cls(open_store(url, migrate=migrate), policy)
+    def open(
+        cls,
+        url: str,
+        *,
+        policy: QuotaPolicy | None = None,
+        migrate: bool = True,
+        existing: bool = False,
+    ) -> Self:
+        return cls(open_store(url, migrate=migrate, existing=existing), policy)
 
     def close(self) -> None:
         self.store.close()
@@ -318,9 +325,12 @@ class Registry(IntakeMixin, LookupMixin, RotationMixin):
                 reason=reason.strip(),
             )
 
-    def verify_audit(self, anchor: tuple[int, str] | None = None) -> audit.VerifyResult:
+    def verify_audit(
+        self, anchor: tuple[int, str] | None = None, *, state: bool = True
+    ) -> audit.VerifyResult:
+        """The chain, and with *state* the tables against the state the trail describes."""
         with self.store.read() as conn:
-            return audit.verify(conn, anchor)
+            return audit.verify(conn, anchor, state=state)
 
     # -- helpers ----------------------------------------------------------------------------
     def _lock_providers(self, conn: Connection, ids: Iterable[str]) -> dict[str, Row[Any]]:

@@ -183,7 +183,8 @@ def tag_history(app: AppContext, uid: str, as_json: bool) -> None:
     for e in entries:  # every stored field through printable(): no forged lines or escapes
         extra = ", ".join(f"{k}={v}" for k, v in e.details.items() if v is not None)
         why = f" ({e.reason})" if e.reason else ""
-        line = f"  {e.seq:>6} {e.at} {e.operator}: {e.action}{why} {extra}".rstrip()
+        who = e.operator if e.os_user in ("", e.operator) else f"{e.operator} [{e.os_user}]"
+        line = f"  {e.seq:>6} {e.at} {who}: {e.action}{why} {extra}".rstrip()
         click.echo(printable(line))
 
 

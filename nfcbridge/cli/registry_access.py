@@ -18,14 +18,17 @@ if TYPE_CHECKING:
     from provisioning.registry import Registry
 
 
-def open_registry(app: AppContext, url: str | None = None) -> Registry:
-    """The registry at *url* (default: the configured one) with the configured quota."""
+def open_registry(app: AppContext, url: str | None = None, *, existing: bool = False) -> Registry:
+    """The registry at *url* (default: the configured one) with the configured quota;
+    *existing*: never create or migrate it (``provisioning.store.open_store``)."""
     from provisioning.quota import QuotaPolicy
     from provisioning.registry import Registry
 
     quota = app.settings.quota
     return Registry.open(
-        url or app.settings.registry_url, policy=QuotaPolicy(quota.per_customer, quota.spare)
+        url or app.settings.registry_url,
+        policy=QuotaPolicy(quota.per_customer, quota.spare),
+        existing=existing,
     )
 
 
