@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -57,6 +58,7 @@ class RegistrySettings:
     pseudonym_key_id: str = "k1"
     previous_key_id: str = ""  # during a rotation: the old key, still resolved
     previous_key_file: str = ""
+    password_file: str = ""  # PostgreSQL password (file or credential:NAME), never in url
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,10 @@ class ForwarderSettings:
     topic: str = "nfcbridge/taps/{station}/{reader}"
     client_id: str = ""
     username: str = ""
-    password_file: str = ""
+    password_file: str = ""  # file or credential:NAME
+    tls: bool = False  # mqtt over TLS (port 8883 usually); ca_file: empty = system CAs
+    ca_file: str = ""
+    allow_http: bool = False  # webhook: permit http:// to a host that is not loopback
     path: str = ""  # jsonl
     max_backoff: float = 300.0
     batch_size: int = 100
@@ -251,6 +256,13 @@ def _check(settings: Settings, file: str) -> None:
                 file=file,
                 key=key + ".secret_file",
             )
+        if fw.type == "webhook" and insecure_remote_http(fw.url) and not fw.allow_http:
+            raise ConfigError(
+                "http:// to a host that is not loopback sends taps unencrypted: use https://, "
+                "or set allow_http = true",
+                file=file,
+                key=key + ".url",
+            )
         if fw.type == "jsonl" and not fw.path:
             raise ConfigError("a jsonl forwarder needs path", file=file, key=key + ".path")
     if settings.outbox.keep_days < 0:
@@ -260,6 +272,47 @@ def _check(settings: Settings, file: str) -> None:
     q = settings.quota
     if q.per_customer < 0 or q.spare < 0:
         raise ConfigError("must not be negative", file=file, key="quota")
+
+
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
+
+
+def redact_url_passwords(text: str) -> str:
+    """*text* with the password of every ``scheme://user:password@`` replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1:***@", text)
+
+
+def insecure_remote_http(url: str) -> bool:
+    """An ``http://`` URL whose host is not loopback (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return False
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
+def registry_connect_url(settings: Settings) -> str:
+    """The registry URL with the password from ``[registry] password_file`` put in."""
+    url = settings.registry_url
+    if not settings.registry.password_file:
+        return url
+    from sqlalchemy.engine import make_url
+
+    from provisioning.store import normalise_url
+
+    secret = read_secret(
+        settings.registry.password_file, file=settings.source, key="registry.password_file"
+    )
+    parsed = make_url(normalise_url(url)).set(password=secret.decode())
+    return parsed.render_as_string(hide_password=False)
 
 
 def read_secret(reference: str, *, file: str = "", key: str = "") -> bytes:
@@ -291,9 +344,12 @@ def read_secret(reference: str, *, file: str = "", key: str = "") -> bytes:
 def settings_as_dict(settings: Settings) -> dict[str, Any]:
     """What is in force, for ``config show`` (secrets are file names, never contents)."""
     data = dataclasses.asdict(settings)
+    data["registry"]["url"] = redact_url_passwords(settings.registry.url)
+    for fw in data["forwarders"]:
+        fw["url"] = redact_url_passwords(fw["url"])
     data["derived"] = {
         "data_dir": str(settings.data_dir),
-        "registry_url": settings.registry_url,
+        "registry_url": redact_url_passwords(settings.registry_url),
         "pseudonym_key_file": str(settings.pseudonym_key_path),
         "outbox": str(settings.outbox_path),
         "control_socket": str(settings.control_socket) if settings.control_socket else "off",

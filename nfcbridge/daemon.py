@@ -135,11 +135,12 @@ class Daemon:
         if not url and not (s.data_dir / "registry.db").exists():
             log.info("no registry configured or found: taps are not enriched")
             return
+        from nfcbridge.config import registry_connect_url
         from provisioning.errors import ProvisioningError
         from provisioning.registry import Registry
 
         try:
-            self.registry = Registry.open(s.registry_url, migrate=False)
+            self.registry = Registry.open(registry_connect_url(s), migrate=False)
             self.registry.tap_context(b"\x00" * 7)  # proves the schema answers
         except (ProvisioningError, Exception) as exc:
             raise StoreUnavailable(f"{file}: registry.url: {exc}") from None

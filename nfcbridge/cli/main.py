@@ -54,13 +54,14 @@ class BoundaryGroup(click.Group):
     """The error boundary: domain errors become one line and an exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from nfcbridge.config import redact_url_passwords
         from provisioning.identity import redact_personnummer
 
         debug = bool(ctx.params.get("debug"))
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:  # click echoes bad values: never a personnummer
-            exc.message = redact_personnummer(exc.message)  # type: ignore[misc]
+            exc.message = redact_url_passwords(redact_personnummer(exc.message))  # type: ignore[misc]
             raise
         except (click.exceptions.Exit, click.Abort):
             raise
@@ -73,7 +74,7 @@ class BoundaryGroup(click.Group):
                 import traceback
 
                 traceback.print_exc()
-            message = redact_personnummer(str(exc)) or type(exc).__name__
+            message = redact_url_passwords(redact_personnummer(str(exc))) or type(exc).__name__
             prefix = "internal error: " if code == 1 else "error: "
             click.echo(prefix + message.splitlines()[0], err=True)
             ctx.exit(code)

@@ -21,12 +21,13 @@ if TYPE_CHECKING:
 def open_registry(app: AppContext, url: str | None = None, *, existing: bool = False) -> Registry:
     """The registry at *url* (default: the configured one) with the configured quota;
     *existing*: never create or migrate it (``provisioning.store.open_store``)."""
+    from nfcbridge.config import registry_connect_url
     from provisioning.quota import QuotaPolicy
     from provisioning.registry import Registry
 
     quota = app.settings.quota
     return Registry.open(
-        url or app.settings.registry_url,
+        url or registry_connect_url(app.settings),
         policy=QuotaPolicy(quota.per_customer, quota.spare),
         existing=existing,
     )
