@@ -82,6 +82,8 @@ class ReaderSettings:
     url: str
     retap_window: float = 2.0  # seconds: the same tag again within this is the same tap
     signal: bool = True  # beep/LED after a committed tap
+    # auto: simulated for mock: and emulators (vpcd "Virtual PCD", a pty); or reader/simulated
+    origin: Literal["auto", "reader", "simulated"] = "auto"
 
 
 @dataclass(frozen=True)
