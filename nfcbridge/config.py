@@ -59,6 +59,7 @@ class RegistrySettings:
     previous_key_id: str = ""  # during a rotation: the old key, still resolved
     previous_key_file: str = ""
     password_file: str = ""  # PostgreSQL password (file or credential:NAME), never in url
+    keep_ended_days: int = 0  # `customer purge`: ended customers kept this long; 0: for ever
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,8 @@ def _check(settings: Settings, file: str) -> None:
             )
         if fw.type == "jsonl" and not fw.path:
             raise ConfigError("a jsonl forwarder needs path", file=file, key=key + ".path")
+    if settings.registry.keep_ended_days < 0:
+        raise ConfigError("must not be negative", file=file, key="registry.keep_ended_days")
     if settings.outbox.keep_days < 0:
         raise ConfigError(
             "must not be negative (0 keeps every event forever)", file=file, key="outbox.keep_days"

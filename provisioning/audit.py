@@ -225,6 +225,8 @@ def verify(
     head_seq, head_hash = head_row.seq, head_row.hash
     expected_seq, prev, rows = 1, GENESIS, 0
     anchor_seen = anchor is None
+    purged: dict[str, str] = {}  # seq -> hash of a purged row's present content
+    purge_records: dict[str, str] = {}  # seq -> that hash, as the purge's own audit row says
 
     def bad(seq: int, problem: str) -> VerifyResult:
         return VerifyResult(False, rows, head_seq, head_hash, seq, problem)
@@ -246,8 +248,12 @@ def verify(
             prev_hash=row.prev_hash,
             os_user=row.os_user,
         )
-        if digest != row.hash:
+        if row.purged:  # its original hash still links the chain; its content: see below
+            purged[str(row.seq)] = digest
+        elif digest != row.hash:
             return bad(row.seq, f"row {row.seq} was modified (hash mismatch)")
+        elif row.action == "customer.purged":
+            purge_records.update(json.loads(row.details).get("rows", {}))
         if anchor is not None and row.seq == anchor[0]:
             if row.hash != anchor[1]:
                 return bad(row.seq, f"row {row.seq} differs from the recorded anchor")
@@ -262,6 +268,9 @@ def verify(
         return bad(last, f"row {last} does not match the audit head")
     if not anchor_seen:
         return bad(anchor[0] if anchor else 0, "the anchor row does not exist")
+    for seq, digest in purged.items():
+        if purge_records.get(seq) != digest:
+            return bad(int(seq), f"row {seq} was modified after its purge (or never purged)")
     from provisioning.audit_state import differences
 
     found = tuple(differences(conn)) if state else ()

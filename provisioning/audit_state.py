@@ -76,6 +76,14 @@ def _customer_rekeyed(s: State, e: AuditEntry) -> None:
             row.values["customer_ref"] = new
 
 
+def _customer_purged(s: State, e: AuditEntry) -> None:
+    token = _key(e)
+    s.customers.pop(token, None)
+    for row in s.tags.values():
+        if row.values.get("customer_ref") == token:
+            row.values["customer_ref"] = None
+
+
 def _batch_opened(s: State, e: AuditEntry) -> None:
     _set(s.batches, _key(e), e.seq, provisioned=0, spoiled=0, attempts=0)
 
@@ -126,6 +134,7 @@ _APPLY: dict[str, Callable[[State, AuditEntry], None]] = {
     "customer.added": _customer_added,
     "customer.moved": _customer_moved,
     "customer.rekeyed": _customer_rekeyed,
+    "customer.purged": _customer_purged,
     "batch.opened": _batch_opened,
     "tag.provisioned": _tag_provisioned,
     "tag.spoiled": _tag_spoiled,

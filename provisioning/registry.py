@@ -32,6 +32,7 @@ from provisioning.identity import is_customer_ref, refuse_personnummer
 from provisioning.intake import IntakeMixin
 from provisioning.keys import RotationMixin
 from provisioning.lookups import LookupMixin, provider_status
+from provisioning.purge import PurgeMixin
 from provisioning.quota import QuotaPolicy, check_pickup
 from provisioning.records import PickupResult, ProviderStatus, uid_hex
 from provisioning.schema import FINAL_STATES, customers, providers, tags
@@ -40,7 +41,7 @@ from provisioning.store import Store, open_store
 _PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class Registry(IntakeMixin, LookupMixin, RotationMixin):
+class Registry(IntakeMixin, LookupMixin, RotationMixin, PurgeMixin):
     def __init__(self, store: Store, policy: QuotaPolicy | None = None) -> None:
         self.store = store
         self.policy = policy or QuotaPolicy()

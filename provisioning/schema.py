@@ -125,6 +125,7 @@ audit = Table(
     Column("details", Text, nullable=False),  # canonical JSON
     Column("reason", Text, nullable=False),
     Column("os_user", String(120), nullable=False, server_default=text("''")),  # 0002
+    Column("purged", Integer, nullable=False, server_default=text("0")),  # 0003
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_audit_subject", "subject", "seq"),

@@ -99,6 +99,15 @@ class Store:
                 conn = conn.execution_options(nfcb_readonly=True)
             yield conn
 
+    def compact_wal(self) -> None:
+        """SQLite: move the WAL into the database and empty it (no old page copies left)."""
+        if self.dialect == "sqlite":
+            raw = self.engine.raw_connection()  # outside a transaction (autocommit)
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -113,6 +122,7 @@ def _configure_sqlite(engine: Engine, *, wal: bool = True) -> None:
             cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = FULL")
         cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA secure_delete = ON")  # purged pseudonyms leave no freed copy
         cur.close()
 
     @event.listens_for(engine, "begin")

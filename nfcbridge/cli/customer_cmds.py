@@ -82,4 +82,41 @@ def customer_list(app: AppContext, provider_id: str | None, as_json: bool) -> No
     print_rows(rows, as_json)
 
 
+@customer.command("purge")
+@click.option(
+    "--keep-days",
+    type=click.IntRange(min=1),
+    help="Keep ended customers this many days (default [registry] keep_ended_days).",
+)
+@click.option("--dry-run", is_flag=True, help="Only count the customers that would go.")
+@click.option("--yes", is_flag=True, help="Purge: their pseudonyms are gone for good.")
+@json_option
+@pass_app
+def customer_purge(
+    app: AppContext, keep_days: int | None, dry_run: bool, yes: bool, as_json: bool
+) -> None:
+    """Remove ended customers (no active tag, last tag retired before the cut-off): their
+    pseudonyms leave the tables and the audit trail; tags, counts and the chain stay."""
+    import datetime as dt
+
+    from nfcbridge.errors import ConfirmationRequired
+
+    days = keep_days or app.settings.registry.keep_ended_days
+    if not days:
+        raise click.UsageError("give --keep-days N or set [registry] keep_ended_days")
+    if not (yes or dry_run):
+        raise ConfirmationRequired(
+            "purging removes ended customers' pseudonyms for good: add --yes (--dry-run counts)"
+        )
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    with open_registry(app) as reg:
+        result = reg.purge_customers(before=before, operator=app.operator, dry_run=dry_run)
+    verb = "would purge" if dry_run else "purged"
+    emit(
+        result.as_dict(),
+        as_json,
+        f"{verb} {result.customers} ended customer(s); {result.audit_rows} audit row(s) redacted",
+    )
+
+
 COMMANDS: list[click.Command] = [customer]
