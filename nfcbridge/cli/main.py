@@ -50,8 +50,30 @@ def exit_code_for(exc: BaseException) -> int:
     return 1
 
 
+def refuse_personnummer_arguments(args: list[str], params: dict[str, Any]) -> None:
+    """No personnummer in any argument or option, except the options made for one (whose
+    value is pseudonymised at once): it could end in a file name, a log or the audit trail.
+    The registry refuses it in what it stores as well (``identity.refuse_personnummer``)."""
+    from provisioning.identity import looks_like_personnummer, refuse_personnummer
+
+    refuse_personnummer(params.get("operator"), "the value of --operator")
+    skip_next, previous = False, ""
+    for i, arg in enumerate(args):
+        option = arg.split("=", 1)[0] if arg.startswith("--") else ""
+        if skip_next or "personnummer" in option:  # --personnummer X / --personnummer=X
+            skip_next = not skip_next and "=" not in arg
+        elif looks_like_personnummer(arg):
+            name = option if "=" in arg else previous if previous.startswith("-") else ""
+            refuse_personnummer(arg, f"the value of {name}" if name else f"argument {i + 1}")
+        previous = arg
+
+
 class BoundaryGroup(click.Group):
     """The error boundary: domain errors become one line and an exit code."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["nfcbridge.argv"] = list(args)  # checked in invoke, inside the boundary
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         from nfcbridge.config import redact_url_passwords
@@ -59,6 +81,7 @@ class BoundaryGroup(click.Group):
 
         debug = bool(ctx.params.get("debug"))
         try:
+            refuse_personnummer_arguments(ctx.meta.get("nfcbridge.argv", []), ctx.params)
             return super().invoke(ctx)
         except click.ClickException as exc:  # click echoes bad values: never a personnummer
             exc.message = redact_url_passwords(redact_personnummer(exc.message))  # type: ignore[misc]

@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from nfcbridge.cli.main import cli
 from nfcbridge.control import ControlServer, request
+from provisioning.errors import PersonnummerRefused
 from provisioning.identity import looks_like_personnummer, redact_personnummer
 from provisioning.registry import Registry
 from tests.conftest import _ANY_FORM, files_with_personnummer
@@ -59,8 +62,8 @@ CASES: list[tuple[list[str], int | None]] = [
     (["retire", "--tag", "{P}", "--reason", "lost"], 7),
     (["tag", "history", "{P}"], 7),
     (["report", "issued", "--month", "{P}"], 7),
-    (["report", "{P}"], 2),
-    (["audit", "verify", "--anchor", "{P}"], 2),
+    (["report", "{P}"], 7),
+    (["audit", "verify", "--anchor", "{P}"], 7),
     (["provision", "--reader", "mock:pnr-empty", "--batch", "{P}", "--count", "1"], None),
     (["tag", "write", "--reader", "mock:pnr-empty", "--text", "{P}"], 7),
     (["tag", "write", "--reader", "mock:pnr-empty", "--uri", "https://x.se/{P}"], 7),
@@ -104,13 +107,111 @@ def test_no_personnummer_is_stored_or_printed_by_any_cli_text_option(
     assert files_with_personnummer(tmp_path) == []
 
 
-def test_the_refusal_names_the_field_and_leaves_no_audit_row(state: Path) -> None:
+# Commands that serve, emulate or replay until stopped: their text options are covered by
+# the cases above or name local files and listen addresses, never stored identities.
+LONG_RUNNING = {"run", "receiver serve", "emulate pn532", "emulate vpcd", "rig run", "demo"}
+# Values for required parameters other than the one under test.
+REQUIRED = {
+    "provider_id": "P-1", "name": "x", "to_provider": "P-2", "ref": "ext:4711", "uid": UID,
+    "reason": "lost", "reader_url": "mock:pnr-empty", "batch_name": "b2", "forwarder": "fw",
+    "file": "scenario.jsonl", "out": "out.jsonl", "db": "rx.db", "secret_file": "whsec.txt",
+}  # fmt: skip
+EXTRA = {"timeout": ["--timeout", "0.1"], "count": ["--count", "1"]}
+
+
+def _text_params(command: click.Command) -> list[click.Parameter]:
+    return [
+        p
+        for p in command.params
+        if isinstance(p.type, click.types.StringParamType | click.Path)
+        or type(p.type).__name__ in ("UidParam", "ReaderUrlParam")
+    ]
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += _commands(command, (*path, name))
+        else:
+            found.append((" ".join((*path, name)), command))
+    return found
+
+
+def _argv(path: str, command: click.Command, target: click.Parameter, value: str) -> list[str]:
+    args = path.split()
+    for param in command.params:
+        wanted = param is target or (param.required and param.name in REQUIRED)
+        if isinstance(param, click.Option) and param.name in EXTRA and param is not target:
+            args += EXTRA[param.name]
+        if not wanted:
+            continue
+        text = value if param is target else REQUIRED[str(param.name)]
+        args += [text] if isinstance(param, click.Argument) else [param.opts[0], text]
+    return args
+
+
+CATALOGUE = [
+    (path, command, param)
+    for path, command in _commands(cli)
+    if path not in LONG_RUNNING
+    for param in _text_params(command)
+    if param.name != "personnummer"  # where a personnummer belongs: pseudonymised at once
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "command", "param"), CATALOGUE, ids=[f"{c[0]} {c[2].name}" for c in CATALOGUE]
+)
+def test_every_text_option_of_every_command_leaks_no_personnummer(
+    state: Path, tmp_path: Path, path: str, command: click.Command, param: click.Parameter
+) -> None:
+    """Found by walking the command tree: an option added later is covered too."""
+    os.chdir(tmp_path)
+    for form in FORMS:
+        args = _argv(path, command, param, form)
+        result = CliRunner().invoke(cli, ["--operator", "desk", *args], input="")
+        shown = (result.stdout + result.stderr).encode()
+        assert not _ANY_FORM.search(shown), (args, result.output)
+    assert files_with_personnummer(tmp_path) == []
+    assert not [p for p in tmp_path.rglob("*") if _ANY_FORM.search(p.name.encode())]
+
+
+def test_the_refusal_names_the_option_and_leaves_no_audit_row(state: Path) -> None:
     result = CliRunner().invoke(cli, ["retire", "--tag", UID, "--reason", "pnr 121212-1212"])
     assert result.exit_code == 7
-    assert result.stderr.startswith("error: the reason looks like it holds a personnummer")
+    assert result.stderr.startswith("error: the value of --reason looks like it holds a person")
     with Registry.open(f"sqlite:///{state / 'registry.db'}") as reg:
         assert reg.tag(UID).state == "in_stock"
         assert [e.action for e in reg.history(UID)] == ["tag.provisioned"]
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda r, p: r.add_provider(p, "x", operator="desk"), "the provider id"),
+        (lambda r, p: r.add_provider("P-8", f"Omsorg {p}", operator="desk"), "the provider name"),
+        (lambda r, p: r.add_customer(f"ext:{p}", "P-1", operator="desk"), "the external"),
+        (lambda r, p: r.retire(UID, reason=f"för {p}", operator="desk"), "the reason"),
+        (lambda r, p: r.retire(UID, reason="lost", operator=p), "the operator"),
+        (lambda r, p: r.open_batch(f"roll {p}", operator="desk"), "the batch name"),
+        (
+            lambda r, p: r.move_customer("ext:4711", "P-2", operator="desk", reason=p),
+            "the reason",
+        ),
+    ],
+)
+def test_the_registry_layer_refuses_it_in_every_stored_text_field(
+    state: Path, call: Any, field: str
+) -> None:
+    """What a future web app gets too: the refusal is in the registry, not only the CLI."""
+    with Registry.open(f"sqlite:///{state / 'registry.db'}") as reg:
+        for form in FORMS:
+            with pytest.raises(PersonnummerRefused, match=f"^{field}") as info:
+                call(reg, form)
+            assert not _ANY_FORM.search(str(info.value).encode())
+        assert reg.verify_audit().ok
+    assert files_with_personnummer(state) == []
 
 
 @pytest.mark.parametrize(
