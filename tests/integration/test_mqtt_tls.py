@@ -198,6 +198,6 @@ def test_a_broker_the_configured_ca_did_not_sign_is_not_trusted(
         time.sleep(2.0)  # a few connection attempts: each fails the certificate check
         assert box.progress("untrusted").pending == 1
     finally:
-        fw.drain()
+        fw.stop()
         fw.join(10)
         box.close()
