@@ -47,8 +47,8 @@ def pseudonymizer(app: AppContext, reg: Registry | None = None) -> KeyRing:
         with open_registry(app) as opened:
             return pseudonymizer(app, opened)
     key_name = "registry.pseudonym_key_file"
+    default = None if conf.pseudonym_key_file else settings.pseudonym_key_path
     try:
-        default = None if conf.pseudonym_key_file else settings.pseudonym_key_path
         reference = conf.pseudonym_key_file or str(settings.pseudonym_key_path)
         current = open_key(
             reg.store, reference, conf.pseudonym_key_id, operator=app.operator, create_at=default
@@ -63,4 +63,8 @@ def pseudonymizer(app: AppContext, reg: Registry | None = None) -> KeyRing:
             )
         return KeyRing(current, previous)
     except PseudonymKeyError as exc:
-        raise ConfigError(str(exc), file=settings.source, key=key_name) from None
+        message = str(exc)
+        legacy = settings.data_dir / "pseudonym.key"  # the default before it moved out
+        if default is not None and legacy.exists() and not default.exists():
+            message += f"; the default moved out of the data directory: move {legacy} to {default}"
+        raise ConfigError(message, file=settings.source, key=key_name) from None

@@ -116,3 +116,13 @@ def test_a_world_readable_key_is_a_config_error_in_the_cli(state: Path, tmp_path
     key = private(tmp_path / "k.key", os.urandom(32).hex().encode())
     key.chmod(0o644)
     assert "may be read by others" in add(config(tmp_path, key), code=3).stderr
+
+
+def test_a_key_left_at_the_old_default_place_is_pointed_out_not_replaced(state: Path) -> None:
+    run("provider", "add", "P-1", "--name", "x")
+    add(None)
+    key = Settings().pseudonym_key_path
+    legacy = state / "pseudonym.key"
+    key.rename(legacy)  # as an installation from before the default moved
+    out = add(None, pnr="701063-2391", code=3).stderr
+    assert f"move {legacy} to {key}" in out and not key.exists()
