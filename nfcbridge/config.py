@@ -85,6 +85,9 @@ class ReaderSettings:
     signal: bool = True  # beep/LED after a committed tap
     # auto: simulated for mock: and emulators (vpcd "Virtual PCD", a pty); or reader/simulated
     origin: Literal["auto", "reader", "simulated"] = "auto"
+    # read the originality signature on each tap (2 commands, ~40 ms on an ACR122U): the
+    # event's tag.signature/genuine, anomaly not_genuine (nfcbridge/tap_checks.py)
+    check_signature: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,20 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    listen: str = "127.0.0.1:8080"  # loopback: production sits behind a TLS proxy
+    secret_key_file: str = ""  # signs session cookies; empty: <data_dir>/web.key (created)
+    desk_reader: str = "mock:desk?roll=ntag213"  # the desk's reader for batches and scans
+    language: Literal["sv", "en"] = "sv"
+    secure_cookies: bool = True  # cookies only over HTTPS (browsers treat localhost as secure)
+    session_minutes: int = 480  # a login lasts a working day at most
+    idle_minutes: int = 30  # and ends after this long without a request
+    max_failures: int = 5  # wrong passwords or codes in a row before the account is locked
+    disable_after_days: int = 548  # unused accounts are disabled (18 months) ...
+    remove_after_days: int = 730  # ... and removed (2 years)
+
+
+@dataclass(frozen=True)
 class Settings:
     station: StationSettings = field(default_factory=StationSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
@@ -144,6 +161,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     control: ControlSettings = field(default_factory=ControlSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     source: str = "<defaults>"
 
     # -- derived paths ----------------------------------------------------------------------
@@ -162,6 +180,10 @@ class Settings:
     @property
     def outbox_path(self) -> Path:
         return Path(self.outbox.path or self.data_dir / "outbox.db")
+
+    @property
+    def web_key_path(self) -> Path:
+        return Path(self.web.secret_key_file or self.data_dir / "web.key")
 
     @property
     def control_socket(self) -> Path | None:
@@ -277,6 +299,16 @@ def _check(settings: Settings, file: str) -> None:
     q = settings.quota
     if q.per_customer < 0 or q.spare < 0:
         raise ConfigError("must not be negative", file=file, key="quota")
+    w = settings.web
+    for name in ("session_minutes", "idle_minutes", "max_failures"):
+        if getattr(w, name) < 1:
+            raise ConfigError("must be at least 1", file=file, key=f"web.{name}")
+    if not 0 < w.disable_after_days < w.remove_after_days:
+        raise ConfigError(
+            "must be above 0 and below web.remove_after_days",
+            file=file,
+            key="web.disable_after_days",
+        )
 
 
 _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")

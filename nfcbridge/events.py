@@ -6,14 +6,18 @@ re-delivery after a crash carries exactly the same body and the same ``event_id`
     {"schema": "nfcbridge.tap/1", "event_id": "<UUIDv7>", "station": "alvsjo-1",
      "reader": "desk-left", "seq": 1042, "occurred_at": "2026-11-24T07:58:12.345Z",
      "clock_synced": true,
-     "tag": {"uid": "04A1B2C3D4E5F6", "product": "NTAG213", "genuine": true},
+     "tag": {"uid": "04A1B2C3D4E5F6", "product": "NTAG213", "genuine": true,
+             "signature": "nxp"},
      "registry": {"state": "active", "customer": "psn:k1:3f9c...", "provider": "P-0042"},
      "origin": "reader", "anomalies": []}
 
-``tag.product`` and ``tag.genuine`` are present only when the reader learned them at tap
-time; the daemon reads the UID only (from anticollision), so a tap is never slowed by a tag
-read (see ``nfcbridge.pipeline``). ``registry`` is null when no registry is configured or it
-could not be asked (then ``anomalies`` says ``registry_unavailable``).
+``tag.product``, ``tag.genuine`` and ``tag.signature`` are null unless the reader learned
+them at tap time: by default the daemon reads the UID only (from anticollision), so a tap
+is never slowed by a tag read (see ``nfcbridge.pipeline``); a reader with
+``check_signature`` reads the originality signature on each tap (``nfcbridge.tap_checks``:
+``signature`` is the verdict, ``genuine`` its judgement). ``registry`` is null when no
+registry is configured or it could not be asked (then ``anomalies`` says
+``registry_unavailable``).
 """
 
 from __future__ import annotations
@@ -44,10 +48,16 @@ class TagFacts:
     uid: str  # upper-case hex
     product: str | None = None
     genuine: bool | None = None
+    signature: str | None = None  # the originality verdict when read at tap time
 
     def to_dict(self) -> dict[str, Any]:
         # every key always present (null when not read at tap time): a stable shape
-        return {"uid": self.uid, "product": self.product, "genuine": self.genuine}
+        return {
+            "uid": self.uid,
+            "product": self.product,
+            "genuine": self.genuine,
+            "signature": self.signature,
+        }
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,13 @@ Order of guarantees:
    If the commit fails the tap is *not* acknowledged: the reader signals failure and the
    person taps again.
 
-At tap time only the UID from anticollision is used; ``tag.product`` and ``tag.genuine`` are
-left out. Reading GET_VERSION and READ_SIG costs two more round trips (about 40 ms on an
-ACR122U, HARDWARE.md) on every door tap, while the originality of each tag is already checked
-once, at provisioning; the registry knows which UIDs were provisioned as genuine, so a clone
-of an unknown UID shows up as ``unknown_tag``.
+By default only the UID from anticollision is used at tap time; ``tag.product`` and
+``tag.genuine`` are left null. Reading GET_VERSION and READ_SIG costs two more round trips
+(about 40 ms on an ACR122U, HARDWARE.md) on every door tap, while the originality of each
+tag is already checked once, at provisioning; the registry knows which UIDs were
+provisioned as genuine, so a clone of an unknown UID shows up as ``unknown_tag``. A reader
+that can afford it reads the signature on each tap (``[[readers]] check_signature``,
+``nfcbridge.tap_checks``): a clone of a *known* UID then shows up as ``not_genuine``.
 """
 
 from __future__ import annotations
@@ -158,14 +160,18 @@ class TapPipeline:
         occurred_at: datetime | None = None,
         product: str | None = None,
         genuine: bool | None = None,
+        signature: str | None = None,
+        seen_at: datetime | None = None,
     ) -> TapEvent:
         """Build, enrich and durably commit one tap; returns it as stored (with its seq).
 
         *occurred_at*, when given, is a moment that did not come from the station clock (a
         simulated tap stamped with its scenario time): the event says ``clock_synced: false``.
-        Raises ``OutboxError`` when the commit failed: the tap is then not acknowledged."""
+        *seen_at* is the station clock's moment the tag was seen, when checks read the tag
+        before this call. Raises ``OutboxError`` when the commit failed: the tap is then not
+        acknowledged."""
         event_id = ev.new_event_id()
-        moment = occurred_at or ev.now_utc()
+        moment = occurred_at or seen_at or ev.now_utc()
         synced = self.clock_synced() if occurred_at is None else False
         anomalies: list[str] = []
         if genuine is False:
@@ -180,7 +186,7 @@ class TapPipeline:
             station=self.station,
             reader=reader,
             occurred_at=moment,
-            tag=TagFacts(uid=uid.upper(), product=product, genuine=genuine),
+            tag=TagFacts(uid=uid.upper(), product=product, genuine=genuine, signature=signature),
             origin=origin,
             clock_synced=synced,
             registry=registry,

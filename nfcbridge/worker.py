@@ -31,9 +31,10 @@ from drivers import table
 from drivers.base import Reader, Target
 from drivers.errors import NfcError, ReaderError, TagError
 from nfcbridge.config import ReaderSettings
-from nfcbridge.events import Origin, TapEvent
+from nfcbridge.events import Origin, TapEvent, now_utc
 from nfcbridge.outbox import OutboxError
 from nfcbridge.pipeline import TapPipeline
+from nfcbridge.tap_checks import NOT_READ, check_signature
 
 log = logging.getLogger("nfcbridge.worker")
 
@@ -182,7 +183,7 @@ class ReaderWorker(threading.Thread):
             uid = target.uid_hex
             event = None
             if self.pipeline.debouncer.is_new_tap(name, uid, self.settings.retap_window):
-                event = self._tap(reader, uid)
+                event = self._tap(reader, target)
             for listener in list(self.presentation_listeners):
                 try:
                     listener(uid, event)
@@ -198,11 +199,25 @@ class ReaderWorker(threading.Thread):
         except TagError:  # NoTag: nothing within idle_wait; or a tag leaving mid-anticollision
             return None
 
-    def _tap(self, reader: Reader, uid: str) -> TapEvent | None:
+    def _tap(self, reader: Reader, target: Target) -> TapEvent | None:
         started = time.monotonic()
+        seen_at = now_utc()
+        uid = target.uid_hex
         moment = self._take_stamp(uid)
+        checked = NOT_READ
+        if self.settings.check_signature:
+            checked = check_signature(reader, target, self.origin)
         try:
-            event = self.pipeline.tap(self.settings.name, uid, self.origin, occurred_at=moment)
+            event = self.pipeline.tap(
+                self.settings.name,
+                uid,
+                self.origin,
+                occurred_at=moment,
+                seen_at=seen_at,
+                product=checked.product,
+                genuine=checked.genuine,
+                signature=checked.signature,
+            )
         except OutboxError as exc:
             self.health.errors += 1
             self.health.last_error = str(exc)

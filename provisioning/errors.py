@@ -9,8 +9,10 @@
     │   │   └── TagAlreadyKnown  a UID already in the registry is presented for provisioning
     │   ├── QuotaExceeded        pickup beyond the provider's allowance (numbers in message)
     │   ├── DuplicateEntity      already exists (provider id, customer, UID)
-    │   └── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
-    │       └── PersonnummerRefused  free text or an id holds a personnummer (never echoed)
+    │   ├── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
+    │   │   └── PersonnummerRefused  free text or an id holds a personnummer (never echoed)
+    │   └── AccountError         a web account cannot be added or changed as asked
+    │       └── LoginRefused     wrong password or code, locked, disabled (one message)
     ├── PseudonymKeyError        the pseudonym key is unusable or not the recorded one (config)
     │   ├── PseudonymKeyMissing  the key file does not exist
     │   └── PseudonymKeyMismatch another key than the one recorded under this key id
@@ -64,6 +66,18 @@ class InvalidIdentity(RegistryError):
 
 class PersonnummerRefused(InvalidIdentity):
     pass
+
+
+class AccountError(RegistryError):
+    pass
+
+
+class LoginRefused(AccountError):
+    """Deliberately vague towards the person logging in; ``why`` is for the audit trail."""
+
+    def __init__(self, message: str, *, why: str) -> None:
+        super().__init__(message)
+        self.why = why
 
 
 class PseudonymKeyError(ProvisioningError):

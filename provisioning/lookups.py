@@ -33,6 +33,7 @@ def tag_record(row: Row[Any]) -> TagRecord:
         attached_at=row.attached_at,
         ended_at=row.ended_at,
         token=row.token,
+        ndef_sha256=row.ndef_sha256,
     )
 
 

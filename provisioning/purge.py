@@ -4,7 +4,8 @@ A customer has ended when none of its tags is active and its last tag was retire
 the cut-off (``[registry] keep_ended_days``; Nacka keeps such records two years). Purging
 it, in one transaction:
 
-- its row goes from ``customers``; its tags stay (a UID is never reused) with no customer,
+- its row goes from ``customers`` (spot checks keep their result, not the customer); its
+  tags stay (a UID is never reused) with no customer,
   so stock, issued-per-month and invoicing counts do not change;
 - every audit row naming it (or a pseudonym it had before a key rotation) gets the
   pseudonym replaced by a random token (``purged:<hex>``, the same in all its rows so the
@@ -27,7 +28,7 @@ from sqlalchemy import Connection, and_, delete, exists, func, or_, select, upda
 
 from provisioning import audit
 from provisioning.schema import audit as audit_table
-from provisioning.schema import customers, tags
+from provisioning.schema import customers, spot_checks, tags
 from provisioning.store import Store
 
 
@@ -118,6 +119,11 @@ class PurgeMixin:
                 rows += len(rewritten)
                 conn.execute(
                     update(tags).where(tags.c.customer_ref.in_(refs)).values(customer_ref=None)
+                )
+                conn.execute(
+                    update(spot_checks)
+                    .where(spot_checks.c.customer_ref.in_(refs))
+                    .values(customer_ref=None)
                 )
                 conn.execute(delete(customers).where(customers.c.ref.in_(refs)))
                 audit.append(

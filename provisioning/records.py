@@ -49,6 +49,7 @@ class TagRecord(_Record):
     attached_at: dt.datetime | None
     ended_at: dt.datetime | None
     token: str | None = None
+    ndef_sha256: str | None = None  # hash of the NDEF message written at provisioning
 
 
 @dataclass(frozen=True)

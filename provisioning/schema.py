@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -99,6 +100,7 @@ tags = Table(
     Column("issued_at", UTCDateTime, nullable=True),
     Column("attached_at", UTCDateTime, nullable=True),
     Column("ended_at", UTCDateTime, nullable=True),  # spoiled or retired
+    Column("ndef_sha256", String(64), nullable=True),  # hash of the NDEF written (issue 15)
     CheckConstraint(
         "state IN ('in_stock', 'issued', 'active', 'spoiled', 'retired')", name="ck_tags_state"
     ),
@@ -124,8 +126,8 @@ audit = Table(
     Column("subject", String(160), nullable=False),
     Column("details", Text, nullable=False),  # canonical JSON
     Column("reason", Text, nullable=False),
-    Column("os_user", String(120), nullable=False, server_default=text("''")),  # 0002
-    Column("purged", Integer, nullable=False, server_default=text("0")),  # 0003
+    Column("os_user", String(120), nullable=False, server_default=text("''")),  # 0004_issue12
+    Column("purged", Integer, nullable=False, server_default=text("0")),  # 0005_issue12
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_audit_subject", "subject", "seq"),
@@ -139,12 +141,57 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
-pseudonym_keys = Table(  # revision 0002: each key id's fingerprint, recorded on first use
+pseudonym_keys = Table(  # revision 0004_issue12: each key id's fingerprint, recorded on first use
     "pseudonym_keys",
     metadata,
     Column("key_id", String(32), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
-    Column("scheme", String(32), nullable=False),  # hmac-sha256 (before 0002) or argon2id
+    Column("scheme", String(32), nullable=False),  # hmac-sha256 (before 0004_issue12) or argon2id
     Column("params", Text, nullable=False),  # canonical JSON
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+spot_checks = Table(
+    "spot_checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("month", String(7), nullable=False),  # YYYY-MM of ``at`` (the report's key)
+    Column("operator", String(120), nullable=False),
+    Column("uid", String(32), nullable=False),
+    Column("customer_ref", String(120), nullable=True),  # the customer asked about or attached
+    Column("provider_id", String(64), nullable=True),  # that customer's provider
+    Column("passed", Boolean, nullable=False),
+    Column("failed", String(200), nullable=False),  # failed check names, comma-separated
+    Column("audit_seq", Integer, nullable=False),  # the audit row recording it
+    Index("ix_spot_checks_month", "month", "provider_id"),
+)
+
+
+# Web accounts (desk operators, coordinators, administrators). A removed account leaves its
+# name in the audit trail only; the row itself is deleted (Nacka: removed after 2 years).
+ROLES = ("desk", "coordinator", "admin")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("totp_secret", String(64), nullable=True),  # NULL until two-factor is enrolled
+    Column("totp_last_step", Integer, nullable=True),  # a code is accepted once
+    Column("failed_logins", Integer, nullable=False, server_default=text("0")),
+    Column("locked_at", UTCDateTime, nullable=True),  # too many failures: an admin unlocks
+    Column("disabled_at", UTCDateTime, nullable=True),
+    Column("disabled_reason", String(200), nullable=True),
+    Column("last_login_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("role IN ('desk', 'coordinator', 'admin')", name="ck_accounts_role"),
+)
+
+account_providers = Table(
+    "account_providers",
+    metadata,
+    Column("username", String(64), ForeignKey("accounts.username"), primary_key=True),
+    Column("provider_id", String(64), ForeignKey("providers.id"), primary_key=True),
 )

@@ -22,8 +22,8 @@ Examples:
   nfcbridge run --config /etc/nfcbridge/nfcbridge.toml
 
 Exit codes: 0 ok, 2 usage, 3 config, 4 reader, 5 no tag, 6 tag, 7 refused by a
-registry rule, 8 store unavailable, 9 confirmation required, 10 verification failed,
-130 interrupted, 1 internal error.
+registry rule, 8 store unavailable, 9 confirmation required, 10 verification failed
+(audit chain, read-back, a failed tag check), 130 interrupted, 1 internal error.
 """
 
 
@@ -183,6 +183,7 @@ def _register() -> None:
         report_cmds,
         rig_cmds,
         tag_cmds,
+        web_cmds,
     )
 
     cli.add_command(tag_cmds.readers)
@@ -198,6 +199,7 @@ def _register() -> None:
         daemon_cmds,
         rig_cmds,
         receiver_cmds,
+        web_cmds,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

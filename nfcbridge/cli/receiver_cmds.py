@@ -96,15 +96,48 @@ def prune(db: str, keep_days: int, as_json: bool) -> None:
     show_default=True,
     help="Seconds of difference allowed in times and durations with --expect.",
 )
+@click.option(
+    "--min-travel",
+    type=click.FloatRange(min=0),
+    default=120.0,
+    show_default=True,
+    help="Implausible: seconds between two doors (or stations) closer than this.",
+)
+@click.option(
+    "--working-day",
+    type=click.FloatRange(min=0),
+    default=8.0,
+    show_default=True,
+    help="Implausible: hours a visit start may stay without an end tap.",
+)
+@click.option(
+    "--max-taps-per-day",
+    type=click.IntRange(min=1),
+    default=24,
+    show_default=True,
+    help="Implausible: taps on one tag in one day (Europe/Stockholm) above this.",
+)
 @json_option
-def report(db: str, expect: str | None, tolerance: float, as_json: bool) -> None:
-    """Visits, durations, double staffing, missing end taps, anomalies, sequence gaps."""
+def report(
+    db: str,
+    expect: str | None,
+    tolerance: float,
+    min_travel: float,
+    working_day: float,
+    max_taps_per_day: int,
+    as_json: bool,
+) -> None:
+    """Visits, durations, double staffing, missing end taps, anomalies, sequence gaps, and
+    implausible taps (a tag at two places at once, a start never ended, more taps than
+    visits explain, taps on retired or unattached tags or on ended or locked customers)."""
+    from nfcbridge.receiver.plausibility import Limits
     from nfcbridge.receiver.report import build_report, render_text
     from nfcbridge.receiver.store import open_store
 
+    limits = Limits(min_travel, working_day * 3600, max_taps_per_day)
     store = open_store(db)
     try:
-        data = build_report(store.events())
+        data = build_report(store.events(), limits=limits)
     finally:
         store.close()
     differences = None
@@ -112,7 +145,8 @@ def report(db: str, expect: str | None, tolerance: float, as_json: bool) -> None
         from nfcbridge.rig.scenario_parser import load_scenario
         from nfcbridge.rig.truth import compare, expected_report
 
-        differences = compare(expected_report(load_scenario(expect)), data, tolerance)
+        truth = expected_report(load_scenario(expect), limits)
+        differences = compare(truth, data, tolerance)
         data["differences"] = differences
     if as_json:
         emit(data, True)

@@ -1,70 +1,28 @@
-"""How the CLI reaches the registry: opened from the settings, and the pseudonym key.
+"""How the CLI reaches the registry: the front-end-neutral ``nfcbridge.registry_open`` with
+the command's settings.
 
-The registry is opened from the settings (``[registry] url``, quota defaults); the operator
-for the audit trail comes from ``--operator`` or the login name (``AppContext.operator``).
-A personnummer is turned into a pseudonym with the configured key at once and never printed.
+The operator for the audit trail comes from ``--operator`` or the login name
+(``AppContext.operator``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nfcbridge import registry_open
 from nfcbridge.cli.context import AppContext
-from nfcbridge.errors import ConfigError
 
 if TYPE_CHECKING:
-    from provisioning.identity import Pseudonymizer
     from provisioning.keys import KeyRing
     from provisioning.registry import Registry
 
 
 def open_registry(app: AppContext, url: str | None = None, *, existing: bool = False) -> Registry:
     """The registry at *url* (default: the configured one) with the configured quota;
-    *existing*: never create or migrate it (``provisioning.store.open_store``)."""
-    from nfcbridge.config import registry_connect_url
-    from provisioning.quota import QuotaPolicy
-    from provisioning.registry import Registry
-
-    quota = app.settings.quota
-    return Registry.open(
-        url or registry_connect_url(app.settings),
-        policy=QuotaPolicy(quota.per_customer, quota.spare),
-        existing=existing,
-    )
+    *existing*: never create or migrate it."""
+    return registry_open.open_registry(app.settings, url, existing=existing)
 
 
 def pseudonymizer(app: AppContext, reg: Registry | None = None) -> KeyRing:
-    """The configured key (and the previous one in a rotation), checked against the registry.
-
-    A missing, different or world-readable key is a configuration error (exit 3).
-    """
-    from provisioning.errors import PseudonymKeyError
-    from provisioning.keys import KeyRing, open_key
-
-    settings = app.settings
-    conf = settings.registry
-    if reg is None:
-        with open_registry(app) as opened:
-            return pseudonymizer(app, opened)
-    key_name = "registry.pseudonym_key_file"
-    default = None if conf.pseudonym_key_file else settings.pseudonym_key_path
-    try:
-        reference = conf.pseudonym_key_file or str(settings.pseudonym_key_path)
-        current = open_key(
-            reg.store, reference, conf.pseudonym_key_id, operator=app.operator, create_at=default
-        )
-        previous: tuple[Pseudonymizer, ...] = ()
-        if conf.previous_key_id:
-            key_name = "registry.previous_key_file"
-            previous = (
-                open_key(
-                    reg.store, conf.previous_key_file, conf.previous_key_id, operator=app.operator
-                ),
-            )
-        return KeyRing(current, previous)
-    except PseudonymKeyError as exc:
-        message = str(exc)
-        legacy = settings.data_dir / "pseudonym.key"  # the default before it moved out
-        if default is not None and legacy.exists() and not default.exists():
-            message += f"; the default moved out of the data directory: move {legacy} to {default}"
-        raise ConfigError(message, file=settings.source, key=key_name) from None
+    """The configured key ring, checked against the registry (see ``registry_open``)."""
+    return registry_open.pseudonymizer(app.settings, reg, operator=app.operator)

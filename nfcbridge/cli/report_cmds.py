@@ -13,19 +13,34 @@ from nfcbridge.errors import VerificationFailed
 
 
 @click.command("report")
-@click.argument("kind", type=click.Choice(["stock", "providers", "issued", "batches"]))
-@click.option("--month", help="With issued: only this month (YYYY-MM).")
+@click.argument("kind", type=click.Choice(["stock", "providers", "issued", "batches", "checks"]))
+@click.option("--month", help="With issued: only this month; with checks: required (YYYY-MM).")
+@click.option("--list", "listing", is_flag=True, help="With checks: every spot check.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV for spreadsheets and invoicing.")
 @json_option
 @pass_app
-def report(app: AppContext, kind: str, month: str | None, as_csv: bool, as_json: bool) -> None:
-    """Stock by state, providers' allowance and holdings, tags issued per provider per month."""
+def report(
+    app: AppContext, kind: str, month: str | None, listing: bool, as_csv: bool, as_json: bool
+) -> None:
+    """Stock by state, providers' allowance and holdings, tags issued per provider per month,
+    batches, and spot checks (`tag check`) per provider with the failure rate."""
     from provisioning.reports import REPORTS, issued_report
+    from provisioning.spot_check import checks_report
 
-    if month is not None and kind != "issued":
-        raise click.UsageError("--month goes with the issued report")
+    if month is not None and kind not in ("issued", "checks"):
+        raise click.UsageError("--month goes with the issued and checks reports")
+    if kind == "checks" and month is None:
+        raise click.UsageError("report checks needs --month YYYY-MM")
+    if listing and kind != "checks":
+        raise click.UsageError("--list goes with the checks report")
     with open_registry(app) as reg:
-        rows = issued_report(reg, month) if kind == "issued" else REPORTS[kind](reg)
+        if kind == "checks":
+            assert month is not None
+            rows = checks_report(reg, month, listing=listing)
+        elif kind == "issued":
+            rows = issued_report(reg, month)
+        else:
+            rows = REPORTS[kind](reg)
     print_rows(rows, as_json, as_csv)
 
 

@@ -6,17 +6,20 @@ Which taps count: a tap whose event flags its tag as not payable (``unknown``, `
 never half a visit. Other anomalies (``not_genuine``) are reported and the tap still pairs.
 An event without a registry block and without anomalies comes from a station that has no
 registry: its tap pairs, and the customer is shown as ``tag:<UID>``.
-Pairing rules: ``nfcbridge.receiver.pairing``.
+Pairing rules: ``nfcbridge.receiver.pairing``. Taps that cannot be what they claim (a tag
+at two places at once, a start never ended, ...): ``nfcbridge.receiver.plausibility``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
 from nfcbridge.receiver.pairing import JOINT_WINDOW, MAX_VISIT, Tap, double_staffing, pair_taps
+from nfcbridge.receiver.plausibility import Limits, Seen, find_implausible
 
 NOT_PAYABLE = {"unknown", "retired", "spoiled", "not_attached", "in_stock", "issued", "blank"}
 _ALIASES = {  # the daemon's names (nfcbridge.events) -> the report's
@@ -25,6 +28,8 @@ _ALIASES = {  # the daemon's names (nfcbridge.events) -> the report's
     "spoiled_tag": "spoiled",
     "unattached": "not_attached",
     "clone": "not_genuine",
+    "issued": "not_attached",  # a registry state given as the anomaly's name
+    "in_stock": "not_attached",
 }
 
 
@@ -54,9 +59,13 @@ def _who(event: dict[str, Any]) -> tuple[str, str]:
 
 
 def build_report(
-    events: list[dict[str, Any]], joint_window: float = JOINT_WINDOW, max_visit: float = MAX_VISIT
+    events: list[dict[str, Any]],
+    joint_window: float = JOINT_WINDOW,
+    max_visit: float = MAX_VISIT,
+    limits: Limits | None = None,
 ) -> dict[str, Any]:
-    taps, anomalies = [], []
+    """The report; *limits*: plausibility thresholds (``nfcbridge.receiver.plausibility``)."""
+    taps, anomalies, seen = [], [], []
     origins: dict[str, int] = defaultdict(int)
     for e in events:
         origins[e.get("origin", "?")] += 1
@@ -76,13 +85,15 @@ def build_report(
                     "event_id": e["event_id"],
                 }
             )
+        one = Seen(at, reader, str(e.get("station", "")), uid, tuple(kinds), e)
+        seen.append(one)
         if not NOT_PAYABLE.intersection(kinds):
-            taps.append(Tap(reader, uid, at, order=e.get("seq", 0), ref=e))
+            taps.append(Tap(reader, uid, at, order=e.get("seq", 0), ref=one))
 
     visits = pair_taps(taps, joint_window, max_visit)
     rows = []
     for v in visits:
-        customer, provider = _who(v.start.ref)
+        customer, provider = _who(v.start.ref.event)
         rows.append(
             {
                 "reader": v.reader,
@@ -96,7 +107,7 @@ def build_report(
         )
     doubles = []
     for a, b in double_staffing(visits):
-        customer, provider = _who(a.start.ref)
+        customer, provider = _who(a.start.ref.event)
         doubles.append(
             {
                 "uid": a.uid,
@@ -126,6 +137,9 @@ def build_report(
         "double_staffing": doubles,
         "anomalies": sorted(anomalies, key=lambda a: (a["at"], a["reader"])),
         "gaps": sequence_gaps(events),
+        "plausibility": find_implausible(
+            seen, visits, replace(limits or Limits(), joint_window=joint_window)
+        ),
         "per_customer": _summarise(rows, doubles, anomalies, "customer"),
         "per_provider": _summarise(rows, doubles, anomalies, "provider"),
     }
@@ -180,7 +194,7 @@ def render_text(report: dict[str, Any]) -> str:
         f"events {report['events']} ({origins})",
         f"visits {len(report['visits'])}, missing end taps {len(report['missing_end'])}, "
         f"double staffing {len(report['double_staffing'])}, anomalies {len(report['anomalies'])}, "
-        f"sequence gaps {len(report['gaps'])}",
+        f"sequence gaps {len(report['gaps'])}, implausible {len(report.get('plausibility', []))}",
         "",
         "provider        visits    hours  missing-end  double  anomalies",
     ]
@@ -205,4 +219,12 @@ def render_text(report: dict[str, Any]) -> str:
     ):
         if items:
             lines += ["", f"{title}:"] + [fmt.format(**item) for item in items]
+    findings = report.get("plausibility", [])
+    if findings:
+        lines += ["", "implausible:"]
+        for f in findings:
+            lines.append(f"  {f['kind']}: {f['uid']} at {f['at']}: {f['detail']}")
+            lines += [
+                f"    tap {t['at']} {t['station']}/{t['reader']} {t['uid']}" for t in f["taps"]
+            ]
     return "\n".join(lines)

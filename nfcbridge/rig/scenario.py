@@ -25,7 +25,9 @@ Fields:
   tag. Default: a household of one.
 - ``tag``: ``uid`` is 7 bytes of hex; ``state`` is ``active`` (default; needs ``customer``,
   one active tag per customer), ``retired`` (an old sticker still on the door; ``customer``
-  optional) or ``unknown`` (not in any registry); ``product`` defaults to ``NTAG213``.
+  optional), ``unknown`` (not in any registry) or ``issued`` (picked up for ``customer``'s
+  door by its provider, not attached yet: a tap on it comes before it was attached);
+  ``product`` defaults to ``NTAG213``.
 - ``staff.reader``: the name of the staff member's phone, i.e. the reader the taps come
   from (default: the staff id lower-cased). Letters, digits, ``-`` and ``_`` only.
 - ``visit``: a start tap at ``start`` and an end tap at ``end`` on an active tag;
@@ -33,7 +35,13 @@ Fields:
   how long the phone stays on the tag: a long ``hold_start`` is a tag held on the reader,
   which must still be one tap.
 - ``tap``: a lone tap at ``t`` on a tag that is not active (a retired sticker, an unknown
-  tag): an anomaly, never half a visit. ``hold`` as above.
+  tag, an issued one): an anomaly, never half a visit. ``hold`` as above.
+
+Implausible patterns (``nfcbridge.receiver.plausibility``) are planted with these records
+alone: two visits of one staff member at two households closer than the minimum travel
+time, a visit with ``"end": null`` after which the staff member taps nothing for longer
+than a working day, more visits on one tag in a day than the limit allows, a lone tap on a
+retired or an issued tag (``nfcbridge.rig.implausible`` plants one of each into a day).
 - Times (``start``, ``end``, ``t``) are seconds from the scenario start, as a number or as
   ``"HH:MM[:SS[.fff]]"`` (hours may exceed 23). Any record may carry a ``note`` string.
 
@@ -52,7 +60,7 @@ from nfcbridge.errors import AppError
 
 VERSION = 1
 DEFAULT_HOLD = 1.0
-TAG_STATES = ("active", "retired", "unknown")
+TAG_STATES = ("active", "retired", "unknown", "issued")
 
 
 class ScenarioError(AppError):

@@ -192,6 +192,8 @@ def _tag(s: Scenario, rec: _Record) -> None:
                 raise rec.error("customer", f"{customer} already has active tag {other.uid}")
     if state == "unknown" and customer is not None:
         raise rec.error("customer", "an unknown tag belongs to no customer")
+    if state == "issued" and customer is None:
+        raise rec.error("customer", "an issued tag needs the customer whose door it is for")
     product = rec.get("product", str, "NTAG213")
     s.tags[hexuid] = Tag(hexuid, state, customer, product)
 

@@ -16,6 +16,8 @@ would have built it, one audited step at a time, with the operator of the comman
   ("replaced"), the history of an old sticker; one without a customer is retired from
   stock. Retired tags are seeded before the active ones, so each customer's current tag
   is the one left active;
+- an ``issued`` tag: picked up by its customer's provider (within its quota), after the
+  active ones, and not attached;
 - ``unknown`` tags are not loaded: that is what makes them unknown. A registry that does
   know one is refused, since the scenario's expected anomaly would then be wrong.
 
@@ -61,10 +63,22 @@ def batch_name(scenario: Scenario) -> str:
 class SeedResult:
     batch: str
     added: dict[str, int] = field(
-        default_factory=lambda: {"providers": 0, "customers": 0, "active": 0, "retired": 0}
+        default_factory=lambda: {
+            "providers": 0,
+            "customers": 0,
+            "active": 0,
+            "retired": 0,
+            "issued": 0,
+        }
     )
     existing: dict[str, int] = field(
-        default_factory=lambda: {"providers": 0, "customers": 0, "active": 0, "retired": 0}
+        default_factory=lambda: {
+            "providers": 0,
+            "customers": 0,
+            "active": 0,
+            "retired": 0,
+            "issued": 0,
+        }
     )
     unknown_not_loaded: int = 0
 
@@ -113,9 +127,13 @@ def seed_registry(
     for tag in retired:
         _retired(registry, scenario, tag, operator, result)
     _active(registry, scenario, active, operator, result)
+    for tag in scenario.tags.values():
+        if tag.state == "issued":
+            _issued(registry, scenario, tag, operator, result)
     say(
         f"tags: {result.added['active']} attached, {result.added['retired']} retired, "
-        f"{sum(result.existing[k] for k in ('active', 'retired'))} already there, "
+        f"{result.added['issued']} issued, "
+        f"{sum(result.existing[k] for k in ('active', 'retired', 'issued'))} already there, "
         f"{result.unknown_not_loaded} unknown (not loaded)"
     )
     return result
@@ -188,6 +206,23 @@ def _retired(reg: Registry, s: Scenario, tag: Tag, operator: str, result: SeedRe
             reg.attach(tag.uid, ref, operator=operator)
     reg.retire(tag.uid, reason=RETIRE_REASON, operator=operator)
     result.added["retired"] += 1
+
+
+def _issued(reg: Registry, s: Scenario, tag: Tag, operator: str, result: SeedResult) -> None:
+    """Picked up by the provider of the customer it is meant for, not attached (yet)."""
+    assert tag.customer is not None  # the scenario parser requires it
+    provider = s.customers[tag.customer].provider
+    found = _provision(reg, s, tag, result.batch, operator)
+    if found.state == "issued" and found.provider == provider:
+        result.existing["issued"] += 1
+        return
+    if found.state != "in_stock":
+        raise SeedRefused(
+            f"tag {tag.uid} is {found.state.replace('_', ' ')} in the registry, "
+            f"issued to {provider} in the scenario"
+        )
+    reg.pickup_tags(provider, [tag.uid], operator=operator)
+    result.added["issued"] += 1
 
 
 def _active(reg: Registry, s: Scenario, tags: list[Tag], operator: str, result: SeedResult) -> None:
