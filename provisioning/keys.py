@@ -37,6 +37,7 @@ from provisioning.errors import (
     UnknownEntity,
 )
 from provisioning.identity import ARGON2_PARAMS, Pseudonymizer, create_key, load_key
+from provisioning.records import CustomerRecord
 from provisioning.schema import customers, providers, pseudonym_keys, tags
 from provisioning.store import Store
 
@@ -174,6 +175,16 @@ class RotationMixin:
     store: Store
 
     add_customer: Callable[..., str]  # from Registry
+    customer: Callable[[str], CustomerRecord]  # from LookupMixin
+
+    def find_customer(self, refs: list[str]) -> CustomerRecord | None:
+        """The customer known by any of *refs* (``KeyRing.refs``: current key first)."""
+        for ref in refs:
+            try:
+                return self.customer(ref)
+            except UnknownEntity:
+                continue
+        return None
 
     def enter_customer(self, refs: list[str], provider_id: str, operator: str) -> str:
         """Add a customer known by ``refs[0]`` (the current key's pseudonym); one known under

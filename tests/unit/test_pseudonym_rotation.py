@@ -90,6 +90,10 @@ def test_rotation_moves_hmac_customers_to_the_new_key_as_they_are_entered_again(
         assert record is not None and record.scheme == "hmac-sha256"
 
     k2, new_key = key_file(tmp_path, "k2.key")
+    new = Pseudonymizer(new_key, "k2", "argon2id", identity.ARGON2_PARAMS)
+    with registry(state) as reg:  # found by personnummer under either key meanwhile
+        found = reg.find_customer([new.pseudonym(PNR), legacy.pseudonym(PNR)])
+        assert found is not None and found.ref == legacy.pseudonym(PNR)
     rotating = (
         f'pseudonym_key_file = "{k2}"\npseudonym_key_id = "k2"\n'
         f'previous_key_id = "k1"\nprevious_key_file = "{k1}"\n'
