@@ -9,7 +9,6 @@ The end-of-run scan (tests/conftest.py) checks every file again after the whole 
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -93,9 +92,13 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ("argv", "code"), CASES, ids=lambda v: " ".join(v) if isinstance(v, list) else str(v)
 )
 def test_no_personnummer_is_stored_or_printed_by_any_cli_text_option(
-    state: Path, tmp_path: Path, argv: list[str], code: int | None
+    state: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    code: int | None,
 ) -> None:
-    os.chdir(tmp_path)  # a relative path typed in is looked up (or created) under the test
+    monkeypatch.chdir(tmp_path)  # a relative path typed in is looked up (or created) under the test
     for form in FORMS:
         args = [a.replace("{P}", form) for a in argv]
         result = CliRunner().invoke(cli, args, input="")
@@ -164,10 +167,15 @@ CATALOGUE = [
     ("path", "command", "param"), CATALOGUE, ids=[f"{c[0]} {c[2].name}" for c in CATALOGUE]
 )
 def test_every_text_option_of_every_command_leaks_no_personnummer(
-    state: Path, tmp_path: Path, path: str, command: click.Command, param: click.Parameter
+    state: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+    command: click.Command,
+    param: click.Parameter,
 ) -> None:
     """Found by walking the command tree: an option added later is covered too."""
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     for form in FORMS:
         args = _argv(path, command, param, form)
         result = CliRunner().invoke(cli, ["--operator", "desk", *args], input="")
