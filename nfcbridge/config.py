@@ -78,6 +78,16 @@ class QuotaSettings:
 
 
 @dataclass(frozen=True)
+class MunicipalSettings:
+    """The municipality's process rules (issue 13; defaults: Haninge and Nacka)."""
+
+    locking_working_days: int = 3  # locking date: N-th working day of the next month
+    order_lead_working_days: int = 1  # an order is placed at least this many working days ahead
+    manual_note_keep_days: int = 180  # notes of manual registrations are purged after this
+    manual_limit_percent: float = 10.0  # receiver report flags providers above this share
+
+
+@dataclass(frozen=True)
 class ReaderSettings:
     name: str
     url: str
@@ -155,6 +165,7 @@ class Settings:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     provisioning: ProvisioningSettings = field(default_factory=ProvisioningSettings)
     quota: QuotaSettings = field(default_factory=QuotaSettings)
+    municipal: MunicipalSettings = field(default_factory=MunicipalSettings)
     readers: tuple[ReaderSettings, ...] = ()
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     forwarders: tuple[ForwarderSettings, ...] = ()
@@ -299,6 +310,16 @@ def _check(settings: Settings, file: str) -> None:
     q = settings.quota
     if q.per_customer < 0 or q.spare < 0:
         raise ConfigError("must not be negative", file=file, key="quota")
+    m = settings.municipal
+    if m.locking_working_days < 1 or m.order_lead_working_days < 0 or m.manual_note_keep_days < 1:
+        raise ConfigError(
+            "locking_working_days and manual_note_keep_days must be at least 1, "
+            "order_lead_working_days not negative",
+            file=file,
+            key="municipal",
+        )
+    if not 0 <= m.manual_limit_percent <= 100:
+        raise ConfigError("must be 0..100", file=file, key="municipal.manual_limit_percent")
     w = settings.web
     for name in ("session_minutes", "idle_minutes", "max_failures"):
         if getattr(w, name) < 1:

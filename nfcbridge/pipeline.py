@@ -46,6 +46,7 @@ class TapContextSource(Protocol):
 
 
 Subscriber = Callable[[TapEvent], None]
+MANUAL_READER = "manual"  # manual registrations have their own sequence, like a reader
 
 
 @dataclass
@@ -62,7 +63,8 @@ def classify(context: Any | None) -> Enrichment:
     state = str(getattr(raw, "value", raw) or "")  # an enum or a plain string
     customer = getattr(context, "customer", None)
     provider = getattr(context, "provider", None)
-    facts = RegistryFacts(state=state, customer=customer, provider=provider)
+    status = getattr(context, "customer_status", None)
+    facts = RegistryFacts(state=state, customer=customer, provider=provider, customer_status=status)
     anomalies: list[str] = []
     if state == "retired":
         anomalies.append(ev.RETIRED_TAG)
@@ -192,6 +194,31 @@ class TapPipeline:
             registry=registry,
             anomalies=tuple(anomalies),
         )
+        return self._commit(event)
+
+    def manual(
+        self,
+        event_id: str,
+        occurred_at: datetime,
+        facts: ev.ManualFacts,
+        registry: RegistryFacts | None,
+    ) -> TapEvent:
+        """Commit a manual registration (``nfcbridge.manual``) on the pseudo-reader ``manual``:
+        same event type, same outbox sequence discipline, same subscribers as a tap."""
+        event = TapEvent(
+            event_id=event_id,
+            station=self.station,
+            reader=MANUAL_READER,
+            occurred_at=occurred_at,
+            tag=None,
+            origin="manual",
+            clock_synced=False,  # the time was entered by a person
+            registry=registry,
+            manual=facts,
+        )
+        return self._commit(event)
+
+    def _commit(self, event: TapEvent) -> TapEvent:
         stored = self.outbox.commit(event)
         self._publish(stored)
         return stored

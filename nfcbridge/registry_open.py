@@ -22,16 +22,22 @@ if TYPE_CHECKING:
 def open_registry(
     settings: Settings, url: str | None = None, *, existing: bool = False
 ) -> Registry:
-    """The registry at *url* (default: the configured one) with the configured quota;
-    *existing*: never create or migrate it (``provisioning.store.open_store``)."""
+    """The registry at *url* (default: the configured one) with the configured quota and
+    municipal rules (locking date, order lead time); *existing*: never create or migrate it
+    (``provisioning.store.open_store``)."""
     from nfcbridge.config import registry_connect_url
+    from provisioning.months import MunicipalRules
     from provisioning.quota import QuotaPolicy
     from provisioning.registry import Registry
 
-    quota = settings.quota
+    quota, municipal = settings.quota, settings.municipal
     return Registry.open(
         url or registry_connect_url(settings),
         policy=QuotaPolicy(quota.per_customer, quota.spare),
+        rules=MunicipalRules(
+            locking_working_days=municipal.locking_working_days,
+            order_lead_working_days=municipal.order_lead_working_days,
+        ),
         existing=existing,
     )
 

@@ -124,6 +124,11 @@ def _tag_provider_changed(s: State, e: AuditEntry) -> None:
     _set(s.tags, _key(e), e.seq, provider_id=e.details["to"])
 
 
+def _tag_kept_for_cohabitant(s: State, e: AuditEntry) -> None:
+    d = e.details
+    _set(s.tags, _key(e), e.seq, customer_ref=d["to"], provider_id=d["provider"])
+
+
 def _key_recorded(s: State, e: AuditEntry) -> None:
     _set(s.keys, _key(e), e.seq, fingerprint=e.details["fingerprint"])
 
@@ -143,12 +148,25 @@ _APPLY: dict[str, Callable[[State, AuditEntry], None]] = {
     "tag.attached": _tag_attached,
     "tag.retired": _tag_retired,
     "tag.provider_changed": _tag_provider_changed,
+    "tag.kept_for_cohabitant": _tag_kept_for_cohabitant,
     "pseudonym_key.recorded": _key_recorded,
 }
 
 
-# Actions that change none of the compared tables (web accounts, spot checks of a tag).
-_NO_STATE_PREFIXES = ("account.", "tag.spot_check")
+# Actions that change none of the compared columns: web accounts, spot checks, a customer's
+# end date, lock and household (its tag's retirement or handover is an action of its own),
+# billing, orders, closed periods, manual registrations.
+_NO_STATE_PREFIXES = (
+    "account.",
+    "tag.spot_check",
+    "customer.ended",
+    "customer.lock_",
+    "household.",
+    "provider.billing",
+    "order.",
+    "period.",
+    "registration.",
+)
 
 
 def rebuild(conn: Connection) -> State:

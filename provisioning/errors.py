@@ -6,7 +6,8 @@
     ├── RegistryError            refused by a rule (CLI exit 7)
     │   ├── UnknownEntity        no such provider, customer, tag or batch
     │   ├── TransitionRefused    lifecycle forbids it (final states, wrong provider, ...)
-    │   │   └── TagAlreadyKnown  a UID already in the registry is presented for provisioning
+    │   │   ├── TagAlreadyKnown  a UID already in the registry is presented for provisioning
+    │   │   └── PeriodClosed     a change dated in a closed month (the month is named)
     │   ├── QuotaExceeded        pickup beyond the provider's allowance (numbers in message)
     │   ├── DuplicateEntity      already exists (provider id, customer, UID)
     │   ├── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
@@ -47,6 +48,14 @@ class TagAlreadyKnown(TransitionRefused):
         super().__init__(message)
         self.uid = uid
         self.state = state
+
+
+class PeriodClosed(TransitionRefused):
+    """A change would alter the figures of a month already closed (after its locking date)."""
+
+    def __init__(self, message: str, *, month: str) -> None:
+        super().__init__(message)
+        self.month = month
 
 
 class QuotaExceeded(RegistryError):

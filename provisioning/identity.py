@@ -160,7 +160,7 @@ class Pseudonymizer:
     equivalent of Argon2's secret input through argon2-cffi's stable API: without the key no
     guess can be tested, and with it every guess costs one memory-hard Argon2id run.
     ``hmac-sha256``: HMAC-SHA256 of the number with the key; what registries made before
-    revision 0004_issue12 hold, kept so those pseudonyms resolve until rotated to a new key id.
+    revision 0005_issue12 hold, kept so those pseudonyms resolve until rotated to a new key id.
     """
 
     key: bytes

@@ -1,8 +1,8 @@
 """Retention: ended customers' pseudonyms leave the registry, the counts and the chain stay.
 
-A customer has ended when none of its tags is active and its last tag was retired before
-the cut-off (``[registry] keep_ended_days``; Nacka keeps such records two years). Purging
-it, in one transaction:
+A customer has ended when ``customer end`` recorded an end date (``customers.ended_on``)
+before the cut-off (``[registry] keep_ended_days``; Nacka keeps such records two years) and
+no tag is active on it any more. Purging it, in one transaction:
 
 - its row goes from ``customers`` (spot checks keep their result, not the customer); its
   tags stay (a UID is never reused) with no customer,
@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, exists, or_, select, update
 
 from provisioning import audit
 from provisioning.schema import audit as audit_table
@@ -43,16 +43,11 @@ class PurgeResult:
 
 
 def ended_customers(conn: Connection, before: dt.datetime) -> list[tuple[str, str]]:
-    """(ref, provider) of customers with no active tag whose last tag ended before *before*."""
+    """(ref, provider) of customers that ended before *before* and hold no active tag."""
     active = exists().where(and_(tags.c.customer_ref == customers.c.ref, tags.c.state == "active"))
-    last_end = (
-        select(func.max(tags.c.ended_at))
-        .where(tags.c.customer_ref == customers.c.ref, tags.c.state == "retired")
-        .scalar_subquery()
-    )
     query = (
         select(customers.c.ref, customers.c.provider_id)
-        .where(~active, last_end.is_not(None), last_end < before)
+        .where(~active, customers.c.ended_on.is_not(None), customers.c.ended_on < before.date())
         .order_by(customers.c.ref)
     )
     return [(row.ref, row.provider_id) for row in conn.execute(query)]

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -62,6 +63,8 @@ providers = Table(
     Column("per_customer", Integer, nullable=True),  # NULL: the configured default policy
     Column("spare", Integer, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("kind", String(16), nullable=False, server_default=text("'municipal'")),
+    Column("price_ore", Integer, nullable=True),  # private providers: price per tag in öre
 )
 
 customers = Table(
@@ -70,7 +73,13 @@ customers = Table(
     Column("ref", String(120), primary_key=True),  # psn:<key_id>:<hex> or ext:<id>
     Column("provider_id", String(64), ForeignKey("providers.id"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("ended_on", Date, nullable=True),  # home care ended (customer_life.END_REASONS)
+    Column("end_reason", String(32), nullable=True),
+    Column("lock_installed_on", Date, nullable=True),  # digital lock: no tag needed
+    Column("lock_removed_on", Date, nullable=True),
+    Column("household", String(64), nullable=True),  # cohabitants share one
     Index("ix_customers_provider", "provider_id"),
+    Index("ix_customers_household", "household"),
 )
 
 batches = Table(
@@ -100,6 +109,9 @@ tags = Table(
     Column("issued_at", UTCDateTime, nullable=True),
     Column("attached_at", UTCDateTime, nullable=True),
     Column("ended_at", UTCDateTime, nullable=True),  # spoiled or retired
+    Column("label", String(64), nullable=True),  # name label or colour on the door
+    Column("issued_by", String(120), nullable=True),  # pickup operator (invoicing)
+    Column("issued_price_ore", Integer, nullable=True),  # a private provider's price then
     Column("ndef_sha256", String(64), nullable=True),  # hash of the NDEF written (issue 15)
     CheckConstraint(
         "state IN ('in_stock', 'issued', 'active', 'spoiled', 'retired')", name="ck_tags_state"
@@ -126,8 +138,8 @@ audit = Table(
     Column("subject", String(160), nullable=False),
     Column("details", Text, nullable=False),  # canonical JSON
     Column("reason", Text, nullable=False),
-    Column("os_user", String(120), nullable=False, server_default=text("''")),  # 0004_issue12
-    Column("purged", Integer, nullable=False, server_default=text("0")),  # 0005_issue12
+    Column("os_user", String(120), nullable=False, server_default=text("''")),  # 0005_issue12
+    Column("purged", Integer, nullable=False, server_default=text("0")),  # 0006_issue12
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_audit_subject", "subject", "seq"),
@@ -141,14 +153,41 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
-pseudonym_keys = Table(  # revision 0004_issue12: each key id's fingerprint, recorded on first use
+pseudonym_keys = Table(  # revision 0005_issue12: each key id's fingerprint, recorded on first use
     "pseudonym_keys",
     metadata,
     Column("key_id", String(32), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
-    Column("scheme", String(32), nullable=False),  # hmac-sha256 (before 0004_issue12) or argon2id
+    Column("scheme", String(32), nullable=False),  # hmac-sha256 (before 0005_issue12) or argon2id
     Column("params", Text, nullable=False),  # canonical JSON
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+periods = Table(
+    "periods",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM, calendar month in Stockholm
+    Column("locking_date", Date, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=False),
+    Column("operator", String(120), nullable=False),
+    Column("anchor_seq", Integer, nullable=False),  # the audit head when it was closed
+    Column("anchor_hash", String(64), nullable=False),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("provider_id", String(64), ForeignKey("providers.id"), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("picked", Integer, nullable=False, server_default=text("0")),  # so far
+    Column("pickup_on", Date, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("operator", String(120), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("fulfilled_at", UTCDateTime, nullable=True),
+    CheckConstraint("state IN ('open', 'fulfilled', 'cancelled')", name="ck_orders_state"),
+    Index("ix_orders_due", "state", "pickup_on"),
 )
 
 spot_checks = Table(

@@ -177,6 +177,8 @@ def _register() -> None:
         daemon_cmds,
         emulate_cmds,
         lifecycle_cmds,
+        manual_cmds,
+        process_cmds,
         provider_cmds,
         provision_cmd,
         receiver_cmds,
@@ -191,11 +193,17 @@ def _register() -> None:
     tag_cmds.tag.add_command(lifecycle_cmds.tag_history)
     cli.add_command(emulate_cmds.emulate)
     cli.add_command(provision_cmd.provision)
+    for command in process_cmds.CUSTOMER_COMMANDS:
+        customer_cmds.customer.add_command(command)
+    for command in process_cmds.PROVIDER_COMMANDS:
+        provider_cmds.provider.add_command(command)
     for module in (
         provider_cmds,
         customer_cmds,
         lifecycle_cmds,
         report_cmds,
+        process_cmds,
+        manual_cmds,
         daemon_cmds,
         rig_cmds,
         receiver_cmds,

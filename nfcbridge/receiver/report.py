@@ -18,6 +18,7 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
+from nfcbridge.receiver.manual_share import DEFAULT_LIMIT, manual_entry, manual_share
 from nfcbridge.receiver.pairing import JOINT_WINDOW, MAX_VISIT, Tap, double_staffing, pair_taps
 from nfcbridge.receiver.plausibility import Limits, Seen, find_implausible
 
@@ -63,13 +64,21 @@ def build_report(
     joint_window: float = JOINT_WINDOW,
     max_visit: float = MAX_VISIT,
     limits: Limits | None = None,
+    manual_limit: float = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
-    """The report; *limits*: plausibility thresholds (``nfcbridge.receiver.plausibility``)."""
-    taps, anomalies, seen = [], [], []
+    """The report; *limits*: plausibility thresholds (``nfcbridge.receiver.plausibility``);
+    *manual_limit*: the percent of manual registrations above which a provider is flagged."""
+    taps, anomalies, seen, manual = [], [], [], []
+    registrations: list[tuple[datetime, str, bool]] = []  # (when, provider, manual?)
     origins: dict[str, int] = defaultdict(int)
     for e in events:
         origins[e.get("origin", "?")] += 1
         at = parse_time(e["occurred_at"])
+        if e.get("origin") == "manual":  # no tag: listed and counted, never paired
+            provider = (e.get("registry") or {}).get("provider") or "-"
+            manual.append(manual_entry(e, _iso(at), provider))
+            registrations.append((at, provider, True))
+            continue
         reader, uid = e["reader"], e["tag"]["uid"].upper()
         kinds = anomaly_kinds(e)
         customer, provider = _who(e)
@@ -89,6 +98,7 @@ def build_report(
         seen.append(one)
         if not NOT_PAYABLE.intersection(kinds):
             taps.append(Tap(reader, uid, at, order=e.get("seq", 0), ref=one))
+            registrations.append((at, provider, False))
 
     visits = pair_taps(taps, joint_window, max_visit)
     rows = []
@@ -140,6 +150,8 @@ def build_report(
         "plausibility": find_implausible(
             seen, visits, replace(limits or Limits(), joint_window=joint_window)
         ),
+        "manual": manual,
+        "manual_share": manual_share(registrations, manual_limit),
         "per_customer": _summarise(rows, doubles, anomalies, "customer"),
         "per_provider": _summarise(rows, doubles, anomalies, "provider"),
     }
@@ -216,9 +228,22 @@ def render_text(report: dict[str, Any]) -> str:
         ),
         ("anomalies", report["anomalies"], "  {kind}: {reader} on {uid} at {at}"),
         ("sequence gaps", report["gaps"], "  {station}/{reader}: seq {from}-{to} missing"),
+        (
+            "manual registrations",
+            report.get("manual", []),
+            "  {kind} by {staff} for {customer} ({provider}) at {at}: {reason}",
+        ),
     ):
         if items:
             lines += ["", f"{title}:"] + [fmt.format(**item) for item in items]
+    if any(row["manual"] for row in report.get("manual_share", [])):
+        lines += ["", "manual share per provider and month:"]
+        for row in report["manual_share"]:
+            flag = "  ABOVE THE LIMIT" if row["over_limit"] else ""
+            lines.append(
+                f"  {row['month']} {row['provider']}: {row['manual']}/{row['registrations']}"
+                f" = {row['share_percent']}% (limit {row['limit_percent']:g}%){flag}"
+            )
     findings = report.get("plausibility", [])
     if findings:
         lines += ["", "implausible:"]

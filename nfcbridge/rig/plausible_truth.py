@@ -9,7 +9,9 @@ says happened (not to tap pairing), with the household the scenario knows:
   for longer than ``working_day`` (until the scenario's last tap if nothing follows);
 - ``too_many_taps``: more than ``max_taps_per_day`` taps on one tag in one day (``zone``);
 - ``after_retired`` / ``before_attached``: lone taps on a retired / an issued tag, one
-  finding per tag.
+  finding per tag (an ended customer's tag is retired by the seed);
+- ``customer_ended`` / ``digital_lock``: taps on the tag of a customer whose care ended /
+  who has a digital lock, one finding per tag at its first tap.
 
 Each expected finding is ``{"kind", "uid", "reader", "at"}`` (``reader`` null for findings
 about a tag), matched against the report by ``nfcbridge.rig.truth.compare``.
@@ -69,9 +71,28 @@ def expected_plausibility(s: Scenario, limits: Limits | None = None) -> list[dic
         first_lone[lt.tag] = min(lt.t, first_lone.get(lt.tag, lt.t))
     kinds = {"retired": "after_retired", "issued": "before_attached"}
     for uid, t in first_lone.items():
-        if s.tags[uid].state in kinds:
-            add(kinds[s.tags[uid].state], uid, None, t)
+        state = "retired" if _status(s, uid) == "ended" else s.tags[uid].state
+        if state in kinds:
+            add(kinds[state], uid, None, t)
+    first_tap: dict[str, float] = {}
+    for tap in taps:
+        first_tap.setdefault(tap.uid, tap.t)
+    for uid, t in first_tap.items():  # issue 13: the customer's status, from the seed
+        status = _status(s, uid)
+        if status in ("ended", "lock"):
+            add("customer_ended" if status == "ended" else "digital_lock", uid, None, t)
     return sorted(found, key=lambda f: (f["at"], f["kind"], f["uid"]))
+
+
+def _status(s: Scenario, uid: str) -> str | None:
+    """ "ended" or "lock" for a tag on such a customer's door (``customer.end_reason``,
+    ``customer.lock_installed``), else None."""
+    customer = s.customers.get(s.tags[uid].customer or "")
+    if customer is None:
+        return None
+    if customer.end_reason is not None:
+        return "ended"
+    return "lock" if customer.lock_installed is not None else None
 
 
 def _household(s: Scenario, uid: str) -> str:

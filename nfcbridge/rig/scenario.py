@@ -16,6 +16,11 @@ but a name must be declared (provider, customer, tag, staff) before a record ref
      "end": "01:30:00"}
     {"kind": "visit", "staff": "S-001", "tag": "04A1B2C3D4E5F6", "start": 9000, "end": null}
     {"kind": "tap", "staff": "S-001", "tag": "04EE00112233BB", "t": "02:59:30"}
+    {"kind": "customer", "id": "C-0002", "provider": "P-01", "end_reason": "died",
+     "ended_on": "2026-11-20"}
+    {"kind": "customer", "id": "C-0003", "provider": "P-01", "lock_installed": "2026-10-01"}
+    {"kind": "manual", "staff": "S-001", "customer": "C-0001", "side": "end", "t": "01:31:00",
+     "reason": "ended_outside", "note": "the phone died on the stairs"}
 
 Fields:
 
@@ -36,6 +41,17 @@ Fields:
   which must still be one tap.
 - ``tap``: a lone tap at ``t`` on a tag that is not active (a retired sticker, an unknown
   tag, an issued one): an anomaly, never half a visit. ``hold`` as above.
+- ``customer.end_reason`` (died, moved_away, care_home, declined, other) with
+  ``customer.ended_on`` (YYYY-MM-DD): care has ended; the seed ends the customer, which
+  retires the tag on the door, so a visit on it is refused here and a lone ``tap`` on it is
+  an expected ``retired`` anomaly (implausible: ``after_retired``, ``customer_ended``).
+  ``customer.lock_installed`` (YYYY-MM-DD): a digital lock; the seed records it, the
+  customer's tag stays active until collected, its taps still count as visits and are
+  implausible as ``digital_lock``.
+- ``manual``: a manual registration (no receipt) by ``staff`` for ``customer`` at ``t``:
+  ``side`` start or end, ``reason`` technical_fault, started_outside or ended_outside,
+  ``note`` required (it stays at the station). Replayed through the daemon's control socket
+  only; the receiver lists it under ``manual`` and counts it in the provider's manual share.
 
 Implausible patterns (``nfcbridge.receiver.plausibility``) are planted with these records
 alone: two visits of one staff member at two households closer than the minimum travel
@@ -74,6 +90,20 @@ class Customer:
     id: str
     provider: str
     household: str
+    end_reason: str | None = None  # care has ended (the seed retires the door's tag)
+    ended_on: str | None = None  # YYYY-MM-DD
+    lock_installed: str | None = None  # YYYY-MM-DD: a digital lock replaces the tag
+
+
+@dataclass(frozen=True)
+class ManualRegistration:
+    staff: str
+    customer: str
+    side: str  # "start" or "end"
+    t: float
+    reason: str
+    note: str
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,6 +166,7 @@ class Scenario:
     staff: dict[str, Staff] = field(default_factory=dict)
     visits: list[Visit] = field(default_factory=list)
     lone_taps: list[LoneTap] = field(default_factory=list)
+    manual: list[ManualRegistration] = field(default_factory=list)
 
     def at(self, t: float) -> datetime:
         """The wall-clock moment of scenario time *t*."""
@@ -174,10 +205,18 @@ def scenario_lines(s: Scenario) -> list[str]:
         }
     ]
     out += [{"kind": "provider", "id": p} for p in sorted(s.providers)]
-    out += [
-        {"kind": "customer", "id": c.id, "provider": c.provider, "household": c.household}
-        for c in s.customers.values()
-    ]
+    for c in s.customers.values():
+        crec: dict[str, Any] = {
+            "kind": "customer",
+            "id": c.id,
+            "provider": c.provider,
+            "household": c.household,
+        }
+        if c.end_reason:
+            crec.update(end_reason=c.end_reason, ended_on=c.ended_on)
+        if c.lock_installed:
+            crec["lock_installed"] = c.lock_installed
+        out.append(crec)
     for t in s.tags.values():
         rec: dict[str, Any] = {"kind": "tag", "uid": t.uid, "state": t.state}
         if t.customer:
@@ -201,5 +240,17 @@ def scenario_lines(s: Scenario) -> list[str]:
     out += [
         {"kind": "tap", "staff": lt.staff, "tag": lt.tag, "t": round(lt.t, 3)}
         for lt in sorted(s.lone_taps, key=lambda lt: lt.t)
+    ]
+    out += [
+        {
+            "kind": "manual",
+            "staff": m.staff,
+            "customer": m.customer,
+            "side": m.side,
+            "t": round(m.t, 3),
+            "reason": m.reason,
+            "note": m.note,
+        }
+        for m in sorted(s.manual, key=lambda m: m.t)
     ]
     return [json.dumps(r, separators=(", ", ": ")) for r in out]

@@ -16,6 +16,8 @@ would have built it, one audited step at a time, with the operator of the comman
   ("replaced"), the history of an old sticker; one without a customer is retired from
   stock. Retired tags are seeded before the active ones, so each customer's current tag
   is the one left active;
+- a customer whose care ended: ``end_customer`` (the door's tag is retired with the
+  reason); one with a digital lock: ``set_lock`` (its tag stays, listed for collection);
 - an ``issued`` tag: picked up by its customer's provider (within its quota), after the
   active ones, and not attached;
 - ``unknown`` tags are not loaded: that is what makes them unknown. A registry that does
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 from nfcbridge.rig.scenario import Scenario, Tag
@@ -127,6 +130,7 @@ def seed_registry(
     for tag in retired:
         _retired(registry, scenario, tag, operator, result)
     _active(registry, scenario, active, operator, result)
+    _customer_life(registry, scenario, operator)
     for tag in scenario.tags.values():
         if tag.state == "issued":
             _issued(registry, scenario, tag, operator, result)
@@ -140,6 +144,19 @@ def seed_registry(
 
 
 # -- steps ------------------------------------------------------------------------------------
+def _customer_life(reg: Registry, s: Scenario, operator: str) -> None:
+    """Ended customers (their tag retired with the reason) and digital locks; idempotent."""
+    for customer in s.customers.values():
+        ref = customer_ref(customer.id)
+        record = reg.customer(ref)
+        if customer.end_reason and customer.ended_on and record.status != "ended":
+            on = date.fromisoformat(customer.ended_on)
+            reg.end_customer(ref, reason=customer.end_reason, on=on, operator=operator)
+        elif customer.lock_installed and record.status == "active":
+            on = date.fromisoformat(customer.lock_installed)
+            reg.set_lock(ref, installed=on, operator=operator)
+
+
 def _providers(reg: Registry, s: Scenario, operator: str, result: SeedResult) -> None:
     known = {p.id for p in reg.providers()}
     for pid in sorted(s.providers):
@@ -235,6 +252,9 @@ def _active(reg: Registry, s: Scenario, tags: list[Tag], operator: str, result: 
         found = _provision(reg, s, tag, result.batch, operator)
         if found.state == "active" and found.customer == ref:
             result.existing["active"] += 1
+            continue
+        if found.state == "retired" and found.customer == ref and customer.end_reason:
+            result.existing["active"] += 1  # retired by the customer's end (a rerun)
             continue
         if found.state == "in_stock":
             to_pick.setdefault(customer.provider, []).append(tag.uid)

@@ -63,7 +63,9 @@ def expected_report(s: Scenario, limits: Limits | None = None) -> dict[str, Any]
             )
     anomalies = []
     for lt in s.lone_taps:
-        state = s.tags[lt.tag].state
+        tag = s.tags[lt.tag]
+        ended = tag.customer is not None and s.customers[tag.customer].end_reason is not None
+        state = "retired" if ended else tag.state  # an ended customer's tag is retired
         entry = {
             "kind": "not_attached" if state == "issued" else state,
             "reader": s.reader_of(lt.staff),
@@ -100,6 +102,20 @@ def expected_report(s: Scenario, limits: Limits | None = None) -> dict[str, Any]
         "double_staffing": sorted(doubles, key=key),
         "anomalies": sorted(anomalies, key=key),
         "planted": sorted(planted, key=key),
+        "manual": sorted(
+            (
+                {
+                    "kind": m.side,
+                    "staff": m.staff,
+                    "customer": f"ext:{m.customer}",  # as nfcbridge.rig.seed registers it
+                    "provider": s.customers[m.customer].provider,
+                    "reason": m.reason,
+                    "at": _iso(s.at(m.t)),
+                }
+                for m in s.manual
+            ),
+            key=lambda e: (e["at"], e["staff"]),
+        ),
         "plausibility": expected_plausibility(s, limits),
     }
 
@@ -155,6 +171,14 @@ def compare(truth: dict[str, Any], report: dict[str, Any], tolerance: float = 1.
         ("kind", "reader", "uid"),
         lambda e, r: _close(e["at"], r["at"], tolerance),
         lambda e: f"{e['kind']} by {e['reader']} on {e['uid']} at {e['at']}",
+    )
+    problems += _match(
+        "manual registration",
+        truth.get("manual", []),
+        report.get("manual", []),
+        ("kind", "staff", "customer", "provider", "reason"),
+        lambda e, r: _close(e["at"], r["at"], tolerance),
+        lambda e: f"manual {e['kind']} by {e['staff']} for {e['customer']} at {e['at']}",
     )
     return problems
 

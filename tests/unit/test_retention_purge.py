@@ -1,5 +1,6 @@
-"""Retention: ended customers' pseudonyms leave the registry (tables, audit trail, the
-SQLite file), counts stay, and the audit chain still verifies; the receiver's store too."""
+"""Retention: customers ended (``customer end``) before the cut-off leave the registry
+(their pseudonyms gone from tables, audit trail and the SQLite file), counts stay, and the
+audit chain still verifies; the receiver's store too."""
 
 from __future__ import annotations
 
@@ -37,17 +38,13 @@ def registry(registry_url: str) -> Iterator[Registry]:
         reg.add_customer(old_ref, "P-1", operator="desk")
         reg.attach(T1, old_ref, operator="desk")
         reg.rekey_customer(old_ref, NEW.pseudonym(GONE), operator="desk")  # a rotation
-        reg.retire(T1, reason="customer gone", operator="desk")
+        long_ago = (NOW - dt.timedelta(days=3 * 365)).date()
+        reg.end_customer(NEW.pseudonym(GONE), reason="moved_away", on=long_ago, operator="desk")
         reg.add_customer(NEW.pseudonym(STAYS), "P-1", operator="desk")
         reg.attach(T2, NEW.pseudonym(STAYS), operator="desk")
         reg.add_customer(NEW.pseudonym(RECENT), "P-1", operator="desk")
         reg.attach(T3, NEW.pseudonym(RECENT), operator="desk")
-        reg.retire(T3, reason="customer gone", operator="desk")
-        with reg.store.write() as conn:  # T1 ended three years ago
-            conn.execute(
-                text("UPDATE tags SET ended_at = :at WHERE uid = :uid"),
-                {"at": (NOW - dt.timedelta(days=3 * 365)).replace(tzinfo=None), "uid": T1},
-            )
+        reg.end_customer(NEW.pseudonym(RECENT), reason="died", on=NOW.date(), operator="desk")
         yield reg
 
 
@@ -67,7 +64,8 @@ def test_an_ended_customer_is_purged_and_the_chain_still_verifies(
     gone = {OLD.pseudonym(GONE), NEW.pseudonym(GONE)}
     assert all(ref in everything(registry) for ref in gone)
     result = registry.purge_customers(before=NOW - dt.timedelta(days=730), operator="desk")
-    assert (result.customers, result.audit_rows) == (1, 4)  # added, attached, rekeyed, retired
+    # added, attached, rekeyed, ended, retired
+    assert (result.customers, result.audit_rows) == (1, 5)
     at_rest = everything(registry)
     assert not any(ref in at_rest for ref in gone)
     assert NEW.pseudonym(STAYS) in at_rest and NEW.pseudonym(RECENT) in at_rest
