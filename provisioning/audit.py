@@ -77,7 +77,7 @@ def row_hash(
         "reason": reason,
         "prev_hash": prev_hash,
     }
-    if os_user:  # rows from before revision 0005_issue12 have none and hash as they did
+    if os_user:  # rows from before revision 0006_issue12 have none and hash as they did
         fields["os_user"] = os_user
     body = canonical_json(fields)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()

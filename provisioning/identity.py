@@ -110,15 +110,17 @@ def redact_personnummer(text: str) -> str:
     )
 
 
-def refuse_personnummer(text: str | None, field: str) -> None:
+def refuse_personnummer(
+    text: str | None, field: str, hint: str = "use the customer's psn:/ext: reference"
+) -> None:
     """Refuse free text or an id that holds a personnummer: it would be stored for good.
 
-    The message names the field, never its value.
+    The message names the field (and what to do instead, *hint*), never its value.
     """
     if text and looks_like_personnummer(text):
         raise PersonnummerRefused(
             f"{field} looks like it holds a personnummer or samordningsnummer; refused "
-            "(identities never go in free text or ids; use the customer's psn:/ext: reference)"
+            f"(identities never go in free text or ids; {hint})"
         )
 
 
@@ -160,7 +162,7 @@ class Pseudonymizer:
     equivalent of Argon2's secret input through argon2-cffi's stable API: without the key no
     guess can be tested, and with it every guess costs one memory-hard Argon2id run.
     ``hmac-sha256``: HMAC-SHA256 of the number with the key; what registries made before
-    revision 0005_issue12 hold, kept so those pseudonyms resolve until rotated to a new key id.
+    revision 0006_issue12 hold, kept so those pseudonyms resolve until rotated to a new key id.
     """
 
     key: bytes

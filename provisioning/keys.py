@@ -9,7 +9,7 @@ it identifies the key without revealing it), the scheme and its parameters. Then
   only at the default path, and only while nothing depends on it;
 - the scheme and parameters of a key id come from the registry, never from the code's
   current defaults, so a pseudonym made once is made the same way for ever;
-- a registry made before revision 0005_issue12 holds ``hmac-sha256`` pseudonyms: their key id is
+- a registry made before revision 0006_issue12 holds ``hmac-sha256`` pseudonyms: their key id is
   recorded with that scheme on first use. New key ids get ``argon2id``.
 
 Rotation: configure a new key id (and file) and the old one as the previous key. New
@@ -120,7 +120,7 @@ def open_key(
     if record is not None:
         scheme, params = record.scheme, record.params
     elif held:
-        scheme, params = "hmac-sha256", {}  # pseudonyms from before revision 0005_issue12
+        scheme, params = "hmac-sha256", {}  # pseudonyms from before revision 0006_issue12
     else:
         scheme, params = "argon2id", dict(default_params or ARGON2_PARAMS)
     made = Pseudonymizer(key, key_id, scheme, params)

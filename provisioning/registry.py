@@ -42,6 +42,7 @@ from provisioning.quota import QuotaPolicy, check_pickup
 from provisioning.records import PickupResult, ProviderStatus, uid_hex
 from provisioning.schema import FINAL_STATES, customers, providers, tags
 from provisioning.store import Store, open_store
+from provisioning.sun_tags import SunTagMixin
 
 _PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -53,6 +54,7 @@ class Registry(
     PeriodMixin,
     OrderMixin,
     ManualMixin,
+    SunTagMixin,
     RotationMixin,
     PurgeMixin,
 ):
@@ -264,8 +266,9 @@ class Registry(
             raise TransitionRefused("a pickup takes at least one tag")
         with self.store.write() as conn:
             prow = self._lock_providers(conn, [provider_id])[provider_id]
-            before = provider_status(conn, prow, self.policy).allowance
-            check_pickup(provider_id, before, count)
+            status = provider_status(conn, prow, self.policy)
+            before = status.allowance
+            check_pickup(status, count)
             query = (
                 select(tags.c.uid)
                 .where(tags.c.state == "in_stock")
@@ -292,12 +295,13 @@ class Registry(
             raise TransitionRefused("the same tag was given twice")
         with self.store.write() as conn:
             prow = self._lock_providers(conn, [provider_id])[provider_id]
-            before = provider_status(conn, prow, self.policy).allowance
+            status = provider_status(conn, prow, self.policy)
+            before = status.allowance
             for key in sorted(keys):
                 row = self._locked_tag(conn, key)
                 if row.state != "in_stock":
                     raise TransitionRefused(f"tag {key} is {_where(row)}, not in stock")
-            check_pickup(provider_id, before, len(keys))
+            check_pickup(status, len(keys))
             self._issue(conn, provider_id, keys, operator, _price(prow))
             done = fulfil_orders(conn, provider_id, len(keys), operator)
         return PickupResult(provider_id, keys, before, before - len(keys), done)

@@ -128,6 +128,21 @@ tags = Table(
     ),
 )
 
+
+# issue 14: SUN tags (NTAG 424 DNA): what provisioning set, so a tap can be checked against
+# it. No key is stored: per-tag keys are derived from the master key (a credential) with
+# the key version, and the SDM settings are the ChangeFileSettings data written.
+sun_tags = Table(
+    "sun_tags",
+    metadata,
+    Column("uid", String(32), ForeignKey("tags.uid"), primary_key=True),
+    Column("product", String(32), nullable=False),
+    Column("key_version", Integer, nullable=False),
+    Column("sdm_settings", String(128), nullable=False),  # hex of ChangeFileSettings data
+    Column("template_url", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 audit = Table(
     "audit",
     metadata,
@@ -138,8 +153,8 @@ audit = Table(
     Column("subject", String(160), nullable=False),
     Column("details", Text, nullable=False),  # canonical JSON
     Column("reason", Text, nullable=False),
-    Column("os_user", String(120), nullable=False, server_default=text("''")),  # 0005_issue12
-    Column("purged", Integer, nullable=False, server_default=text("0")),  # 0006_issue12
+    Column("os_user", String(120), nullable=False, server_default=text("''")),  # 0006_issue12
+    Column("purged", Integer, nullable=False, server_default=text("0")),  # 0007_issue12
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_audit_subject", "subject", "seq"),
@@ -153,12 +168,12 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
-pseudonym_keys = Table(  # revision 0005_issue12: each key id's fingerprint, recorded on first use
+pseudonym_keys = Table(  # revision 0006_issue12: each key id's fingerprint, recorded on first use
     "pseudonym_keys",
     metadata,
     Column("key_id", String(32), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
-    Column("scheme", String(32), nullable=False),  # hmac-sha256 (before 0005_issue12) or argon2id
+    Column("scheme", String(32), nullable=False),  # hmac-sha256 (before 0006_issue12) or argon2id
     Column("params", Text, nullable=False),  # canonical JSON
     Column("created_at", UTCDateTime, nullable=False),
 )

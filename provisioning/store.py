@@ -12,6 +12,7 @@ Transactions that write are serialised where it matters:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -24,6 +25,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from provisioning.errors import SchemaTooNew, StoreUnreachable
+
+log = logging.getLogger(__name__)
+# Alembic logs its plugin set-up and migration context at INFO on every start; what matters
+# (a migration that ran) is logged once below, by us.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
@@ -154,7 +160,7 @@ def open_store(url: str, *, migrate: bool = True, existing: bool = False) -> Sto
         elif database and database != ":memory:" and not database.startswith("file:"):
             folder = Path(database).expanduser().parent
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # like the daemon
                 # customer pseudonyms and the audit trail: owner-only (SQLite gives its
                 # -wal and -shm files the database file's permissions)
                 os.close(os.open(Path(database).expanduser(), os.O_CREAT | os.O_RDWR, 0o600))
@@ -254,6 +260,7 @@ def migrate_store(store: Store) -> None:
             head = _check(current, store.url)
             if current != head:
                 command.upgrade(_alembic_config(conn), "head")
+                log.info("registry %s schema migrated %s -> %s", safe_url(store.url), current, head)
     except DBAPIError as exc:
         raise StoreUnreachable(
             f"registry {safe_url(store.url)} unreachable: {_reason(exc, store.url)}"

@@ -7,7 +7,8 @@ signature (the sender should retry with a fresh one, so this is not a permanent 
 for the daemon's signer), 400 for a body that is not a v1 tap event (permanent), 413 for
 a body over 1 MiB. A seq that is not the next one for its reader is logged as a gap (the
 report lists gaps from what is stored, so late arrivals close them).
-``GET /health`` answers the number of events, ``GET /report`` the report as JSON.
+``GET /health`` answers the number of events, ``GET /report`` the report as JSON (with SUN
+messages verified when the server has the master key: ``nfcbridge.receiver.sun_check``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.signature import SignatureInvalid, verify
 from nfcbridge.receiver.store import EventStore
+from nfcbridge.receiver.sun_check import SunChecker
 
 log = logging.getLogger("nfcbridge.receiver")
 SCHEMA = "nfcbridge.tap/1"
@@ -56,6 +58,8 @@ def check_event(event: Any, webhook_id: str) -> dict[str, Any]:
         check_manual(event)
     elif not isinstance(event.get("tag"), dict) or not isinstance(event["tag"].get("uid"), str):
         raise EventInvalid("field 'tag.uid' missing")
+    if event.get("run") is not None and not isinstance(event["run"], str):
+        raise EventInvalid("field 'run' must be a string when present")
     if event.get("registry") is not None and not isinstance(event["registry"], dict):
         raise EventInvalid("field 'registry' must be an object or null")
     try:
@@ -121,7 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/health":
             self._reply(200, {"ok": True, "events": self.server.store.count()})
         elif self.path == "/report":
-            self._reply(200, build_report(self.server.store.events()))
+            events = self.server.store.events()
+            self._reply(200, build_report(events, sun_checker=self.server.new_sun_checker()))
         else:
             self._reply(404, {"ok": False, "error": "not found"})
 
@@ -143,10 +148,24 @@ class _Handler(BaseHTTPRequestHandler):
 class ReceiverHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], key: bytes, store: EventStore) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        key: bytes,
+        store: EventStore,
+        *,
+        sun_checker: SunChecker | None = None,
+    ) -> None:
         super().__init__(address, _Handler)
         self.key = key
         self.store = store
+        self.sun_checker = sun_checker
+
+    def new_sun_checker(self) -> SunChecker | None:
+        """A fresh checker per report: counters are judged over all stored taps in order."""
+        if self.sun_checker is None:
+            return None
+        return SunChecker(self.sun_checker.master_key, self.sun_checker.key_versions)
 
     @property
     def url(self) -> str:

@@ -75,7 +75,7 @@ def test_rotation_moves_hmac_customers_to_the_new_key_as_they_are_entered_again(
 ) -> None:
     k1, old_key = key_file(tmp_path, "k1.key")
     legacy = Pseudonymizer(old_key, "k1", "hmac-sha256", {})
-    with registry(state) as reg:  # a registry from before revision 0005_issue12: HMAC pseudonyms
+    with registry(state) as reg:  # a registry from before revision 0006_issue12: HMAC pseudonyms
         reg.add_provider("P-1", "x", operator="desk")
         reg.add_customer(legacy.pseudonym(PNR), "P-1", operator="desk")
         reg.add_customer(legacy.pseudonym("701063-2391"), "P-1", operator="desk")

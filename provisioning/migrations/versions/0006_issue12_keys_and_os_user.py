@@ -1,7 +1,7 @@
 """Pseudonym keys recorded on first use; the operating-system user in the audit trail.
 
-Revision ID: 0005_issue12
-Revises: 0004_issue13
+Revision ID: 0006_issue12
+Revises: 0005_issue14
 Create Date: 2026-12-01
 
 ``pseudonym_keys``: one row per key id (fingerprint, scheme, parameters), so a different key
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_issue12"
-down_revision = "0004_issue13"
+revision = "0006_issue12"
+down_revision = "0005_issue14"
 branch_labels = None
 depends_on = None
 

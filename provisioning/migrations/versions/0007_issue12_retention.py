@@ -1,7 +1,7 @@
 """Retention: audit rows whose customer values were purged keep their hashes.
 
-Revision ID: 0006_issue12
-Revises: 0005_issue12
+Revision ID: 0007_issue12
+Revises: 0006_issue12
 Create Date: 2026-12-01
 
 ``audit.purged``: 1 once ``Registry.purge_customers`` replaced the pseudonyms in the row's
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_issue12"
-down_revision = "0005_issue12"
+revision = "0007_issue12"
+down_revision = "0006_issue12"
 branch_labels = None
 depends_on = None
 
