@@ -12,6 +12,7 @@
     │   ├── DuplicateEntity      already exists (provider id, customer, UID)
     │   ├── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
     │   │   └── PersonnummerRefused  free text or an id holds a personnummer (never echoed)
+    │   ├── InvalidInput         a value the registry cannot take (provider id, reference, quota)
     │   └── AccountError         a web account cannot be added or changed as asked
     │       └── LoginRefused     wrong password or code, locked, disabled (one message)
     ├── PseudonymKeyError        the pseudonym key is unusable or not the recorded one (config)
@@ -75,6 +76,10 @@ class InvalidIdentity(RegistryError):
 
 class PersonnummerRefused(InvalidIdentity):
     pass
+
+
+class InvalidInput(RegistryError, ValueError):
+    """A value the registry cannot store (malformed id or reference, negative quota)."""
 
 
 class AccountError(RegistryError):

@@ -250,10 +250,14 @@ def load_key(reference: str | Path) -> bytes:
 
 def create_key(path: Path) -> None:
     """A new random key (64 hex digits, mode 0600) at *path*; never replaces one."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return  # another process created it first: theirs is used
+    except OSError as exc:
+        raise PseudonymKeyError(
+            f"cannot create pseudonym key file {path}: {exc.strerror}"
+        ) from None
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(KEY_BYTES) + "\n")

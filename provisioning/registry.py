@@ -28,7 +28,12 @@ from sqlalchemy.exc import IntegrityError
 
 from provisioning import audit
 from provisioning.customer_life import CustomerLifeMixin, check_attach_allowed
-from provisioning.errors import DuplicateEntity, TransitionRefused, UnknownEntity
+from provisioning.errors import (
+    DuplicateEntity,
+    InvalidInput,
+    TransitionRefused,
+    UnknownEntity,
+)
 from provisioning.identity import is_customer_ref, refuse_personnummer
 from provisioning.intake import IntakeMixin
 from provisioning.keys import RotationMixin
@@ -102,10 +107,10 @@ class Registry(
         refuse_personnummer(provider_id, "the provider id")
         refuse_personnummer(name, "the provider name")
         if not _PROVIDER_ID.match(provider_id):
-            raise UnknownEntity(
+            raise InvalidInput(
                 f"invalid provider id {provider_id!r} (letters, digits, _ . -; at most 64)"
             )
-        QuotaPolicy(per_customer or 0, spare or 0)  # ValueError on negatives
+        QuotaPolicy(per_customer or 0, spare or 0)  # InvalidInput on negatives
         try:
             with self.store.write() as conn:
                 conn.execute(
@@ -194,7 +199,7 @@ class Registry(
         if ref.startswith("ext:"):
             refuse_personnummer(ref, "the external customer id")
         if not is_customer_ref(ref):
-            raise UnknownEntity("not a customer reference (psn:<key>:<hex> or ext:<id>)")
+            raise InvalidInput("not a customer reference (psn:<key>:<hex> or ext:<id>)")
         with self.store.write() as conn:
             self._lock_providers(conn, [provider_id])
             owner = conn.execute(
@@ -476,4 +481,5 @@ def _where(row: Row[Any]) -> str:
         return f"active on customer {row.customer_ref} (provider {row.provider_id})"
     if row.state in FINAL_STATES:
         return f"{row.state} (final)"
-    return row.state.replace("_", " ")
+    state: str = row.state
+    return state.replace("_", " ")

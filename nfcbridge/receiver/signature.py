@@ -17,11 +17,13 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from nfcbridge.errors import VerificationFailed
+
 TOLERANCE = 300  # seconds, as the spec recommends
 PREFIX = "whsec_"
 
 
-class SignatureInvalid(Exception):
+class SignatureInvalid(VerificationFailed):
     """The request is not signed with our secret, or too old/new."""
 
 

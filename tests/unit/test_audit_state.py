@@ -6,7 +6,6 @@ from __future__ import annotations
 import getpass
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,20 +19,20 @@ from provisioning.registry import Registry
 T1, T2, T3 = "04000000000001", "04000000000002", "04000000000003"
 
 
-@pytest.fixture
-def registry(registry_url: str) -> Iterator[Registry]:
-    with Registry.open(registry_url) as reg:
-        reg.add_provider("P-1", "Syd", operator="desk")
-        reg.add_provider("P-2", "Norr", operator="desk")
-        reg.add_customer("ext:1", "P-1", operator="desk")
-        reg.add_customer("ext:2", "P-1", operator="desk")
-        reg.open_batch("b", operator="desk")
-        for uid in (T1, T2, T3):
-            reg.record_provisioned(uid, "NTAG213", uuid.uuid4().hex, "b", "desk")
-        reg.pickup_tags("P-1", [T1, T2], operator="desk")
-        reg.attach(T1, "ext:1", operator="desk")
-        reg.retire(T3, reason="damaged at the desk", operator="desk")
-        yield reg
+@pytest.fixture(autouse=True)
+def _filled(registry: Registry) -> None:
+    """The shared registry fixture (SQLite and PostgreSQL), filled for these tests."""
+    reg = registry
+    reg.add_provider("P-1", "Syd", operator="desk")
+    reg.add_provider("P-2", "Norr", operator="desk")
+    reg.add_customer("ext:1", "P-1", operator="desk")
+    reg.add_customer("ext:2", "P-1", operator="desk")
+    reg.open_batch("b", operator="desk")
+    for uid in (T1, T2, T3):
+        reg.record_provisioned(uid, "NTAG213", uuid.uuid4().hex, "b", "desk")
+    reg.pickup_tags("P-1", [T1, T2], operator="desk")
+    reg.attach(T1, "ext:1", operator="desk")
+    reg.retire(T3, reason="damaged at the desk", operator="desk")
 
 
 def sql(reg: Registry, statement: str) -> None:

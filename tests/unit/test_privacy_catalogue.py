@@ -22,7 +22,7 @@ from nfcbridge.control import ControlServer, request
 from provisioning.errors import PersonnummerRefused
 from provisioning.identity import looks_like_personnummer, redact_personnummer
 from provisioning.registry import Registry
-from tests.conftest import _ANY_FORM, files_with_personnummer
+from tests.support.personnummer import _ANY_FORM, files_with_personnummer
 
 # Every written form of test numbers the end-of-run scan knows (tests/conftest.py).
 FORMS = (

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,26 +25,26 @@ T1, T2, T3, T4 = (f"0400000000000{i}" for i in range(1, 5))
 NOW = dt.datetime.now(dt.UTC)
 
 
-@pytest.fixture
-def registry(registry_url: str) -> Iterator[Registry]:
-    with Registry.open(registry_url) as reg:
-        reg.add_provider("P-1", "Syd", operator="desk", spare=4)
-        reg.open_batch("b", operator="desk")
-        for uid in (T1, T2, T3, T4):
-            reg.record_provisioned(uid, "NTAG213", uuid.uuid4().hex, "b", "desk")
-        reg.pickup_tags("P-1", [T1, T2, T3, T4], operator="desk")
-        old_ref = OLD.pseudonym(GONE)
-        reg.add_customer(old_ref, "P-1", operator="desk")
-        reg.attach(T1, old_ref, operator="desk")
-        reg.rekey_customer(old_ref, NEW.pseudonym(GONE), operator="desk")  # a rotation
-        long_ago = (NOW - dt.timedelta(days=3 * 365)).date()
-        reg.end_customer(NEW.pseudonym(GONE), reason="moved_away", on=long_ago, operator="desk")
-        reg.add_customer(NEW.pseudonym(STAYS), "P-1", operator="desk")
-        reg.attach(T2, NEW.pseudonym(STAYS), operator="desk")
-        reg.add_customer(NEW.pseudonym(RECENT), "P-1", operator="desk")
-        reg.attach(T3, NEW.pseudonym(RECENT), operator="desk")
-        reg.end_customer(NEW.pseudonym(RECENT), reason="died", on=NOW.date(), operator="desk")
-        yield reg
+@pytest.fixture(autouse=True)
+def _filled(registry: Registry) -> None:
+    """The shared registry fixture (SQLite and PostgreSQL), filled for these tests."""
+    reg = registry
+    reg.add_provider("P-1", "Syd", operator="desk", spare=4)
+    reg.open_batch("b", operator="desk")
+    for uid in (T1, T2, T3, T4):
+        reg.record_provisioned(uid, "NTAG213", uuid.uuid4().hex, "b", "desk")
+    reg.pickup_tags("P-1", [T1, T2, T3, T4], operator="desk")
+    old_ref = OLD.pseudonym(GONE)
+    reg.add_customer(old_ref, "P-1", operator="desk")
+    reg.attach(T1, old_ref, operator="desk")
+    reg.rekey_customer(old_ref, NEW.pseudonym(GONE), operator="desk")  # a rotation
+    long_ago = (NOW - dt.timedelta(days=3 * 365)).date()
+    reg.end_customer(NEW.pseudonym(GONE), reason="moved_away", on=long_ago, operator="desk")
+    reg.add_customer(NEW.pseudonym(STAYS), "P-1", operator="desk")
+    reg.attach(T2, NEW.pseudonym(STAYS), operator="desk")
+    reg.add_customer(NEW.pseudonym(RECENT), "P-1", operator="desk")
+    reg.attach(T3, NEW.pseudonym(RECENT), operator="desk")
+    reg.end_customer(NEW.pseudonym(RECENT), reason="died", on=NOW.date(), operator="desk")
 
 
 def everything(reg: Registry) -> str:

@@ -15,8 +15,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from nfcbridge.forwarders.base import TransientError
 from nfcbridge.forwarders.webhook import WebhookForwarder, decode_secret, parse_retry_after
 from nfcbridge.outbox import Outbox
-from tests.chaos.harness import new_secret
-from tests.unit.test_events import make
+from tests.support.events import make
+from tests.support.harness import new_secret
 
 
 @pytest.fixture
