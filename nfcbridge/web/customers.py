@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from nfcbridge.web.app import state
 from nfcbridge.web.auth import requires
 from nfcbridge.web.i18n import gettext as _
+from nfcbridge.web.scan import scan_uid
 from provisioning.accounts import Account
 from provisioning.errors import DuplicateEntity, InvalidIdentity, RegistryError
 from provisioning.records import CustomerRecord, ProviderStatus
@@ -115,7 +116,7 @@ def show(ref: str) -> ResponseReturnValue:
 def attach(ref: str) -> ResponseReturnValue:
     customer = visible_customer(ref)
     if request.form.get("scan") == "1":
-        uid = _scan()
+        uid = scan_uid()
         if uid is None:
             return redirect(url_for("customers.show", ref=customer.ref))
     else:
@@ -193,19 +194,3 @@ def _attach_refusal(customer: CustomerRecord, exc: RegistryError, *, forced: boo
             "Home care for this customer ended on %(on)s: no tag is attached.", on=customer.ended_on
         )
     return explain(exc)
-
-
-def _scan(timeout: float = 10.0) -> str | None:
-    """The UID of the tag on the desk's reader, or None (with a message) when there is none."""
-    from drivers import open_reader
-    from drivers.errors import NoTag, ReaderError
-
-    try:
-        with open_reader(state().settings.web.desk_reader) as reader:
-            target = reader.wait_for_tag(timeout)
-            return target.uid_hex
-    except NoTag:
-        flash(_("No tag on the reader: put the tag on the reader and try again."), "error")
-    except ReaderError as exc:
-        flash(_("The reader cannot be used: %(error)s", error=str(exc).splitlines()[0]), "error")
-    return None

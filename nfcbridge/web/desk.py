@@ -21,6 +21,7 @@ from nfcbridge.web.app import state
 from nfcbridge.web.auth import requires
 from nfcbridge.web.i18n import gettext as _
 from nfcbridge.web.refusals import explain
+from nfcbridge.web.scan import scan_uid
 from provisioning.errors import QuotaExceeded, RegistryError
 from provisioning.quota import explain_allowance
 from provisioning.receipts import pickup_receipt, pickup_seq
@@ -103,6 +104,11 @@ def pickup() -> ResponseReturnValue:
         return _pickup_page(providers, status)
     uids_text = request.form.get("uids", "").upper()
     uids = [u for u in re.split(r"[\s,;]+", uids_text) if u]
+    if request.form.get("action") == "scan":  # one more tag from the desk reader
+        uid = scan_uid()
+        if uid is not None and uid not in uids:
+            uids.append(uid)
+        return _pickup_page(providers, status, scanned=uids)
     count_text = request.form.get("count", "").strip()
     operator = g.account.operator
     try:
@@ -134,6 +140,7 @@ def _pickup_page(
     providers: list[ProviderStatus],
     status: ProviderStatus | None,
     refused: QuotaExceeded | None = None,
+    scanned: list[str] | None = None,
 ) -> str:
     """The pickup page: the allowance term by term (the same terms as ``provider show``)
     and the provider's open orders."""
@@ -146,6 +153,7 @@ def _pickup_page(
         terms=explain_allowance(status.as_dict()) if status else None,
         orders=open_orders(status.id) if status else [],
         refused=refused,
+        scanned=scanned or [],
     )
 
 

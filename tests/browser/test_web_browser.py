@@ -377,3 +377,25 @@ def test_an_admin_cannot_close_the_month_before_its_locking_date(page: object, s
     locking = site.registry.locking_date(month)
     page.get_by_text(f"kan stängas efter sitt spärrdatum {locking}").wait_for()  # type: ignore[attr-defined]
     assert site.registry.closed_periods() == []
+
+
+def test_pickup_by_scanning_tags_on_the_desk_reader(page: object, site: Site) -> None:
+    stock = [
+        t for t in site.provisioned if site.registry.tag(t.uid.hex().upper()).state == "in_stock"
+    ]
+    assert stock, "needs a provisioned tag left in stock"
+    tag = stock[0]
+    uid = tag.uid.hex().upper()
+    login(page, site, "desk")
+    page.goto(site.url + "/desk/pickup?provider=P2")  # type: ignore[attr-defined]
+    bench("desk").place(tag)  # the desk lays the tag on the reader
+    page.get_by_role("button", name="Skanna taggen på läsaren").click()  # type: ignore[attr-defined]
+    playwright_api.expect(page.locator("#scanned-count")).to_have_text("1 taggar skannade.")  # type: ignore[attr-defined]
+    assert page.locator("#uids").input_value() == uid  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Skanna taggen på läsaren").click()  # type: ignore[attr-defined]
+    playwright_api.expect(page.locator("#scanned-count")).to_have_text("1 taggar skannade.")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Lämna ut och skapa kvittens").click()  # type: ignore[attr-defined]
+    page.get_by_role("heading", name="Kvittens på utlämning").wait_for()  # type: ignore[attr-defined]
+    assert page.locator(".uids").inner_text().split() == [uid]  # type: ignore[attr-defined]
+    record = site.registry.tag(uid)
+    assert record.state == "issued" and record.provider == "P2"
