@@ -108,7 +108,7 @@ class Daemon:
         if self.metrics is not None:
             outbox = self.outbox
             names = [f.forwarder_name for f in self.forwarders]
-            self.metrics.watch_outbox(lambda: [outbox.progress(n) for n in names])
+            self.metrics.watch_outbox(lambda: outbox.progress_all(names))
 
     def _check_readers(self) -> None:
         from drivers import table

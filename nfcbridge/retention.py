@@ -125,16 +125,13 @@ def _scan(outbox: Outbox, names: list[str], after: int, limit: int) -> list[tupl
     )
     params: dict[str, Any] = {f"f{i}": n for i, n in enumerate(names)}
     params.update(after=after, n=limit)
-    return (
-        outbox.connection()
-        .execute(
+    with outbox.reading() as c:
+        return c.execute(
             "SELECT e.id, e.committed_at,"
             " EXISTS (SELECT 1 FROM dead_letters x WHERE x.event = e.id)"
             f"{flags} FROM events e WHERE e.id > :after ORDER BY e.id LIMIT :n",
             params,
-        )
-        .fetchall()
-    )
+        ).fetchall()
 
 
 def _delete(outbox: Outbox, names: list[str], ids: list[int], cutoff: float) -> int:
@@ -229,11 +226,12 @@ def _prune_batches(
             report.removed += removed
             report.kept_undelivered += len(prunable) - removed  # changed since the scan
         if first_recent is not None:
-            report.kept_recent = int(
-                outbox.connection()
-                .execute("SELECT COUNT(*) FROM events WHERE id >= ?", (first_recent,))
-                .fetchone()[0]
-            )
+            with outbox.reading() as c:
+                report.kept_recent = int(
+                    c.execute(
+                        "SELECT COUNT(*) FROM events WHERE id >= ?", (first_recent,)
+                    ).fetchone()[0]
+                )
             break
         after = rows[-1][0]
         if pause > 0 and stop is not None:

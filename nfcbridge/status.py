@@ -26,8 +26,8 @@ def outbox_status(outbox: Outbox, forwarders: Iterable[str] = ()) -> dict[str, A
     now = time.time()
     names = sorted(set(outbox.forwarders()) | set(forwarders))
     rows = []
-    for name in names:
-        p = outbox.progress(name)
+    for p in outbox.progress_all(names):
+        name = p.forwarder
         rows.append(
             {
                 "name": name,
@@ -39,10 +39,11 @@ def outbox_status(outbox: Outbox, forwarders: Iterable[str] = ()) -> dict[str, A
                 "dead_letters": p.dead_letters,
             }
         )
-    oldest = outbox.connection().execute("SELECT MIN(committed_at) FROM events").fetchone()[0]
+    with outbox.reading() as c:
+        events, oldest = c.execute("SELECT COUNT(*), MIN(committed_at) FROM events").fetchone()
     return {
         "path": str(outbox.path),
-        "events": outbox.count(),
+        "events": events,
         "oldest_event_age_s": round(now - oldest, 3) if oldest is not None else None,
         "forwarders": rows,
     }
