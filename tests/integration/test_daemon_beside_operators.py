@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -55,6 +56,18 @@ def threads(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
+def settled_usage(pid: int) -> tuple[int, int]:
+    """(open fds, threads) once the last call's connection thread has ended."""
+    last = (-1, -1)
+    for _ in range(50):
+        now = (open_fds(pid), threads(pid))
+        if now == last:
+            return now
+        last = now
+        time.sleep(0.1)
+    return last
+
+
 @pytest.fixture
 def station(tmp_path: Path):
     metrics_port = free_port()
@@ -62,8 +75,7 @@ def station(tmp_path: Path):
         tmp_path,
         readers=[("desk", "mock:beside-ops")],
         forwarders=(
-            '[[forwarders]]\ntype = "jsonl"\nname = "file"\n'
-            f'path = "{tmp_path / "taps.jsonl"}"\n'
+            f'[[forwarders]]\ntype = "jsonl"\nname = "file"\npath = "{tmp_path / "taps.jsonl"}"\n'
         ),
         extra=f'[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n',
     )
@@ -110,3 +122,24 @@ def test_outbox_commands_beside_the_daemon_never_delete_its_wal(station) -> None
     finally:
         db.close()
     assert set(acknowledged) <= stored
+
+
+def scrape(port: int) -> None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        assert b"nfcbridge_outbox_pending" in r.read()
+
+
+def test_scrapes_and_status_calls_leave_no_descriptors_or_threads(station) -> None:
+    directory, _config, proc, port = station
+    sock = directory / "control.sock"
+    tap(sock, 1)
+
+    def calls(n: int) -> None:
+        for _ in range(n):
+            scrape(port)
+            assert control_request(sock, {"op": "status"})["ok"]
+
+    calls(10)
+    after_ten = settled_usage(proc.pid)
+    calls(100)
+    assert settled_usage(proc.pid) == after_ten
