@@ -168,17 +168,24 @@ class ReaderWorker(threading.Thread):
                     continue
             self.field_empty.clear()
             uid = target.uid_hex
-            event = None
-            if self.pipeline.debouncer.is_new_tap(name, uid, self.settings.retap_window):
-                event = self._tap(reader, uid)
-            for listener in list(self.presentation_listeners):
-                try:
-                    listener(uid, event)
-                except Exception:
-                    log.exception("presentation listener failed")
-            self._wait_for_removal(reader, uid)
-            self.pipeline.debouncer.ended(name, uid)
-            self.field_empty.set()
+            try:
+                self._presentation(reader, uid)
+            finally:
+                # also when the reader fails while the tag is held: the presentation ends
+                # here, or the next tap of this UID, however much later, would be merged
+                self.pipeline.debouncer.ended(name, uid)
+                self.field_empty.set()
+
+    def _presentation(self, reader: Reader, uid: str) -> None:
+        event = None
+        if self.pipeline.debouncer.is_new_tap(self.settings.name, uid, self.settings.retap_window):
+            event = self._tap(reader, uid)
+        for listener in list(self.presentation_listeners):
+            try:
+                listener(uid, event)
+            except Exception:
+                log.exception("presentation listener failed")
+        self._wait_for_removal(reader, uid)
 
     def _await_tag(self, reader: Reader) -> Target | None:
         try:
