@@ -12,7 +12,9 @@ Protocol: one JSON object per line in, one per line out.
      "at": "2026-11-24T07:58:12.345Z"}
         -> {"ok": true, "event_id": "...", "seq": 12, "origin": "simulated"}
            or {"ok": true, "event_id": null, "note": "..."} when the presentation made no
-           new event (re-tap window) or was not seen in time
+           new event (merged: re-tap window)
+           or {"ok": false, "event_id": null, "error": "..."} when the tap was NOT stored
+           (the commit failed) or the presentation was not seen in time
 
 A tap places an emulated tag with that UID on the mock reader's bench and removes it
 ``hold`` seconds after the reader saw it, so an injected tap travels the real reader path
@@ -45,7 +47,7 @@ from typing import Any, Protocol
 
 from drivers import table
 from nfcbridge.config import ReaderSettings
-from nfcbridge.events import TapEvent
+from nfcbridge.worker import Presentation
 
 log = logging.getLogger("nfcbridge.control")
 
@@ -240,12 +242,12 @@ class ControlServer:
             raise ControlError(f"reader {name!r} is busy")
         field = bench(url.target)
         seen = threading.Event()
-        result: dict[str, TapEvent | None] = {}
+        result: list[Presentation] = []
         uid_hex = uid.hex().upper()
 
-        def listener(presented: str, event: TapEvent | None) -> None:
-            if presented == uid_hex and not seen.is_set():
-                result["event"] = event
+        def listener(outcome: Presentation) -> None:
+            if outcome.uid == uid_hex and not seen.is_set():
+                result.append(outcome)
                 seen.set()
 
         worker.presentation_listeners.append(listener)
@@ -261,14 +263,22 @@ class ControlServer:
             timer = threading.Timer(hold, self._remove, args=(field, tag, worker, lock))
             timer.daemon = True
             timer.start()
-        event = result.get("event")
+        if not result:
+            return {
+                "ok": False,
+                "event_id": None,
+                "error": "presentation not handled in time (reader down?)",
+            }
+        outcome = result[0]
+        if outcome.error is not None:
+            return {"ok": False, "event_id": None, "error": f"tap NOT stored: {outcome.error}"}
+        event = outcome.event
         if event is None:
-            note = (
-                "merged into the previous presentation (re-tap window)"
-                if seen.is_set()
-                else "presentation not handled in time (reader down?)"
-            )
-            return {"ok": True, "event_id": None, "note": note}
+            return {
+                "ok": True,
+                "event_id": None,
+                "note": "merged into the previous presentation (re-tap window)",
+            }
         return {
             "ok": True,
             "event_id": event.event_id,

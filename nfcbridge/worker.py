@@ -62,6 +62,17 @@ class ReaderHealth:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Presentation:
+    """What became of one presentation: ``event`` when a tap was committed; ``error`` (why)
+    when a tap was NOT stored; neither when it was merged into the previous presentation
+    (re-tap window)."""
+
+    uid: str
+    event: TapEvent | None = None
+    error: str | None = None
+
+
 class ReaderWorker(threading.Thread):
     def __init__(
         self,
@@ -87,8 +98,8 @@ class ReaderWorker(threading.Thread):
         self.stopping = threading.Event()
         self.field_empty = threading.Event()  # set whenever a poll found no tag
         self.reader: Reader | None = None
-        # told after each presentation: (uid, committed event or None if merged or failed)
-        self.presentation_listeners: list[Callable[[str, TapEvent | None], None]] = []
+        # told after each presentation (committed, merged, or not stored and why)
+        self.presentation_listeners: list[Callable[[Presentation], None]] = []
         self._stamp: tuple[str, datetime] | None = None  # (uid, moment) for the next tap
         self._stamp_lock = threading.Lock()
 
@@ -177,12 +188,12 @@ class ReaderWorker(threading.Thread):
                 self.field_empty.set()
 
     def _presentation(self, reader: Reader, uid: str) -> None:
-        event = None
+        outcome = Presentation(uid)
         if self.pipeline.debouncer.is_new_tap(self.settings.name, uid, self.settings.retap_window):
-            event = self._tap(reader, uid)
+            outcome = self._tap(reader, uid)
         for listener in list(self.presentation_listeners):
             try:
-                listener(uid, event)
+                listener(outcome)
             except Exception:
                 log.exception("presentation listener failed")
         self._wait_for_removal(reader, uid)
@@ -193,7 +204,7 @@ class ReaderWorker(threading.Thread):
         except TagError:  # NoTag: nothing within idle_wait; or a tag leaving mid-anticollision
             return None
 
-    def _tap(self, reader: Reader, uid: str) -> TapEvent | None:
+    def _tap(self, reader: Reader, uid: str) -> Presentation:
         started = time.monotonic()
         moment = self._take_stamp(uid)
         try:
@@ -203,7 +214,7 @@ class ReaderWorker(threading.Thread):
             self.health.last_error = str(exc)
             log.error("tap on %s NOT stored (not acknowledged): %s", self.settings.name, exc)
             self._signal(reader, False)
-            return None
+            return Presentation(uid, error=str(exc))
         self.health.taps += 1
         self.health.last_tap_at = time.time()
         if self.metrics is not None:
@@ -215,7 +226,7 @@ class ReaderWorker(threading.Thread):
             event.event_id,
         )
         self._signal(reader, True)
-        return event
+        return Presentation(uid, event)
 
     def _signal(self, reader: Reader, ok: bool) -> None:
         if not self.settings.signal:
