@@ -1,6 +1,6 @@
 """The daemon's local control channel: a Unix socket, owner-only, JSON lines.
 
-Security: the socket is created with mode 0600 (umask during bind, then chmod), and every
+Security: the socket is created with mode 0600 (umask during bind), and every
 connection's peer credentials (``SO_PEERCRED``) are checked: a process of another uid is
 refused even if the file mode was loosened by hand.
 
@@ -39,6 +39,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import struct
 import threading
 from datetime import UTC, datetime
@@ -101,6 +102,7 @@ class ControlServer:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._closing = threading.Event()
+        self._bound = False
 
     # -- lifecycle ------------------------------------------------------------------------
     def check(self) -> None:
@@ -109,6 +111,13 @@ class ControlServer:
             raise ControlError(f"control socket path {self.path} is too long (max 107 bytes)")
         if not self.path.parent.is_dir():
             raise ControlError(f"control socket directory {self.path.parent} does not exist")
+        if self.path.is_symlink() or (
+            self.path.exists() and not stat.S_ISSOCK(self.path.stat().st_mode)
+        ):
+            raise ControlError(
+                f"control socket path {self.path} exists and is not a socket: refusing to "
+                "replace it"
+            )
         if self.path.exists():
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -132,7 +141,7 @@ class ControlServer:
             sock.bind(str(self.path))
         finally:
             os.umask(old)
-        os.chmod(self.path, 0o600)
+        self._bound = True  # ours from now on: close() removes it
         sock.listen(16)
         self._sock = sock
         self._thread = threading.Thread(target=self._accept_loop, name="control", daemon=True)
@@ -145,8 +154,10 @@ class ControlServer:
                 self._sock.shutdown(socket.SHUT_RDWR)
             self._sock.close()
             self._sock = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        if self._bound:  # never the socket of another daemon that made our check fail
+            self._bound = False
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
 
     # -- connections ----------------------------------------------------------------------
     def _accept_loop(self) -> None:

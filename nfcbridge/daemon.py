@@ -153,8 +153,16 @@ class Daemon:
         if self.metrics is not None:
             from nfcbridge.metrics import parse_listen
 
-            host, port = parse_listen(self.settings.metrics.listen)
-            self.metrics_port = self.metrics.serve(host, port)
+            listen = self.settings.metrics.listen
+            host, port = parse_listen(listen)
+            try:
+                self.metrics_port = self.metrics.serve(host, port)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot listen on {listen}: {exc.strerror or exc}",
+                    file=self.settings.source,
+                    key="metrics.listen",
+                ) from None
         for fw in self.forwarders:
             self.pipeline.subscribe(fw.wake)
             fw.start()
@@ -179,24 +187,32 @@ class Daemon:
         self._stop.set()
 
     def run(self, *, install_signals: bool = True) -> int:
-        self.prepare()
-        if install_signals:
-            self._install_signals()
-        self.start()
-        self.notify.ready(f"{len(self.workers)} readers, {len(self.forwarders)} forwarders")
-        self.ready.set()
-        self._start_pruner()
-        log.info(
-            "nfcbridge daemon ready: %d readers, %d forwarders",
-            len(self.workers),
-            len(self.forwarders),
-        )
+        """prepare / start / loop / shutdown. Whatever fails on the way (a port in use, a
+        store that breaks), ``shutdown`` runs: every started thread is stopped and the
+        control socket this daemon created is removed."""
+        try:
+            self.prepare()
+            if install_signals:
+                self._install_signals()
+            self.start()
+            self.notify.ready(f"{len(self.workers)} readers, {len(self.forwarders)} forwarders")
+            self.ready.set()
+            self._start_pruner()
+            log.info(
+                "nfcbridge daemon ready: %d readers, %d forwarders",
+                len(self.workers),
+                len(self.forwarders),
+            )
+            self._loop()
+        finally:
+            self.shutdown()
+        return 0
+
+    def _loop(self) -> None:
         interval = watchdog_interval() or 1.0
         while not self._stop.wait(interval):
             if self.healthy():
                 self.notify.watchdog()
-        self.shutdown()
-        return 0
 
     def _start_pruner(self) -> None:
         """Outbox retention in its own thread (a long first run never delays the watchdog):
@@ -242,6 +258,8 @@ class Daemon:
             fw.join(timeout=5.0)
         if self.metrics is not None:
             self.metrics.close()
+        if self.control is not None:  # also when a later part of start() failed
+            self.control.close()
         if self.enricher is not None:
             self.enricher.close()
         if self.registry is not None:
