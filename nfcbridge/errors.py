@@ -14,6 +14,7 @@ Exit codes (documented in the README):
     8  store unavailable (registry or outbox unreachable, schema newer than this program)
     9  confirmation required (an irreversible operation without --yes)
    10  verification failed (audit chain broken, tag read-back differs)
+   11  daemon not running or unhealthy (``nfcbridge status``)
   130  interrupted (Ctrl-C)
 """
 
@@ -52,3 +53,9 @@ class VerificationFailed(AppError):
 
 class StoreUnavailable(AppError):
     exit_code = 8
+
+
+class DaemonUnhealthy(AppError):
+    """``nfcbridge status``: the daemon is not running, or running with problems."""
+
+    exit_code = 11

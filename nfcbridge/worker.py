@@ -131,6 +131,7 @@ class ReaderWorker(threading.Thread):
                 if failures or self.health.state == "reconnecting":
                     log.info("reader %s recovered", self.settings.name)
                 self._set_state("ok")
+                self.health.last_error = None  # recovered: the error is history (counted)
                 failures = 0
                 self._serve(self.reader)
             except Exception as exc:  # the supervisor never dies
@@ -217,6 +218,7 @@ class ReaderWorker(threading.Thread):
             return Presentation(uid, error=str(exc))
         self.health.taps += 1
         self.health.last_tap_at = time.time()
+        self.health.last_error = None
         if self.metrics is not None:
             self.metrics.tap_committed(self.settings.name, self.origin, time.monotonic() - started)
         log.info(

@@ -41,8 +41,8 @@ def receiver() -> None:
 def serve(listen: str, secret_file: str, db: str) -> None:
     """Receive signed tap events until interrupted."""
     from nfcbridge.receiver.server import ReceiverHTTPServer, parse_listen
-    from nfcbridge.receiver.signature import load_secret
     from nfcbridge.receiver.store import open_store
+    from nfcbridge.signing import load_secret
 
     try:
         address = parse_listen(listen)

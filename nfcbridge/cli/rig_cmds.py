@@ -305,7 +305,7 @@ def _delivery(forward_to: str | None, secret_file: str | None, jsonl_path: str |
     if forward_to:
         if not secret_file:
             raise click.UsageError("--forward-to needs --secret-file")
-        from nfcbridge.receiver.signature import load_secret
+        from nfcbridge.signing import load_secret
 
         return WebhookDelivery(forward_to, load_secret(secret_file))
     assert jsonl_path is not None

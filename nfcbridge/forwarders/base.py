@@ -45,7 +45,8 @@ class Outcome:
 class ForwarderHealth:
     name: str
     kind: str
-    state: str = "starting"  # starting | ok | retrying | stopped
+    # starting | ok | failing (retrying, or its last batch had dead letters) | stopped
+    state: str = "starting"
     delivered: int = 0
     dead: int = 0
     failures: int = 0  # consecutive
@@ -155,7 +156,7 @@ class Forwarder(threading.Thread):
             self._record(outcome)
             if outcome.retry is not None:
                 self.health.failures += 1
-                self.health.state = "retrying"
+                self.health.state = "failing"
                 self.health.last_error = str(outcome.retry)
                 delay = self.backoff_delay(outcome.retry)
                 log.warning(
@@ -166,9 +167,14 @@ class Forwarder(threading.Thread):
                 )
                 if self._halt.wait(delay):
                     return
+            elif outcome.dead:
+                self.health.failures = 0
+                self.health.state = "failing"
+                self.health.last_error = f"dead letter: {outcome.dead[-1][1]}"
             else:
                 self.health.failures = 0
                 self.health.state = "ok"
+                self.health.last_error = None
 
     def _record(self, outcome: Outcome) -> None:
         if outcome.delivered:

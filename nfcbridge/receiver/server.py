@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from nfcbridge.receiver.report import build_report
-from nfcbridge.receiver.signature import SignatureInvalid, verify
 from nfcbridge.receiver.store import EventStore
+from nfcbridge.signing import SignatureInvalid, verify
 
 log = logging.getLogger("nfcbridge.receiver")
 SCHEMA = "nfcbridge.tap/1"

@@ -174,7 +174,7 @@ class WebhookDelivery:
     def __call__(self, event: dict[str, Any]) -> None:
         import httpx
 
-        from nfcbridge.receiver.signature import signed_headers
+        from nfcbridge.signing import signed_headers
 
         body = json.dumps(event, separators=(",", ":")).encode()
         for attempt in range(1, self.attempts + 1):

@@ -26,7 +26,6 @@ import pytest
 from nfcbridge.control import request as control_request
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.signature import decode_secret
 from nfcbridge.receiver.store import EventStore
 from nfcbridge.rig.control_client import ControlClient
 from nfcbridge.rig.generator import DayParameters, generate_day
@@ -35,6 +34,7 @@ from nfcbridge.rig.scenario import Scenario
 from nfcbridge.rig.seed import seed_registry
 from nfcbridge.rig.standalone import Station, WebhookDelivery
 from nfcbridge.rig.truth import compare, expected_report
+from nfcbridge.signing import decode_secret
 from provisioning.registry import Registry
 from tests.chaos.harness import (
     new_secret,
