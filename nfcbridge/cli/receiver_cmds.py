@@ -38,7 +38,21 @@ def receiver() -> None:
     required=True,
     help="SQLite file for the events (created if missing).",
 )
-def serve(listen: str, secret_file: str, db: str) -> None:
+@click.option(
+    "--report-from-anywhere",
+    is_flag=True,
+    help="Serve GET /report to any client (default: loopback clients only).",
+)
+@click.option(
+    "--max-threads",
+    type=click.IntRange(1, 1024),
+    default=32,
+    show_default=True,
+    help="Requests served at once; further connections wait.",
+)
+def serve(
+    listen: str, secret_file: str, db: str, report_from_anywhere: bool, max_threads: int
+) -> None:
     """Receive signed tap events until interrupted."""
     from nfcbridge.receiver.server import ReceiverHTTPServer, parse_listen
     from nfcbridge.receiver.store import open_store
@@ -51,8 +65,15 @@ def serve(listen: str, secret_file: str, db: str) -> None:
     key = load_secret(secret_file)
     store = open_store(db)
     try:
-        server = ReceiverHTTPServer(address, key, store)
+        server = ReceiverHTTPServer(
+            address,
+            key,
+            store,
+            max_threads=max_threads,
+            report_anywhere=report_from_anywhere,
+        )
     except OSError as exc:
+        store.close()
         raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from None
     click.echo(f"receiver listening on {server.url} (events in {db})", err=True)
     try:
