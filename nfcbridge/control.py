@@ -147,6 +147,21 @@ class ControlServer:
         self._thread = threading.Thread(target=self._accept_loop, name="control", daemon=True)
         self._thread.start()
 
+    # the Service shape
+    @property
+    def name(self) -> str:
+        return "control"
+
+    def stop(self, *, drain: bool = False) -> None:
+        self.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def healthy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def close(self) -> None:
         self._closing.set()
         if self._sock is not None:

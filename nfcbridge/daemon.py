@@ -31,6 +31,7 @@ from nfcbridge.forwarders import Forwarder, build_forwarder
 from nfcbridge.outbox import Outbox, OutboxError
 from nfcbridge.pipeline import Enricher, TapPipeline
 from nfcbridge.sdnotify import SdNotify, watchdog_interval
+from nfcbridge.service import Service
 from nfcbridge.worker import ReaderWorker
 
 log = logging.getLogger("nfcbridge.daemon")
@@ -63,6 +64,7 @@ class Daemon:
         self.control: Any = None
         self.started_at = time.time()
         self._stop = threading.Event()
+        self._started: list[Service] = []  # the parts started, in order (see shutdown)
         self.ready = threading.Event()
 
     # -- validation (no threads) ----------------------------------------------------------
@@ -149,25 +151,36 @@ class Daemon:
     def start(self) -> None:
         assert self.pipeline is not None, "prepare() first"
         if self.control is not None:
-            self.control.start()
+            self._start(self.control)
         if self.metrics is not None:
             from nfcbridge.metrics import parse_listen
 
             listen = self.settings.metrics.listen
-            host, port = parse_listen(listen)
+            self.metrics.address = parse_listen(listen)
             try:
-                self.metrics_port = self.metrics.serve(host, port)
+                self._start(self.metrics)
             except OSError as exc:
                 raise ConfigError(
                     f"cannot listen on {listen}: {exc.strerror or exc}",
                     file=self.settings.source,
                     key="metrics.listen",
                 ) from None
+            self.metrics_port = self.metrics.port
         for fw in self.forwarders:
             self.pipeline.subscribe(fw.wake)
-            fw.start()
+            self._start(fw)
         for worker in self.workers.values():
-            worker.start()
+            self._start(worker)
+
+    def _start(self, service: Service) -> None:
+        service.start()
+        self._started.append(service)
+
+    def services(self) -> list[Service]:
+        """The started long-running parts, in start order."""
+        parts: list[Any] = [self.control, self.metrics, *self.forwarders]
+        parts += [*self.workers.values(), self.pruner]
+        return [p for p in parts if p is not None and p in self._started]
 
     def healthy(self) -> bool:
         try:
@@ -176,10 +189,9 @@ class Daemon:
         except OutboxError as exc:
             log.error("outbox unhealthy: %s", exc)
             return False
-        threads: list[threading.Thread] = [*self.workers.values(), *self.forwarders]
-        dead = [t.name for t in threads if not t.is_alive()]
-        if dead:
-            log.error("threads not running: %s", ", ".join(dead))
+        sick = [s.name for s in self.services() if not s.healthy()]
+        if sick:
+            log.error("not running: %s", ", ".join(sick))
             return False
         return True
 
@@ -224,7 +236,7 @@ class Daemon:
 
         names = [f.forwarder_name for f in self.forwarders]
         self.pruner = Pruner(self.outbox, names, keep_days, interval=self.prune_interval)
-        self.pruner.start()
+        self._start(self.pruner)
 
     def _install_signals(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
@@ -234,38 +246,39 @@ class Daemon:
         signal.signal(signal.SIGINT, handler)
 
     def shutdown(self) -> None:
-        """Stop readers, let forwarders deliver within ``drain_timeout``, close."""
+        """Stop readers, let forwarders deliver within ``drain_timeout``, close. Only the
+        parts that were started are stopped (this also runs after a failed start)."""
         self.notify.stopping("draining")
         log.info("stopping: draining the outbox for up to %.0f s", self.drain_timeout)
+        started = self.services()
+        workers = [s for s in started if isinstance(s, ReaderWorker)]
+        forwarders = [s for s in started if isinstance(s, Forwarder)]
+        others = [s for s in started if s not in workers and s not in forwarders]
         if self.pruner is not None:  # stops between batches: never holds up the drain
             self.pruner.stop()
-        workers = [w for w in self.workers.values() if w.ident is not None]  # started ones
-        forwarders = [f for f in self.forwarders if f.ident is not None]
-        for worker in workers:
+        for worker in workers:  # no new taps
             worker.stop()
         for worker in workers:
             worker.join(timeout=5.0)
-        if self.control is not None:
+        if self.control is not None:  # also one that was created but never started
             self.control.close()
         deadline = time.monotonic() + self.drain_timeout
         for fw in forwarders:
-            fw.drain()
+            fw.stop(drain=True)
         for fw in forwarders:
             fw.join(timeout=max(0.0, deadline - time.monotonic()))
         for fw in forwarders:
             fw.stop()
         for fw in forwarders:
             fw.join(timeout=5.0)
-        if self.metrics is not None:
-            self.metrics.close()
-        if self.control is not None:  # also when a later part of start() failed
-            self.control.close()
+        for service in reversed(others):
+            service.stop()
+            service.join(timeout=10.0)
+        self._started.clear()
         if self.enricher is not None:
             self.enricher.close()
         if self.registry is not None:
             self.registry.close()
-        if self.pruner is not None:
-            self.pruner.join(timeout=10.0)
         if self.outbox is not None:
             self.outbox.close()
         log.info("stopped")

@@ -278,8 +278,12 @@ class Pruner(threading.Thread):
         self.runs = 0
         self._halt = threading.Event()
 
-    def stop(self) -> None:
+    def stop(self, *, drain: bool = False) -> None:
+        """End between batches (a ``Service``: nothing to drain)."""
         self._halt.set()
+
+    def healthy(self) -> bool:
+        return self.is_alive()
 
     def run(self) -> None:
         while not self._halt.is_set():

@@ -103,8 +103,12 @@ class ReaderWorker(threading.Thread):
         self._stamp: tuple[str, datetime] | None = None  # (uid, moment) for the next tap
         self._stamp_lock = threading.Lock()
 
-    def stop(self) -> None:
+    def stop(self, *, drain: bool = False) -> None:
+        """No new taps after the current presentation (a ``Service``: nothing to drain)."""
         self.stopping.set()
+
+    def healthy(self) -> bool:
+        return self.is_alive()
 
     def stamp_next(self, uid: str, moment: datetime | None) -> None:
         """The next tap of *uid* on this reader occurred at *moment* (None: forget it).

@@ -91,15 +91,20 @@ class Forwarder(threading.Thread):
         """Something was committed: look at the outbox now (a pipeline subscriber)."""
         self._wake.set()
 
-    def drain(self) -> None:
-        """Deliver what is pending, then end (the daemon bounds how long it waits)."""
-        self._draining.set()
+    def stop(self, *, drain: bool = False) -> None:
+        """End now, interrupting any backoff wait; with *drain*, deliver what is pending
+        first (the daemon bounds how long it waits, then stops without drain)."""
+        if drain:
+            self._draining.set()
+        else:
+            self._halt.set()
         self._wake.set()
 
-    def stop(self) -> None:
-        """End now, interrupting any backoff wait."""
-        self._halt.set()
-        self._wake.set()
+    def drain(self) -> None:
+        self.stop(drain=True)
+
+    def healthy(self) -> bool:
+        return self.is_alive()
 
     # -- the concrete part ----------------------------------------------------------------
     def send(self, batch: list[StoredEvent]) -> Outcome:
