@@ -4,7 +4,8 @@ SQLite in WAL mode with ``synchronous=FULL``: when ``commit`` returns, the event
 power cut. Tables::
 
     events        id (global order), event_id (UUIDv7, unique), reader, seq, payload (JSON)
-    sequences     reader -> last seq (monotonic across restarts, even if events are pruned)
+    sequences     reader -> last seq of events retention deleted (a reader's next seq is one
+                  more than the highest in events or here: monotonic even after pruning)
     progress      forwarder -> watermark (every event id <= watermark is done for it)
     deliveries    (forwarder, event): the remote end confirmed this event (the proof that
                   retention, ``nfcbridge.retention``, needs before it may delete an event);
@@ -12,8 +13,8 @@ power cut. Tables::
                   scan the whole table
     dead_letters  permanent rejections per forwarder; never deleted (a retry stamps the row)
 
-Event ids are AUTOINCREMENT and sequence numbers come from ``sequences``, so neither is ever
-reused after retention pruned old events.
+Event ids are AUTOINCREMENT and sequence numbers continue from ``sequences`` once retention
+pruned a reader's events, so neither is ever reused.
 
 Each forwarder keeps its own progress, so a slow MQTT broker never holds back the webhook.
 Delivery is at-least-once: a forwarder marks an event delivered only after the remote end
@@ -38,7 +39,9 @@ from typing import Any
 from nfcbridge.events import TapEvent
 from provisioning.private_file import create_owner_only
 
-SCHEMA_VERSION = 1
+# 2: ``sequences`` is written by retention only (before it deletes events), not on every
+# tap; a program that knows only schema 1 would reuse sequence numbers, so it must refuse.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -269,10 +272,7 @@ class Outbox:
         as stored. The event id was assigned by the caller before, and is stored with it."""
         try:
             with self._write() as c:
-                row = c.execute(
-                    "SELECT last_seq FROM sequences WHERE reader = ?", (event.reader,)
-                ).fetchone()
-                stored = event.with_seq((row[0] if row else 0) + 1)
+                stored = event.with_seq(self._last_seq(c, event.reader) + 1)
                 c.execute(
                     "INSERT INTO events (event_id, reader, seq, occurred_at, committed_at,"
                     " payload) VALUES (?, ?, ?, ?, ?, ?)",
@@ -284,11 +284,6 @@ class Outbox:
                         time.time(),
                         stored.to_json(),
                     ),
-                )
-                c.execute(
-                    "INSERT INTO sequences (reader, last_seq) VALUES (?, ?) ON CONFLICT(reader)"
-                    " DO UPDATE SET last_seq = excluded.last_seq",
-                    (stored.reader, stored.seq),
                 )
         except sqlite3.Error as exc:
             raise OutboxError(f"outbox {self.path}: cannot store tap: {exc}") from exc
@@ -435,8 +430,20 @@ class Outbox:
 
     def last_seq(self, reader: str) -> int:
         with self.reading() as c:
-            row = c.execute("SELECT last_seq FROM sequences WHERE reader = ?", (reader,)).fetchone()
-        return row[0] if row else 0
+            return self._last_seq(c, reader)
+
+    @staticmethod
+    def _last_seq(c: sqlite3.Connection, reader: str) -> int:
+        """The reader's highest sequence number: in its events (the ``(reader, seq)``
+        index), or in ``sequences`` where retention recorded it before pruning them. A tap
+        writes only its event row: one page fewer to write and sync than keeping
+        ``sequences`` up to date on every tap."""
+        row = c.execute(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events WHERE reader = :r), 0),"
+            " COALESCE((SELECT last_seq FROM sequences WHERE reader = :r), 0))",
+            {"r": reader},
+        ).fetchone()
+        return int(row[0])
 
     def count(self) -> int:
         with self.reading() as c:

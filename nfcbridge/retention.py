@@ -154,6 +154,13 @@ def _delete(outbox: Outbox, names: list[str], ids: list[int], cutoff: float) -> 
                 "DELETE FROM deliveries WHERE event IN (SELECT value FROM json_each(?))",
                 (doomed,),
             )
+            # each reader's sequence goes on from the highest number deleted (outbox.py)
+            c.execute(
+                "INSERT INTO sequences (reader, last_seq) SELECT reader, MAX(seq) FROM events"
+                " WHERE id IN (SELECT value FROM json_each(?)) GROUP BY reader"
+                " ON CONFLICT(reader) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)",
+                (doomed,),
+            )
             c.execute("DELETE FROM events WHERE id IN (SELECT value FROM json_each(?))", (doomed,))
     return len(confirmed)
 
