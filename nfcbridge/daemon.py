@@ -6,10 +6,13 @@ the outbox and the registry, reads every secret and checks the control socket pa
 before any thread starts. A mistake is one line naming the file and key (exit 3) or the
 store (exit 8); the daemon never runs half-configured.
 
-Then ``start()`` opens the control socket and the metrics endpoint, starts the forwarders
-and one worker per reader, and tells systemd ``READY=1``. The main loop pings the watchdog
-(``WATCHDOG=1``) only while it is healthy: the outbox answers and every worker and
-forwarder thread is alive; otherwise systemd restarts us.
+Then ``start()`` opens the metrics endpoint, starts the forwarders and one worker per
+reader, opens the control socket last (a client that reaches it finds everything running),
+and tells systemd ``READY=1``. Every one of these parts has the same shape
+(``nfcbridge.service``). The main loop pings the watchdog (``WATCHDOG=1``) only while it is
+healthy: the outbox answers and every part is healthy; otherwise systemd restarts us.
+``run()`` is prepare / start / loop / shutdown in ``try/finally``: whatever fails, every
+started part is stopped and the control socket it created is removed.
 
 SIGTERM (or SIGINT) drains: readers stop first (no new taps), forwarders get up to
 ``drain_timeout`` seconds to deliver what is pending, then everything is closed and
@@ -150,8 +153,6 @@ class Daemon:
     # -- running --------------------------------------------------------------------------
     def start(self) -> None:
         assert self.pipeline is not None, "prepare() first"
-        if self.control is not None:
-            self._start(self.control)
         if self.metrics is not None:
             from nfcbridge.metrics import parse_listen
 
@@ -171,6 +172,8 @@ class Daemon:
             self._start(fw)
         for worker in self.workers.values():
             self._start(worker)
+        if self.control is not None:  # last: a client that reaches it finds all running
+            self._start(self.control)
 
     def _start(self, service: Service) -> None:
         service.start()
@@ -178,8 +181,8 @@ class Daemon:
 
     def services(self) -> list[Service]:
         """The started long-running parts, in start order."""
-        parts: list[Any] = [self.control, self.metrics, *self.forwarders]
-        parts += [*self.workers.values(), self.pruner]
+        parts: list[Any] = [self.metrics, *self.forwarders, *self.workers.values()]
+        parts += [self.control, self.pruner]
         return [p for p in parts if p is not None and p in self._started]
 
     def healthy(self) -> bool:
