@@ -31,7 +31,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -297,10 +297,19 @@ class Outbox:
         with self._write() as c:
             c.execute("INSERT OR IGNORE INTO progress (forwarder) VALUES (?)", (forwarder,))
 
-    def pending(self, forwarder: str, limit: int = 100) -> list[StoredEvent]:
-        """Undelivered, not dead-lettered events for *forwarder*, in commit order."""
-        with self.reading() as c:
-            rows = c.execute(
+    def open_reader(self) -> sqlite3.Connection:
+        """A read connection for a long-running part that reads in a loop (a forwarder):
+        the caller owns it and closes it when it ends."""
+        return self._connect()
+
+    def pending(
+        self, forwarder: str, limit: int = 100, *, conn: sqlite3.Connection | None = None
+    ) -> list[StoredEvent]:
+        """Undelivered, not dead-lettered events for *forwarder*, in commit order (on
+        *conn*, the caller's ``open_reader`` connection, or a short-lived one)."""
+        with nullcontext(conn) if conn is not None else self.reading() as c:
+            rows = self._query(
+                c,
                 "SELECT e.id, e.event_id, e.reader, e.seq, e.committed_at, e.payload FROM events e"
                 " WHERE e.id > COALESCE((SELECT watermark FROM progress WHERE forwarder = :f), 0)"
                 " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.forwarder = :f"
@@ -309,8 +318,14 @@ class Outbox:
                 "                 AND x.event = e.id AND x.retried_at IS NULL)"
                 " ORDER BY e.id LIMIT :n",
                 {"f": forwarder, "n": limit},
-            ).fetchall()
+            )
         return [StoredEvent(*row) for row in rows]
+
+    def _query(self, c: sqlite3.Connection, sql: str, args: Any) -> list[Any]:
+        try:
+            return c.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: {exc}") from exc
 
     def mark_delivered(self, forwarder: str, events: list[StoredEvent] | list[int]) -> None:
         ids = [e.id if isinstance(e, StoredEvent) else e for e in events]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ class Forwarder(threading.Thread):
         self._wake = threading.Event()
         self._halt = threading.Event()
         self._draining = threading.Event()
+        self._reader: sqlite3.Connection | None = None
 
     # -- control --------------------------------------------------------------------------
     def wake(self, *_: object) -> None:
@@ -127,6 +129,7 @@ class Forwarder(threading.Thread):
         self.outbox.register(self.forwarder_name)
         try:
             self.setup()
+            self._reader = self.outbox.open_reader()  # this thread's, closed at the end
             self._loop()
         except Exception:  # logged; the daemon's watchdog sees the thread end
             log.exception("forwarder %s crashed", self.forwarder_name)
@@ -135,12 +138,15 @@ class Forwarder(threading.Thread):
             try:
                 self.teardown()
             finally:
+                if self._reader is not None:
+                    self._reader.close()
+                    self._reader = None
                 self.health.state = "stopped"
 
     def _loop(self) -> None:
         while not self._halt.is_set():
             try:
-                batch = self.outbox.pending(self.forwarder_name, self.batch_size)
+                batch = self.outbox.pending(self.forwarder_name, self.batch_size, conn=self._reader)
             except OutboxError as exc:
                 log.error("forwarder %s cannot read the outbox: %s", self.forwarder_name, exc)
                 self._halt.wait(1.0)
