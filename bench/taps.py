@@ -11,9 +11,14 @@ Measured side by side in one run (BENCH.md):
 - at 100 taps per second (4 mock readers at 25 taps/s each, tags placed on the benches by
   this script) with a local HTTP backend (127.0.0.1, signed webhook, verified): p50 and p99
   of tap (tag placed) -> outbox commit and tap -> backend acknowledgement (the backend's
-  2xx written).
+  2xx written);
+- tap -> commit with the originality signature read on each tap (``[[readers]]
+  check_signature``) and without, side by side (``signature_on_off``): p50 of each, their
+  difference, the tag commands a tap sends (counted from the chip model's log) and the
+  modelled cost of the extra commands on an ACR122U (about 20 ms per APDU, HARDWARE.md).
 
     python bench/taps.py [--seconds 2] [--repeat 7] [--rate-seconds 10] [--json]
+    python bench/taps.py --signature-only [--signature-taps 200]
 """
 
 from __future__ import annotations
@@ -159,12 +164,81 @@ def latencies(
     }
 
 
+ACR122U_MS_PER_APDU = 20.0  # HARDWARE.md "Readers": host round trip per command
+
+
+def signature_run(directory: Path, name: str, check: bool, taps: int) -> tuple[float, float]:
+    """(tap -> commit p50 in ms, median tag commands per tap) of one daemon with one mock
+    reader, one tag at a time (placed, committed, removed)."""
+    import dataclasses
+
+    settings = load_settings(
+        write_config(
+            directory, readers=[(name, f"mock:{name}")], extra='[control]\nsocket = "off"\n'
+        )
+    )
+    readers = tuple(dataclasses.replace(r, check_signature=check) for r in settings.readers)
+    daemon = Daemon(dataclasses.replace(settings, readers=readers), notify=SdNotify(""))
+    thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    if not daemon.ready.wait(30):
+        raise RuntimeError("daemon not ready")
+    assert daemon.pipeline is not None
+    done = threading.Event()
+    committed_at: list[float] = []
+
+    def on_commit(event: TapEvent) -> None:
+        committed_at.append(time.monotonic())
+        done.set()
+
+    daemon.pipeline.subscribe(on_commit)
+    field, times, sent = mock.bench(name), [], []
+    for k in range(taps):
+        tag = EmulatedTag(uid=bytes([0x04, 0x5C, int(check), *k.to_bytes(4, "big")]))
+        done.clear()
+        placed = time.monotonic()
+        field.place(tag)
+        if done.wait(5):
+            times.append((committed_at[-1] - placed) * 1000)
+        field.remove()
+        sent.append(len(tag.log))
+    stop(daemon, thread)
+    return statistics.median(times), statistics.median(sent)
+
+
+def signature_on_off(directory: Path, taps: int, repeat: int) -> dict[str, float]:
+    """Tap -> commit p50 with the signature read on each tap and without, the two modes
+    interleaved per repeat (same machine load)."""
+    p50: dict[bool, list[float]] = {False: [], True: []}
+    commands: dict[bool, float] = {}
+    for run in range(repeat):
+        for check in (False, True):
+            d = directory / f"sig{run}{int(check)}"
+            d.mkdir()
+            median_ms, commands[check] = signature_run(d, f"sig-{run}-{int(check)}", check, taps)
+            p50[check].append(median_ms)
+    off, on = statistics.median(p50[False]), statistics.median(p50[True])
+    extra = commands[True] - commands[False]
+    return {
+        "tap_to_commit_signature_off_p50_ms": off,
+        "tap_to_commit_signature_on_p50_ms": on,
+        "signature_added_p50_ms": on - off,
+        "signature_on_to_off_ratio": on / off if off else float("nan"),
+        "tag_commands_per_tap_signature_off": commands[False],
+        "tag_commands_per_tap_signature_on": commands[True],
+        "signature_added_acr122u_modelled_ms": extra * ACR122U_MS_PER_APDU,
+    }
+
+
 UNITS = {
     "raw_sqlite_full_commits_per_s": "commits/s",
     "daemon_durable_taps_per_s": "taps/s",
     "taps_to_raw_commits_ratio": "",
     "latency_taps": "taps",
     "latency_taps_committed": "taps",
+    "signature_on_to_off_ratio": "",
+    "tag_commands_per_tap_signature_off": "commands",
+    "tag_commands_per_tap_signature_on": "commands",
 }
 
 
@@ -175,10 +249,19 @@ def main() -> None:
     parser.add_argument(
         "--rate-seconds", type=float, default=10.0, help="length of the 100 taps/s latency run"
     )
+    parser.add_argument(
+        "--signature-taps", type=int, default=200, help="taps per mode in the signature run"
+    )
+    parser.add_argument(
+        "--signature-only", action="store_true", help="only the signature on/off figures"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     raw, taps = [], []
     with tempfile.TemporaryDirectory(prefix="nfcbridge-bench-") as tmp:
+        if args.signature_only:
+            show(signature_on_off(Path(tmp), args.signature_taps, args.repeat), args.json)
+            return
         for run in range(args.repeat):  # interleaved, so both see the same machine load
             d = Path(tmp) / f"run{run}"
             d.mkdir()
@@ -196,12 +279,17 @@ def main() -> None:
             t / r for t, r in zip(taps, raw, strict=True)
         )
         figures.update(latencies(lat_dir, args.rate_seconds))
-    if args.json:
+        figures.update(signature_on_off(Path(tmp), args.signature_taps, args.repeat))
+    show(figures, args.json)
+
+
+def show(figures: dict[str, float], as_json: bool) -> None:
+    if as_json:
         print(json.dumps({k: round(v, 3) for k, v in figures.items()}))
         return
     for name, value in figures.items():
         unit = UNITS.get(name, "ms")
-        shown = f"{value:.0f}" if unit == "taps" else f"{value:.3f}"
+        shown = f"{value:.0f}" if unit in ("taps", "commands") else f"{value:.3f}"
         print(f"{name}: {shown} {unit}".rstrip())
 
 

@@ -62,11 +62,24 @@ class QuotaSettings:
 
 
 @dataclass(frozen=True)
+class MunicipalSettings:
+    """The municipality's process rules (issue 13; defaults: Haninge and Nacka)."""
+
+    locking_working_days: int = 3  # locking date: N-th working day of the next month
+    order_lead_working_days: int = 1  # an order is placed at least this many working days ahead
+    manual_note_keep_days: int = 180  # notes of manual registrations are purged after this
+    manual_limit_percent: float = 10.0  # receiver report flags providers above this share
+
+
+@dataclass(frozen=True)
 class ReaderSettings:
     name: str
     url: str
     retap_window: float = 2.0  # seconds: the same tag again within this is the same tap
     signal: bool = True  # beep/LED after a committed tap
+    # read the originality signature on each tap (2 commands, ~40 ms on an ACR122U): the
+    # event's tag.signature/genuine, anomaly not_genuine (nfcbridge/tap_checks.py)
+    check_signature: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,17 +125,33 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    listen: str = "127.0.0.1:8080"  # loopback: production sits behind a TLS proxy
+    secret_key_file: str = ""  # signs session cookies; empty: <data_dir>/web.key (created)
+    desk_reader: str = "mock:desk?roll=ntag213"  # the desk's reader for batches and scans
+    language: Literal["sv", "en"] = "sv"
+    secure_cookies: bool = True  # cookies only over HTTPS (browsers treat localhost as secure)
+    session_minutes: int = 480  # a login lasts a working day at most
+    idle_minutes: int = 30  # and ends after this long without a request
+    max_failures: int = 5  # wrong passwords or codes in a row before the account is locked
+    disable_after_days: int = 548  # unused accounts are disabled (18 months) ...
+    remove_after_days: int = 730  # ... and removed (2 years)
+
+
+@dataclass(frozen=True)
 class Settings:
     station: StationSettings = field(default_factory=StationSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     provisioning: ProvisioningSettings = field(default_factory=ProvisioningSettings)
     quota: QuotaSettings = field(default_factory=QuotaSettings)
+    municipal: MunicipalSettings = field(default_factory=MunicipalSettings)
     readers: tuple[ReaderSettings, ...] = ()
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     forwarders: tuple[ForwarderSettings, ...] = ()
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     control: ControlSettings = field(default_factory=ControlSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     source: str = "<defaults>"
 
     # -- derived paths ----------------------------------------------------------------------
@@ -141,6 +170,10 @@ class Settings:
     @property
     def outbox_path(self) -> Path:
         return Path(self.outbox.path or self.data_dir / "outbox.db")
+
+    @property
+    def web_key_path(self) -> Path:
+        return Path(self.web.secret_key_file or self.data_dir / "web.key")
 
     @property
     def control_socket(self) -> Path | None:
@@ -247,6 +280,26 @@ def _check(settings: Settings, file: str) -> None:
     q = settings.quota
     if q.per_customer < 0 or q.spare < 0:
         raise ConfigError("must not be negative", file=file, key="quota")
+    m = settings.municipal
+    if m.locking_working_days < 1 or m.order_lead_working_days < 0 or m.manual_note_keep_days < 1:
+        raise ConfigError(
+            "locking_working_days and manual_note_keep_days must be at least 1, "
+            "order_lead_working_days not negative",
+            file=file,
+            key="municipal",
+        )
+    if not 0 <= m.manual_limit_percent <= 100:
+        raise ConfigError("must be 0..100", file=file, key="municipal.manual_limit_percent")
+    w = settings.web
+    for name in ("session_minutes", "idle_minutes", "max_failures"):
+        if getattr(w, name) < 1:
+            raise ConfigError("must be at least 1", file=file, key=f"web.{name}")
+    if not 0 < w.disable_after_days < w.remove_after_days:
+        raise ConfigError(
+            "must be above 0 and below web.remove_after_days",
+            file=file,
+            key="web.disable_after_days",
+        )
 
 
 def read_secret(reference: str, *, file: str = "", key: str = "") -> bytes:

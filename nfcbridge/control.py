@@ -8,6 +8,10 @@ Protocol: one JSON object per line in, one per line out.
 
     {"op": "status"}
         -> {"ok": true, "status": {...}}            (what ``nfcbridge status`` prints)
+    {"op": "manual", "kind": "start", "staff": "S-001", "customer": "ext:4711",
+     "at": "2026-11-24T07:58:00+01:00", "reason": "technical_fault", "note": "..."}
+        -> {"ok": true, "event_id": "...", "seq": 3, "origin": "manual"}
+           (a manual registration: ``nfcbridge.manual``; the note stays at the station)
     {"op": "tap", "reader": "desk", "uid": "04A1B2C3D4E5F6", "hold": 0.3,
      "at": "2026-11-24T07:58:12.345Z"}
         -> {"ok": true, "event_id": "...", "seq": 12, "origin": "simulated"}
@@ -64,6 +68,7 @@ class DaemonView(Protocol):
     def reader_settings(self, name: str) -> ReaderSettings | None: ...
     def worker(self, name: str) -> Any: ...
     def status(self) -> dict[str, Any]: ...
+    def manual(self, request: dict[str, Any]) -> dict[str, Any]: ...
 
 
 def parse_at(value: Any) -> datetime | None:
@@ -231,7 +236,9 @@ class ControlServer:
             return self.tap(request)
         if op == "ping":
             return {"ok": True}
-        raise ControlError(f"unknown op {op!r} (known: status, tap, ping)")
+        if op == "manual":
+            return self.daemon.manual(request)
+        raise ControlError(f"unknown op {op!r} (known: status, tap, manual, ping)")
 
     def _lock(self, reader: str) -> threading.Lock:
         with self._locks_guard:

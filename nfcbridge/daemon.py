@@ -65,6 +65,8 @@ class Daemon:
         self.metrics: Any = None
         self.metrics_port: int | None = None
         self.control: Any = None
+        self.notes: Any = None  # nfcbridge.manual.NoteStore, opened with the outbox
+        self._notes_purged = float("-inf")
         self.started_at = time.time()
         self._stop = threading.Event()
         self._started: list[Service] = []  # the parts started, in order (see shutdown)
@@ -99,6 +101,9 @@ class Daemon:
         except OutboxError as exc:
             raise StoreUnavailable(f"{file}: outbox.path: {exc}") from None
         self._open_registry()
+        from nfcbridge.manual import NoteStore
+
+        self.notes = NoteStore(s.data_dir / "notes.db")
         self.pipeline = TapPipeline(s.station.name, self.outbox, enricher=self.enricher)
         for i, fs in enumerate(s.forwarders):
             self.forwarders.append(build_forwarder(fs, i, s, self.outbox, metrics=self.metrics))
@@ -144,7 +149,10 @@ class Daemon:
         from provisioning.registry import Registry
 
         try:
-            self.registry = Registry.open(s.registry_url, migrate=False)
+            from provisioning.months import MunicipalRules
+
+            rules = MunicipalRules(locking_working_days=s.municipal.locking_working_days)
+            self.registry = Registry.open(s.registry_url, rules=rules, migrate=False)
             self.registry.tap_context(b"\x00" * 7)  # proves the schema answers
         except (ProvisioningError, Exception) as exc:
             raise StoreUnavailable(f"{file}: registry.url: {exc}") from None
@@ -228,6 +236,7 @@ class Daemon:
         while not self._stop.wait(interval):
             if self.healthy():
                 self.notify.watchdog()
+            self.purge_notes_if_due()
 
     def _start_pruner(self) -> None:
         """Outbox retention in its own thread (a long first run never delays the watchdog):
@@ -284,6 +293,8 @@ class Daemon:
             self.registry.close()
         if self.outbox is not None:
             self.outbox.close()
+        if self.notes is not None:
+            self.notes.close()
         log.info("stopped")
 
     # -- what the control channel needs ---------------------------------------------------
@@ -292,6 +303,29 @@ class Daemon:
 
     def worker(self, name: str) -> ReaderWorker:
         return self.workers[name]
+
+    def manual(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A manual registration from the control socket (``nfcbridge.manual``)."""
+        from nfcbridge.control import ControlError
+        from nfcbridge.manual import register
+        from provisioning.errors import RegistryError
+
+        assert self.pipeline is not None and self.notes is not None
+        self.purge_notes_if_due()
+        try:
+            event = register(request, self.pipeline, self.notes, self.registry)
+        except RegistryError as exc:
+            raise ControlError(f"refused: {exc}") from None
+        return {"ok": True, "event_id": event.event_id, "seq": event.seq, "origin": event.origin}
+
+    def purge_notes_if_due(self, every: float = 3600.0) -> None:
+        """Notes of manual registrations go after ``[municipal] manual_note_keep_days``."""
+        if self.notes is None or time.monotonic() - self._notes_purged < every:
+            return
+        self._notes_purged = time.monotonic()
+        gone = self.notes.purge(self.settings.municipal.manual_note_keep_days)
+        if gone:
+            log.info("purged %d note(s) of manual registrations", gone)
 
     def status(self) -> dict[str, Any]:
         from nfcbridge.status import daemon_status

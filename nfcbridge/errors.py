@@ -13,7 +13,8 @@ Exit codes (documented in the README):
        invalid personnummer)
     8  store unavailable (registry or outbox unreachable, schema newer than this program)
     9  confirmation required (an irreversible operation without --yes)
-   10  verification failed (audit chain broken, tag read-back differs)
+   10  verification failed (audit chain broken, tag read-back differs, a spot check
+       failed: ``tag check`` names the failed checks)
    11  daemon not running or unhealthy (``nfcbridge status``)
   130  interrupted (Ctrl-C)
 """
@@ -49,6 +50,10 @@ class ConfirmationRequired(AppError):
 
 class VerificationFailed(AppError):
     exit_code = 10
+
+
+class SpotCheckFailed(VerificationFailed):
+    """``tag check``: the tag failed a spot check (recorded in the audit trail)."""
 
 
 class StoreUnavailable(AppError):

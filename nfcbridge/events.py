@@ -6,14 +6,27 @@ re-delivery after a crash carries exactly the same body and the same ``event_id`
     {"schema": "nfcbridge.tap/1", "event_id": "<UUIDv7>", "station": "alvsjo-1",
      "reader": "desk-left", "seq": 1042, "occurred_at": "2026-11-24T07:58:12.345Z",
      "clock_synced": true,
-     "tag": {"uid": "04A1B2C3D4E5F6", "product": "NTAG213", "genuine": true},
+     "tag": {"uid": "04A1B2C3D4E5F6", "product": "NTAG213", "genuine": true,
+             "signature": "nxp"},
      "registry": {"state": "active", "customer": "psn:k1:3f9c...", "provider": "P-0042"},
      "origin": "reader", "anomalies": []}
 
-``tag.product`` and ``tag.genuine`` are present only when the reader learned them at tap
-time; the daemon reads the UID only (from anticollision), so a tap is never slowed by a tag
-read (see ``nfcbridge.pipeline``). ``registry`` is null when no registry is configured or it
-could not be asked (then ``anomalies`` says ``registry_unavailable``).
+A manual registration (a visit start or end registered without a receipt: a technical
+fault, a visit started or ended outside the home) is the same event with ``origin:
+"manual"``, ``tag: null`` (no tag was read), ``clock_synced: false`` (the time was typed in)
+and a ``manual`` block; its note never travels, only a reference and a salted hash of it
+(``nfcbridge.manual``)::
+
+     "origin": "manual", "manual": {"kind": "start", "staff": "S-001", "customer": "ext:4711",
+     "reason": "technical_fault", "note_ref": "<uuid>", "note_sha256": "<hex>"}
+
+``tag.product``, ``tag.genuine`` and ``tag.signature`` are null unless the reader learned
+them at tap time: by default the daemon reads the UID only (from anticollision), so a tap
+is never slowed by a tag read (see ``nfcbridge.pipeline``); a reader with
+``check_signature`` reads the originality signature on each tap (``nfcbridge.tap_checks``:
+``signature`` is the verdict, ``genuine`` its judgement). ``registry`` is null when no
+registry is configured or it could not be asked (then ``anomalies`` says
+``registry_unavailable``).
 """
 
 from __future__ import annotations
@@ -28,7 +41,7 @@ from typing import Any, Literal
 import uuid6
 
 SCHEMA = "nfcbridge.tap/1"
-Origin = Literal["reader", "simulated"]
+Origin = Literal["reader", "simulated", "manual"]
 
 # The anomaly vocabulary (stable strings: backends match on them).
 UNKNOWN_TAG = "unknown_tag"  # the registry has never seen this UID
@@ -44,10 +57,16 @@ class TagFacts:
     uid: str  # upper-case hex
     product: str | None = None
     genuine: bool | None = None
+    signature: str | None = None  # the originality verdict when read at tap time
 
     def to_dict(self) -> dict[str, Any]:
         # every key always present (null when not read at tap time): a stable shape
-        return {"uid": self.uid, "product": self.product, "genuine": self.genuine}
+        return {
+            "uid": self.uid,
+            "product": self.product,
+            "genuine": self.genuine,
+            "signature": self.signature,
+        }
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,27 @@ class RegistryFacts:
     state: str
     customer: str | None
     provider: str | None
+    # the customer's status when the tag is on one: "active", "lock" (a digital lock gives
+    # the receipt: the sticker should have been collected) or "ended"; absent otherwise
+    customer_status: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"state": self.state, "customer": self.customer, "provider": self.provider}
+        if self.customer_status is not None:
+            data["customer_status"] = self.customer_status
+        return data
+
+
+@dataclass(frozen=True)
+class ManualFacts:
+    """What a manual registration says instead of a tag (the note stays at the station)."""
+
+    kind: Literal["start", "end"]
+    staff: str
+    customer: str
+    reason: str
+    note_ref: str
+    note_sha256: str
 
 
 @dataclass(frozen=True)
@@ -63,18 +103,19 @@ class TapEvent:
     station: str
     reader: str
     occurred_at: datetime
-    tag: TagFacts
+    tag: TagFacts | None  # None only for a manual registration
     origin: Origin
     clock_synced: bool
     seq: int = 0  # assigned by the outbox inside the commit transaction
     registry: RegistryFacts | None = None
     anomalies: tuple[str, ...] = field(default=())
+    manual: ManualFacts | None = None
 
     def with_seq(self, seq: int) -> TapEvent:
         return replace(self, seq=seq)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "schema": SCHEMA,
             "event_id": self.event_id,
             "station": self.station,
@@ -82,11 +123,14 @@ class TapEvent:
             "seq": self.seq,
             "occurred_at": format_time(self.occurred_at),
             "clock_synced": self.clock_synced,
-            "tag": self.tag.to_dict(),
-            "registry": asdict(self.registry) if self.registry is not None else None,
+            "tag": self.tag.to_dict() if self.tag is not None else None,
+            "registry": self.registry.to_dict() if self.registry is not None else None,
             "origin": self.origin,
             "anomalies": list(self.anomalies),
         }
+        if self.manual is not None:  # only then: a tap's bytes stay as they always were
+            data["manual"] = asdict(self.manual)
+        return data
 
     def to_json(self) -> str:
         """Compact, key order fixed: the exact bytes stored, signed and sent."""

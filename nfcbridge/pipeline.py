@@ -12,11 +12,13 @@ Order of guarantees:
    If the commit fails the tap is *not* acknowledged: the reader signals failure and the
    person taps again.
 
-At tap time only the UID from anticollision is used; ``tag.product`` and ``tag.genuine`` are
-left out. Reading GET_VERSION and READ_SIG costs two more round trips (about 40 ms on an
-ACR122U, HARDWARE.md) on every door tap, while the originality of each tag is already checked
-once, at provisioning; the registry knows which UIDs were provisioned as genuine, so a clone
-of an unknown UID shows up as ``unknown_tag``.
+By default only the UID from anticollision is used at tap time; ``tag.product`` and
+``tag.genuine`` are left null. Reading GET_VERSION and READ_SIG costs two more round trips
+(about 40 ms on an ACR122U, HARDWARE.md) on every door tap, while the originality of each
+tag is already checked once, at provisioning; the registry knows which UIDs were
+provisioned as genuine, so a clone of an unknown UID shows up as ``unknown_tag``. A reader
+that can afford it reads the signature on each tap (``[[readers]] check_signature``,
+``nfcbridge.tap_checks``): a clone of a *known* UID then shows up as ``not_genuine``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class TapContextSource(Protocol):
 
 
 Subscriber = Callable[[TapEvent], None]
+MANUAL_READER = "manual"  # manual registrations have their own sequence, like a reader
 
 
 @dataclass
@@ -60,7 +63,8 @@ def classify(context: Any | None) -> Enrichment:
     state = str(getattr(raw, "value", raw) or "")  # an enum or a plain string
     customer = getattr(context, "customer", None)
     provider = getattr(context, "provider", None)
-    facts = RegistryFacts(state=state, customer=customer, provider=provider)
+    status = getattr(context, "customer_status", None)
+    facts = RegistryFacts(state=state, customer=customer, provider=provider, customer_status=status)
     anomalies: list[str] = []
     if state == "retired":
         anomalies.append(ev.RETIRED_TAG)
@@ -181,14 +185,18 @@ class TapPipeline:
         occurred_at: datetime | None = None,
         product: str | None = None,
         genuine: bool | None = None,
+        signature: str | None = None,
+        seen_at: datetime | None = None,
     ) -> TapEvent:
         """Build, enrich and durably commit one tap; returns it as stored (with its seq).
 
         *occurred_at*, when given, is a moment that did not come from the station clock (a
         simulated tap stamped with its scenario time): the event says ``clock_synced: false``.
-        Raises ``OutboxError`` when the commit failed: the tap is then not acknowledged."""
+        *seen_at* is the station clock's moment the tag was seen, when checks read the tag
+        before this call. Raises ``OutboxError`` when the commit failed: the tap is then not
+        acknowledged."""
         event_id = ev.new_event_id()
-        moment = occurred_at or ev.now_utc()
+        moment = occurred_at or seen_at or ev.now_utc()
         synced = self.clock_synced() if occurred_at is None else False
         anomalies: list[str] = []
         if genuine is False:
@@ -203,12 +211,37 @@ class TapPipeline:
             station=self.station,
             reader=reader,
             occurred_at=moment,
-            tag=TagFacts(uid=uid.upper(), product=product, genuine=genuine),
+            tag=TagFacts(uid=uid.upper(), product=product, genuine=genuine, signature=signature),
             origin=origin,
             clock_synced=synced,
             registry=registry,
             anomalies=tuple(anomalies),
         )
+        return self._commit(event)
+
+    def manual(
+        self,
+        event_id: str,
+        occurred_at: datetime,
+        facts: ev.ManualFacts,
+        registry: RegistryFacts | None,
+    ) -> TapEvent:
+        """Commit a manual registration (``nfcbridge.manual``) on the pseudo-reader ``manual``:
+        same event type, same outbox sequence discipline, same subscribers as a tap."""
+        event = TapEvent(
+            event_id=event_id,
+            station=self.station,
+            reader=MANUAL_READER,
+            occurred_at=occurred_at,
+            tag=None,
+            origin="manual",
+            clock_synced=False,  # the time was entered by a person
+            registry=registry,
+            manual=facts,
+        )
+        return self._commit(event)
+
+    def _commit(self, event: TapEvent) -> TapEvent:
         stored = self.outbox.commit(event)
         self._publish(stored)
         return stored

@@ -31,9 +31,10 @@ from drivers import table
 from drivers.base import Reader, Target
 from drivers.errors import NfcError, ReaderError, TagError
 from nfcbridge.config import ReaderSettings
-from nfcbridge.events import Origin, TapEvent
+from nfcbridge.events import Origin, TapEvent, now_utc
 from nfcbridge.outbox import OutboxError
 from nfcbridge.pipeline import TapPipeline
+from nfcbridge.tap_checks import NOT_READ, check_signature
 
 log = logging.getLogger("nfcbridge.worker")
 
@@ -185,17 +186,18 @@ class ReaderWorker(threading.Thread):
             self.field_empty.clear()
             uid = target.uid_hex
             try:
-                self._presentation(reader, uid)
+                self._presentation(reader, target)
             finally:
                 # also when the reader fails while the tag is held: the presentation ends
                 # here, or the next tap of this UID, however much later, would be merged
                 self.pipeline.debouncer.ended(name, uid)
                 self.field_empty.set()
 
-    def _presentation(self, reader: Reader, uid: str) -> None:
+    def _presentation(self, reader: Reader, target: Target) -> None:
+        uid = target.uid_hex
         outcome = Presentation(uid)
         if self.pipeline.debouncer.is_new_tap(self.settings.name, uid, self.settings.retap_window):
-            outcome = self._tap(reader, uid)
+            outcome = self._tap(reader, target)
         for listener in list(self.presentation_listeners):
             try:
                 listener(outcome)
@@ -209,11 +211,25 @@ class ReaderWorker(threading.Thread):
         except TagError:  # NoTag: nothing within idle_wait; or a tag leaving mid-anticollision
             return None
 
-    def _tap(self, reader: Reader, uid: str) -> Presentation:
+    def _tap(self, reader: Reader, target: Target) -> Presentation:
         started = time.monotonic()
+        seen_at = now_utc()
+        uid = target.uid_hex
         moment = self._take_stamp(uid)
+        checked = NOT_READ
+        if self.settings.check_signature:
+            checked = check_signature(reader, target, self.origin)
         try:
-            event = self.pipeline.tap(self.settings.name, uid, self.origin, occurred_at=moment)
+            event = self.pipeline.tap(
+                self.settings.name,
+                uid,
+                self.origin,
+                occurred_at=moment,
+                seen_at=seen_at,
+                product=checked.product,
+                genuine=checked.genuine,
+                signature=checked.signature,
+            )
         except OutboxError as exc:
             self.health.errors += 1
             self.health.last_error = str(exc)

@@ -32,7 +32,13 @@ from drivers.lockbits import LockLevel
 from provisioning.batch_checks import Refused, TracedTag, check_tag, known_refusal
 from provisioning.batch_results import TagResult, Tally
 from provisioning.batch_stop import BatchInterrupted, StopControl
-from provisioning.batch_token import BatchSettings, new_token, render_uri, uri_message
+from provisioning.batch_token import (
+    BatchSettings,
+    ndef_digest,
+    new_token,
+    render_uri,
+    uri_message,
+)
 from provisioning.errors import ProvisioningError
 from provisioning.records import BatchRecord
 from provisioning.registry import Registry
@@ -151,7 +157,13 @@ class BatchRunner:
             self.stop.recording = True
             assert tag.product is not None
             self.registry.record_provisioned(
-                uid, tag.product.name, token, self.name, self.operator, details
+                uid,
+                tag.product.name,
+                token,
+                self.name,
+                self.operator,
+                details,
+                ndef_sha256=ndef_digest(message),
             )
             steps.append("recorded")
             note = "retried an earlier attempt" if retrying else ""

@@ -9,6 +9,7 @@ registry maps the token back to the tag (``tags.token`` is unique). A token of a
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 from dataclasses import dataclass
@@ -53,6 +54,11 @@ def render_uri(template: str, token: str) -> str:
 def uri_message(uri: str) -> bytes:
     """The NDEF message (one URI record, prefix-compressed by ndeflib) for *uri*."""
     return b"".join(ndef.message_encoder([ndef.UriRecord(uri)]))
+
+
+def ndef_digest(message: bytes) -> str:
+    """Hex SHA-256 of an NDEF message: what the registry keeps to recognise it later."""
+    return hashlib.sha256(message).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,13 @@
     ├── RegistryError            refused by a rule (CLI exit 7)
     │   ├── UnknownEntity        no such provider, customer, tag or batch
     │   ├── TransitionRefused    lifecycle forbids it (final states, wrong provider, ...)
-    │   │   └── TagAlreadyKnown  a UID already in the registry is presented for provisioning
+    │   │   ├── TagAlreadyKnown  a UID already in the registry is presented for provisioning
+    │   │   └── PeriodClosed     a change dated in a closed month (the month is named)
     │   ├── QuotaExceeded        pickup beyond the provider's allowance (numbers in message)
     │   ├── DuplicateEntity      already exists (provider id, customer, UID)
-    │   └── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
+    │   ├── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
+    │   └── AccountError         a web account cannot be added or changed as asked
+    │       └── LoginRefused     wrong password or code, locked, disabled (one message)
     ├── PseudonymKeyError        the pseudonym key file is missing or unusable (configuration)
     └── StoreError               registry cannot be used (CLI exit 8)
         ├── StoreUnreachable     URL cannot be opened
@@ -44,6 +47,14 @@ class TagAlreadyKnown(TransitionRefused):
         self.state = state
 
 
+class PeriodClosed(TransitionRefused):
+    """A change would alter the figures of a month already closed (after its locking date)."""
+
+    def __init__(self, message: str, *, month: str) -> None:
+        super().__init__(message)
+        self.month = month
+
+
 class QuotaExceeded(RegistryError):
     def __init__(self, message: str, *, allowance: int, requested: int) -> None:
         super().__init__(message)
@@ -57,6 +68,18 @@ class DuplicateEntity(RegistryError):
 
 class InvalidIdentity(RegistryError):
     pass
+
+
+class AccountError(RegistryError):
+    pass
+
+
+class LoginRefused(AccountError):
+    """Deliberately vague towards the person logging in; ``why`` is for the audit trail."""
+
+    def __init__(self, message: str, *, why: str) -> None:
+        super().__init__(message)
+        self.why = why
 
 
 class PseudonymKeyError(ProvisioningError):

@@ -87,8 +87,13 @@ class IntakeMixin:
         batch: str,
         operator: str,
         details: Mapping[str, Any] | None = None,
+        *,
+        ndef_sha256: str | None = None,
     ) -> TagRecord:
-        """A tag written, locked and verified: into stock, with its audit row."""
+        """A tag written, locked and verified: into stock, with its audit row.
+
+        *ndef_sha256* (hex SHA-256 of the NDEF message written) is what a later spot check
+        compares the tag's content with (``provisioning.spot_check``)."""
         key = uid_hex(uid)
         with self.store.write() as conn:
             self._refuse_known(conn, key)
@@ -103,6 +108,7 @@ class IntakeMixin:
                     token=token,
                     batch=batch,
                     created_at=audit.utc_now(),
+                    ndef_sha256=ndef_sha256,
                 )
             )
             audit.append(

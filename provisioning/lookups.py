@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, case, func, or_, select
 from sqlalchemy.engine import Row
 
 from provisioning import audit
@@ -17,6 +17,15 @@ from provisioning.quota import QuotaPolicy
 from provisioning.records import CustomerRecord, ProviderStatus, TagRecord, TapContext, uid_hex
 from provisioning.schema import customers, providers, tags
 from provisioning.store import Store
+
+
+def customer_status(row: Any) -> str:
+    """ "ended", "lock" or "active" from a row with the customer's life columns."""
+    if row.ended_on is not None:
+        return "ended"
+    if row.lock_installed_on is not None and row.lock_removed_on is None:
+        return "lock"
+    return "active"
 
 
 def tag_record(row: Row[Any]) -> TagRecord:
@@ -33,6 +42,7 @@ def tag_record(row: Row[Any]) -> TagRecord:
         attached_at=row.attached_at,
         ended_at=row.ended_at,
         token=row.token,
+        ndef_sha256=row.ndef_sha256,
     )
 
 
@@ -50,25 +60,92 @@ def policy_for(row: Row[Any], default: QuotaPolicy) -> tuple[QuotaPolicy, str]:
 
 def provider_status(conn: Connection, row: Row[Any], default: QuotaPolicy) -> ProviderStatus:
     """Counts and allowance of one provider, in the caller's transaction."""
-    pid = row.id
-    n_customers = conn.execute(
-        select(func.count()).select_from(customers).where(customers.c.provider_id == pid)
-    ).scalar_one()
-    by_state: dict[str, int] = dict(
-        conn.execute(
-            select(tags.c.state, func.count())
-            .where(tags.c.provider_id == pid, tags.c.state.in_(("issued", "active")))
-            .group_by(tags.c.state)
-        ).all()
+    facts = customer_facts(conn, row.id).get(row.id, _NO_FACTS)
+    held = tags_held(conn, row.id)
+    return _status(row, default, facts, held)
+
+
+_NO_FACTS = (0, 0, 0, 0, 0)
+
+
+def _needs_tag() -> Any:
+    """A customer needs a tag: not ended and no digital lock in place."""
+    return and_(
+        customers.c.ended_on.is_(None),
+        or_(customers.c.lock_installed_on.is_(None), customers.c.lock_removed_on.is_not(None)),
     )
-    return _status(row, default, n_customers, by_state.get("issued", 0), by_state.get("active", 0))
+
+
+def _has_lock() -> Any:
+    return and_(
+        customers.c.ended_on.is_(None),
+        customers.c.lock_installed_on.is_not(None),
+        customers.c.lock_removed_on.is_(None),
+    )
+
+
+def customer_facts(
+    conn: Connection, provider_id: str | None = None
+) -> dict[str, tuple[int, int, int, int, int]]:
+    """Per provider: customers, ended, with a lock, needing a tag, needing one without one."""
+
+    def count_if(cond: Any) -> Any:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    query = (
+        select(
+            customers.c.provider_id,
+            func.count(),
+            count_if(customers.c.ended_on.is_not(None)),
+            count_if(_has_lock()),
+            count_if(_needs_tag()),
+            count_if(and_(_needs_tag(), tags.c.uid.is_(None))),
+        )
+        .select_from(
+            customers.outerjoin(
+                tags, and_(tags.c.customer_ref == customers.c.ref, tags.c.state == "active")
+            )
+        )
+        .group_by(customers.c.provider_id)
+    )
+    if provider_id is not None:
+        query = query.where(customers.c.provider_id == provider_id)
+    return {
+        pid: (int(n), int(ended), int(lock), int(need), int(without))
+        for pid, n, ended, lock, need, without in conn.execute(query)
+    }
+
+
+def tags_held(conn: Connection, provider_id: str | None = None) -> dict[tuple[str, str], int]:
+    """(provider, "issued" | "active" | "collect") -> tags; "collect": active on a locked door."""
+    query = (
+        select(tags.c.provider_id, tags.c.state, func.count())
+        .where(tags.c.state.in_(("issued", "active")))
+        .group_by(tags.c.provider_id, tags.c.state)
+    )
+    collect = (
+        select(tags.c.provider_id, func.count())
+        .select_from(tags.join(customers, customers.c.ref == tags.c.customer_ref))
+        .where(tags.c.state == "active", _has_lock())
+        .group_by(tags.c.provider_id)
+    )
+    if provider_id is not None:
+        query = query.where(tags.c.provider_id == provider_id)
+        collect = collect.where(tags.c.provider_id == provider_id)
+    held = {(pid, state): n for pid, state, n in conn.execute(query)}
+    held.update({(pid, "collect"): n for pid, n in conn.execute(collect)})
+    return held
 
 
 def _status(
-    row: Row[Any], default: QuotaPolicy, n_customers: int, unattached: int, active: int
+    row: Row[Any],
+    default: QuotaPolicy,
+    facts: tuple[int, int, int, int, int],
+    held: dict[tuple[str, str], int],
 ) -> ProviderStatus:
     policy, source = policy_for(row, default)
-    without = n_customers - active
+    n_customers, ended, lock, needing, without = facts
+    unattached = held.get((row.id, "issued"), 0)
     return ProviderStatus(
         id=row.id,
         name=row.name,
@@ -78,9 +155,19 @@ def _status(
         customers=n_customers,
         customers_without_tag=without,
         unattached=unattached,
-        active=active,
+        active=held.get((row.id, "active"), 0),
         allowance=policy.allowance(customers_without_tag=without, unattached=unattached),
+        customers_ended=ended,
+        customers_with_lock=lock,
+        customers_needing_tag=needing,
+        to_collect=held.get((row.id, "collect"), 0),
+        kind=row.kind,
+        price_per_tag=None if row.price_ore is None else format_sek(row.price_ore),
     )
+
+
+def format_sek(ore: int) -> str:
+    return f"{ore // 100}.{ore % 100:02d}"
 
 
 class LookupMixin:
@@ -100,17 +187,31 @@ class LookupMixin:
         return record
 
     def tap_context(self, uid: bytes) -> TapContext | None:
-        """State, customer and provider of a tapped tag: one primary-key read."""
+        """State, customer, provider and the customer's status (ended, lock) of a tapped tag:
+        one primary-key read joined to its customer."""
         key = uid.hex().upper()
         with self.store.read() as conn:
             row = conn.execute(
-                select(tags.c.state, tags.c.customer_ref, tags.c.provider_id).where(
-                    tags.c.uid == key
+                select(
+                    tags.c.state,
+                    tags.c.customer_ref,
+                    tags.c.provider_id,
+                    customers.c.ref,
+                    customers.c.ended_on,
+                    customers.c.lock_installed_on,
+                    customers.c.lock_removed_on,
                 )
+                .select_from(tags.outerjoin(customers, customers.c.ref == tags.c.customer_ref))
+                .where(tags.c.uid == key)
             ).first()
         if row is None:
             return None
-        return TapContext(state=row.state, customer=row.customer_ref, provider=row.provider_id)
+        return TapContext(
+            state=row.state,
+            customer=row.customer_ref,
+            provider=row.provider_id,
+            customer_status=None if row.ref is None else customer_status(row),
+        )
 
     def history(self, uid: bytes | str) -> list[audit.AuditEntry]:
         key = uid_hex(uid)
@@ -125,32 +226,12 @@ class LookupMixin:
             return provider_status(conn, row, self.policy)
 
     def providers(self) -> list[ProviderStatus]:
-        """Every provider with counts, in three grouped queries whatever their number."""
+        """Every provider with counts, in a few grouped queries whatever their number."""
         with self.store.read() as conn:
             rows = conn.execute(select(providers).order_by(providers.c.id)).all()
-            n_customers: dict[str, int] = dict(
-                conn.execute(
-                    select(customers.c.provider_id, func.count()).group_by(customers.c.provider_id)
-                ).all()
-            )
-            held: dict[tuple[str, str], int] = {
-                (pid, state): n
-                for pid, state, n in conn.execute(
-                    select(tags.c.provider_id, tags.c.state, func.count())
-                    .where(tags.c.state.in_(("issued", "active")))
-                    .group_by(tags.c.provider_id, tags.c.state)
-                )
-            }
-        return [
-            _status(
-                row,
-                self.policy,
-                n_customers.get(row.id, 0),
-                held.get((row.id, "issued"), 0),
-                held.get((row.id, "active"), 0),
-            )
-            for row in rows
-        ]
+            facts = customer_facts(conn)
+            held = tags_held(conn)
+        return [_status(row, self.policy, facts.get(row.id, _NO_FACTS), held) for row in rows]
 
     def resolve_customer(self, ref: str) -> str:
         """A full customer reference from itself or a unique prefix (at least 8 hex digits)."""
@@ -190,7 +271,7 @@ class LookupMixin:
 
     def _customers(self, where: Any) -> list[CustomerRecord]:
         query = (
-            select(customers, tags.c.uid)
+            select(customers, tags.c.uid, tags.c.label)
             .select_from(
                 customers.outerjoin(
                     tags, and_(tags.c.customer_ref == customers.c.ref, tags.c.state == "active")
@@ -207,6 +288,14 @@ class LookupMixin:
                     provider=row.provider_id,
                     active_tag=row.uid,
                     created_at=row.created_at,
+                    status=customer_status(row),
+                    ended_on=row.ended_on,
+                    end_reason=row.end_reason,
+                    lock_installed_on=row.lock_installed_on
+                    if row.lock_removed_on is None
+                    else None,
+                    household=row.household,
+                    label=row.label,
                 )
                 for row in conn.execute(query)
             ]

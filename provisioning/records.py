@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from provisioning.errors import UnknownEntity
@@ -27,6 +27,8 @@ def uid_hex(uid: bytes | str) -> str:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
     return value
 
 
@@ -49,6 +51,7 @@ class TagRecord(_Record):
     attached_at: dt.datetime | None
     ended_at: dt.datetime | None
     token: str | None = None
+    ndef_sha256: str | None = None  # hash of the NDEF message written at provisioning
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class TapContext(_Record):
     state: str
     customer: str | None
     provider: str | None
+    customer_status: str | None = None  # "active", "lock" or "ended" when on a customer
 
 
 @dataclass(frozen=True)
@@ -67,11 +71,17 @@ class ProviderStatus(_Record):
     per_customer: int
     spare: int
     policy_source: str  # "provider" (own values) or "default" (settings)
-    customers: int
-    customers_without_tag: int
+    customers: int  # every customer on record, ended ones included
+    customers_without_tag: int  # needing a tag and without an active one
     unattached: int  # issued to it, not yet on a door
     active: int
     allowance: int  # how many more it may pick up now (may be negative)
+    customers_ended: int = 0
+    customers_with_lock: int = 0  # a digital lock gives the receipt: no tag needed
+    customers_needing_tag: int = 0  # not ended, no lock
+    to_collect: int = 0  # active tags on doors that now have a lock
+    kind: str = "municipal"  # or "private" (invoiced per tag)
+    price_per_tag: str | None = None  # SEK, e.g. "25.00"
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,12 @@ class CustomerRecord(_Record):
     provider: str
     active_tag: str | None
     created_at: dt.datetime
+    status: str = "active"  # "active", "lock" (digital lock, no tag needed) or "ended"
+    ended_on: dt.date | None = None
+    end_reason: str | None = None
+    lock_installed_on: dt.date | None = None
+    household: str | None = None
+    label: str | None = None  # the label or colour of its tag on a shared door
 
 
 @dataclass(frozen=True)
@@ -99,3 +115,4 @@ class PickupResult(_Record):
     uids: list[str]
     allowance_before: int
     allowance_after: int
+    orders_fulfilled: list[int] = field(default_factory=list)  # open orders this covered

@@ -27,10 +27,15 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from provisioning import audit
+from provisioning.customer_life import CustomerLifeMixin, check_attach_allowed
 from provisioning.errors import DuplicateEntity, TransitionRefused, UnknownEntity
 from provisioning.identity import is_customer_ref
 from provisioning.intake import IntakeMixin
 from provisioning.lookups import LookupMixin, provider_status
+from provisioning.manual_records import ManualMixin
+from provisioning.months import MunicipalRules, month_of
+from provisioning.orders import OrderMixin, fulfil_orders
+from provisioning.periods import PeriodMixin
 from provisioning.quota import QuotaPolicy, check_pickup
 from provisioning.records import PickupResult, ProviderStatus, uid_hex
 from provisioning.schema import FINAL_STATES, customers, providers, tags
@@ -39,14 +44,27 @@ from provisioning.store import Store, open_store
 _PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class Registry(IntakeMixin, LookupMixin):
-    def __init__(self, store: Store, policy: QuotaPolicy | None = None) -> None:
+class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMixin, ManualMixin):
+    def __init__(
+        self,
+        store: Store,
+        policy: QuotaPolicy | None = None,
+        rules: MunicipalRules | None = None,
+    ) -> None:
         self.store = store
         self.policy = policy or QuotaPolicy()
+        self.rules = rules or MunicipalRules()
 
     @classmethod
-    def open(cls, url: str, *, policy: QuotaPolicy | None = None, migrate: bool = True) -> Self:
-        return cls(open_store(url, migrate=migrate), policy)
+    def open(
+        cls,
+        url: str,
+        *,
+        policy: QuotaPolicy | None = None,
+        rules: MunicipalRules | None = None,
+        migrate: bool = True,
+    ) -> Self:
+        return cls(open_store(url, migrate=migrate), policy, rules)
 
     def close(self) -> None:
         self.store.close()
@@ -122,6 +140,35 @@ class Registry(IntakeMixin, LookupMixin):
                     "to": {"per_customer": per_customer, "spare": spare},
                 },
                 reason=reason,
+            )
+        return self.provider(provider_id)
+
+    def set_billing(
+        self, provider_id: str, *, kind: str, price_ore: int | None, operator: str
+    ) -> ProviderStatus:
+        """Municipal (no invoice) or private with a price per tag in öre (audited)."""
+        if kind not in ("municipal", "private"):
+            raise TransitionRefused(f"provider kind {kind!r}: municipal or private")
+        if kind == "private" and (price_ore is None or price_ore < 0):
+            raise TransitionRefused("a private provider needs a price per tag (0 or more)")
+        if kind == "municipal":
+            price_ore = None
+        with self.store.write() as conn:
+            old = self._lock_providers(conn, [provider_id])[provider_id]
+            conn.execute(
+                update(providers)
+                .where(providers.c.id == provider_id)
+                .values(kind=kind, price_ore=price_ore)
+            )
+            audit.append(
+                conn,
+                operator=operator,
+                action="provider.billing",
+                subject=f"provider:{provider_id}",
+                details={
+                    "from": {"kind": old.kind, "price_ore": old.price_ore},
+                    "to": {"kind": kind, "price_ore": price_ore},
+                },
             )
         return self.provider(provider_id)
 
@@ -214,8 +261,9 @@ class Registry(IntakeMixin, LookupMixin):
             uids = list(conn.execute(query).scalars())
             if len(uids) < count:
                 raise TransitionRefused(f"only {len(uids)} tags in stock; {count} requested")
-            self._issue(conn, provider_id, uids, operator)
-        return PickupResult(provider_id, uids, before, before - count)
+            self._issue(conn, provider_id, uids, operator, _price(prow))
+            done = fulfil_orders(conn, provider_id, count, operator)
+        return PickupResult(provider_id, uids, before, before - count, done)
 
     def pickup_tags(
         self, provider_id: str, uids: Iterable[bytes | str], *, operator: str
@@ -234,19 +282,33 @@ class Registry(IntakeMixin, LookupMixin):
                 if row.state != "in_stock":
                     raise TransitionRefused(f"tag {key} is {_where(row)}, not in stock")
             check_pickup(provider_id, before, len(keys))
-            self._issue(conn, provider_id, keys, operator)
-        return PickupResult(provider_id, keys, before, before - len(keys))
+            self._issue(conn, provider_id, keys, operator, _price(prow))
+            done = fulfil_orders(conn, provider_id, len(keys), operator)
+        return PickupResult(provider_id, keys, before, before - len(keys), done)
 
-    def attach(self, uid: bytes | str, customer_ref: str, *, operator: str) -> None:
-        """Put an issued tag on a customer's door (the customer's provider must hold it)."""
+    def attach(
+        self,
+        uid: bytes | str,
+        customer_ref: str,
+        *,
+        operator: str,
+        label: str | None = None,
+        force_reason: str = "",
+    ) -> None:
+        """Put an issued tag on a customer's door (the customer's provider must hold it).
+
+        *label* is the name label or colour that tells cohabitants' tags apart on one door.
+        A customer with a digital lock needs no tag: refused unless *force_reason* says why.
+        """
         key = uid_hex(uid)
         ref = self.resolve_customer(customer_ref)
+        label = (label or "").strip() or None
         with self.store.write() as conn:
             first = self._locked_tag(conn, key, lock=False)
-            owner = conn.execute(
-                select(customers.c.provider_id).where(customers.c.ref == ref)
-            ).scalar_one()
+            person = conn.execute(select(customers).where(customers.c.ref == ref)).one()
+            owner = person.provider_id
             self._lock_providers(conn, [owner] + ([first.provider_id] if first.provider_id else []))
+            check_attach_allowed(person, force_reason)
             row = self._locked_tag(conn, key)
             if row.state != "issued":
                 hint = (
@@ -273,14 +335,18 @@ class Registry(IntakeMixin, LookupMixin):
             conn.execute(
                 update(tags)
                 .where(tags.c.uid == key, tags.c.state == "issued")
-                .values(state="active", customer_ref=ref, attached_at=audit.utc_now())
+                .values(state="active", customer_ref=ref, attached_at=audit.utc_now(), label=label)
             )
+            details: dict[str, Any] = {"customer": ref, "provider": owner}
+            if label:
+                details["label"] = label
             audit.append(
                 conn,
                 operator=operator,
                 action="tag.attached",
                 subject=f"tag:{key}",
-                details={"customer": ref, "provider": owner},
+                details=details,
+                reason=force_reason.strip(),
             )
 
     def retire(self, uid: bytes | str, *, reason: str, operator: str) -> None:
@@ -289,29 +355,31 @@ class Registry(IntakeMixin, LookupMixin):
         if not reason.strip():
             raise TransitionRefused("retiring a tag needs a reason")
         with self.store.write() as conn:
-            first = self._locked_tag(conn, key, lock=False)
-            if first.provider_id:
-                self._lock_providers(conn, [first.provider_id])
-            row = self._locked_tag(conn, key)
-            if row.state in FINAL_STATES:
-                raise TransitionRefused(f"tag {key} is {row.state}, a final state")
-            conn.execute(
-                update(tags)
-                .where(tags.c.uid == key)
-                .values(state="retired", ended_at=audit.utc_now())
-            )
-            audit.append(
-                conn,
-                operator=operator,
-                action="tag.retired",
-                subject=f"tag:{key}",
-                details={
-                    "from": row.state,
-                    "provider": row.provider_id,
-                    "customer": row.customer_ref,
-                },
-                reason=reason.strip(),
-            )
+            self._retire_in(conn, key, reason=reason, operator=operator)
+
+    def _retire_in(self, conn: Connection, key: str, *, reason: str, operator: str) -> None:
+        """Retire in the caller's write transaction (``customer end`` retires with it)."""
+        first = self._locked_tag(conn, key, lock=False)
+        if first.provider_id:
+            self._lock_providers(conn, [first.provider_id])
+        row = self._locked_tag(conn, key)
+        if row.state in FINAL_STATES:
+            raise TransitionRefused(f"tag {key} is {row.state}, a final state")
+        conn.execute(
+            update(tags).where(tags.c.uid == key).values(state="retired", ended_at=audit.utc_now())
+        )
+        audit.append(
+            conn,
+            operator=operator,
+            action="tag.retired",
+            subject=f"tag:{key}",
+            details={
+                "from": row.state,
+                "provider": row.provider_id,
+                "customer": row.customer_ref,
+            },
+            reason=reason.strip(),
+        )
 
     def verify_audit(self, anchor: tuple[int, str] | None = None) -> audit.VerifyResult:
         with self.store.read() as conn:
@@ -343,7 +411,9 @@ class Registry(IntakeMixin, LookupMixin):
         return row
 
     @staticmethod
-    def _issue(conn: Connection, provider_id: str, keys: list[str], operator: str) -> None:
+    def _issue(
+        conn: Connection, provider_id: str, keys: list[str], operator: str, price_ore: int | None
+    ) -> None:
         now = audit.utc_now()
         done = conn.execute(
             update(tags)
@@ -353,7 +423,9 @@ class Registry(IntakeMixin, LookupMixin):
                 provider_id=provider_id,
                 issued_to=provider_id,
                 issued_at=now,
-                issued_month=now.strftime("%Y-%m"),
+                issued_month=month_of(now),  # the calendar month in Swedish time
+                issued_by=operator,
+                issued_price_ore=price_ore,  # a later price change never alters this pickup
             )
         )
         if done.rowcount != len(keys):  # cannot happen under our locks; never half-issue
@@ -367,6 +439,11 @@ class Registry(IntakeMixin, LookupMixin):
                 details={"provider": provider_id},
                 at=now,
             )
+
+
+def _price(provider: Row[Any]) -> int | None:
+    """What a pickup costs the provider per tag now: a private provider's price, else None."""
+    return provider.price_ore if provider.kind == "private" else None
 
 
 def _where(row: Row[Any]) -> str:

@@ -8,16 +8,23 @@ unaffected by later moves, attachments or retirements.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from provisioning.errors import UnknownEntity
 from provisioning.registry import Registry
 from provisioning.schema import STATES, tags
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def check_month(month: str) -> None:
+    """``UnknownEntity`` unless *month* is YYYY-MM."""
+    if not _MONTH.match(month):
+        raise UnknownEntity(f"month must be YYYY-MM, not {month!r}")
 
 
 def stock_report(registry: Registry) -> list[dict[str, Any]]:
@@ -42,14 +49,41 @@ def issued_report(registry: Registry, month: str | None = None) -> list[dict[str
         .order_by(tags.c.issued_month, tags.c.issued_to)
     )
     if month is not None:
-        if not _MONTH.match(month):
-            raise UnknownEntity(f"month must be YYYY-MM, not {month!r}")
+        check_month(month)
         query = query.where(tags.c.issued_month == month)
     with registry.store.read() as conn:
         return [
             {"month": m, "provider": provider, "issued": n}
             for m, provider, n in conn.execute(query)
         ]
+
+
+def stock_history(registry: Registry, months: int = 12) -> list[dict[str, Any]]:
+    """Tags in stock at the end of each of the last *months* months (UTC), from the tags'
+    own dates: provisioned (``created_at``) and not yet issued or ended by then."""
+    now = dt.datetime.now(dt.UTC)
+    ends: list[tuple[str, dt.datetime]] = []
+    year, month = now.year, now.month
+    for _ in range(months):
+        label = f"{year:04d}-{month:02d}"
+        nxt = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=dt.UTC)
+        ends.append((label, min(nxt, now)))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    rows = []
+    with registry.store.read() as conn:
+        for label, end in reversed(ends):
+            in_stock = conn.execute(
+                select(func.count())
+                .select_from(tags)
+                .where(
+                    tags.c.state != "spoiled",
+                    tags.c.created_at < end,
+                    or_(tags.c.issued_at.is_(None), tags.c.issued_at >= end),
+                    or_(tags.c.ended_at.is_(None), tags.c.ended_at >= end),
+                )
+            ).scalar_one()
+            rows.append({"month": label, "in_stock": in_stock})
+    return rows
 
 
 def batches_report(registry: Registry) -> list[dict[str, Any]]:

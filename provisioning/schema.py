@@ -14,8 +14,10 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -61,6 +63,8 @@ providers = Table(
     Column("per_customer", Integer, nullable=True),  # NULL: the configured default policy
     Column("spare", Integer, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("kind", String(16), nullable=False, server_default=text("'municipal'")),
+    Column("price_ore", Integer, nullable=True),  # private providers: price per tag in öre
 )
 
 customers = Table(
@@ -69,7 +73,13 @@ customers = Table(
     Column("ref", String(120), primary_key=True),  # psn:<key_id>:<hex> or ext:<id>
     Column("provider_id", String(64), ForeignKey("providers.id"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("ended_on", Date, nullable=True),  # home care ended (customer_life.END_REASONS)
+    Column("end_reason", String(32), nullable=True),
+    Column("lock_installed_on", Date, nullable=True),  # digital lock: no tag needed
+    Column("lock_removed_on", Date, nullable=True),
+    Column("household", String(64), nullable=True),  # cohabitants share one
     Index("ix_customers_provider", "provider_id"),
+    Index("ix_customers_household", "household"),
 )
 
 batches = Table(
@@ -99,6 +109,10 @@ tags = Table(
     Column("issued_at", UTCDateTime, nullable=True),
     Column("attached_at", UTCDateTime, nullable=True),
     Column("ended_at", UTCDateTime, nullable=True),  # spoiled or retired
+    Column("label", String(64), nullable=True),  # name label or colour on the door
+    Column("issued_by", String(120), nullable=True),  # pickup operator (invoicing)
+    Column("issued_price_ore", Integer, nullable=True),  # a private provider's price then
+    Column("ndef_sha256", String(64), nullable=True),  # hash of the NDEF written (issue 15)
     CheckConstraint(
         "state IN ('in_stock', 'issued', 'active', 'spoiled', 'retired')", name="ck_tags_state"
     ),
@@ -135,4 +149,76 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+periods = Table(
+    "periods",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM, calendar month in Stockholm
+    Column("locking_date", Date, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=False),
+    Column("operator", String(120), nullable=False),
+    Column("anchor_seq", Integer, nullable=False),  # the audit head when it was closed
+    Column("anchor_hash", String(64), nullable=False),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("provider_id", String(64), ForeignKey("providers.id"), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("picked", Integer, nullable=False, server_default=text("0")),  # so far
+    Column("pickup_on", Date, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("operator", String(120), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("fulfilled_at", UTCDateTime, nullable=True),
+    CheckConstraint("state IN ('open', 'fulfilled', 'cancelled')", name="ck_orders_state"),
+    Index("ix_orders_due", "state", "pickup_on"),
+)
+
+spot_checks = Table(
+    "spot_checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("month", String(7), nullable=False),  # YYYY-MM of ``at`` (the report's key)
+    Column("operator", String(120), nullable=False),
+    Column("uid", String(32), nullable=False),
+    Column("customer_ref", String(120), nullable=True),  # the customer asked about or attached
+    Column("provider_id", String(64), nullable=True),  # that customer's provider
+    Column("passed", Boolean, nullable=False),
+    Column("failed", String(200), nullable=False),  # failed check names, comma-separated
+    Column("audit_seq", Integer, nullable=False),  # the audit row recording it
+    Index("ix_spot_checks_month", "month", "provider_id"),
+)
+
+
+# Web accounts (desk operators, coordinators, administrators). A removed account leaves its
+# name in the audit trail only; the row itself is deleted (Nacka: removed after 2 years).
+ROLES = ("desk", "coordinator", "admin")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("totp_secret", String(64), nullable=True),  # NULL until two-factor is enrolled
+    Column("totp_last_step", Integer, nullable=True),  # a code is accepted once
+    Column("failed_logins", Integer, nullable=False, server_default=text("0")),
+    Column("locked_at", UTCDateTime, nullable=True),  # too many failures: an admin unlocks
+    Column("disabled_at", UTCDateTime, nullable=True),
+    Column("disabled_reason", String(200), nullable=True),
+    Column("last_login_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("role IN ('desk', 'coordinator', 'admin')", name="ck_accounts_role"),
+)
+
+account_providers = Table(
+    "account_providers",
+    metadata,
+    Column("username", String(64), ForeignKey("accounts.username"), primary_key=True),
+    Column("provider_id", String(64), ForeignKey("providers.id"), primary_key=True),
 )

@@ -58,7 +58,9 @@ def pickup(
             assert count is not None
             result = reg.pickup(provider_id, count, operator=app.operator)
             uids, before, after = result.uids, result.allowance_before, result.allowance_after
+            fulfilled = result.orders_fulfilled
         else:
+            fulfilled = []
             before = reg.provider(provider_id).allowance
             wait = timeout if timeout is not None else app.settings.provisioning.tag_timeout
             uids = _scan_pickup(app, reg, provider_id, reader_url, count, wait)
@@ -69,12 +71,15 @@ def pickup(
         "allowance_before": before,
         "allowance_after": after,
     }
+    if fulfilled:
+        data["orders_fulfilled"] = fulfilled
     emit(
         data,
         as_json,
         f"provider {provider_id}: {len(uids)} tag(s) issued\n"
         + "".join(f"  {u}\n" for u in uids)
-        + f"allowance before {before}, after {after}",
+        + f"allowance before {before}, after {after}"
+        + (f"\norder(s) fulfilled: {', '.join(map(str, fulfilled))}" if fulfilled else ""),
     )
 
 
@@ -138,12 +143,16 @@ def _enter_pressed() -> bool:
 @click.command("attach")
 @click.option("--tag", "uid", required=True, help="The tag's UID (hex).")
 @click.option("--customer", "ref", required=True, help="psn:... (or a unique prefix) or ext:ID.")
+@click.option("--label", help="Name label or colour telling cohabitants' tags apart.")
+@click.option("--force-reason", default="", help="Attach although the door has a digital lock.")
 @json_option
 @pass_app
-def attach(app: AppContext, uid: str, ref: str, as_json: bool) -> None:
+def attach(
+    app: AppContext, uid: str, ref: str, label: str | None, force_reason: str, as_json: bool
+) -> None:
     """Record that an issued tag is now on the customer's door."""
     with open_registry(app) as reg:
-        reg.attach(uid, ref, operator=app.operator)
+        reg.attach(uid, ref, operator=app.operator, label=label, force_reason=force_reason)
         record = reg.tag(uid)
     emit(record.as_dict(), as_json, f"tag {record.uid} active on {record.customer}")
 
@@ -156,9 +165,16 @@ def attach(app: AppContext, uid: str, ref: str, as_json: bool) -> None:
 def retire(app: AppContext, uid: str, reason: str, as_json: bool) -> None:
     """Take a tag out of use for good; its UID is never used again."""
     with open_registry(app) as reg:
+        before = reg.tag(uid)
         reg.retire(uid, reason=reason, operator=app.operator)
         record = reg.tag(uid)
-    emit(record.as_dict(), as_json, f"tag {record.uid} retired")
+    human = f"tag {record.uid} retired"
+    if before.state == "active" and before.customer:  # the customer still needs a tag
+        human += (
+            f"\ncustomer {before.customer} still counts for quota; if care ended, run "
+            f"`nfcbridge customer end {before.customer} --reason ... --on DATE`"
+        )
+    emit(record.as_dict(), as_json, human)
 
 
 @click.command("history")

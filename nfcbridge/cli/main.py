@@ -22,8 +22,8 @@ Examples:
   nfcbridge run --config /etc/nfcbridge/nfcbridge.toml
 
 Exit codes: 0 ok, 2 usage, 3 config, 4 reader, 5 no tag, 6 tag, 7 refused by a
-registry rule, 8 store unavailable, 9 confirmation required, 10 verification failed,
-130 interrupted, 1 internal error.
+registry rule, 8 store unavailable, 9 confirmation required, 10 verification failed
+(audit chain, read-back, a failed tag check), 130 interrupted, 1 internal error.
 """
 
 
@@ -148,12 +148,15 @@ def _register() -> None:
         daemon_cmds,
         emulate_cmds,
         lifecycle_cmds,
+        manual_cmds,
+        process_cmds,
         provider_cmds,
         provision_cmd,
         receiver_cmds,
         report_cmds,
         rig_cmds,
         tag_cmds,
+        web_cmds,
     )
 
     cli.add_command(tag_cmds.readers)
@@ -161,14 +164,21 @@ def _register() -> None:
     tag_cmds.tag.add_command(lifecycle_cmds.tag_history)
     cli.add_command(emulate_cmds.emulate)
     cli.add_command(provision_cmd.provision)
+    for command in process_cmds.CUSTOMER_COMMANDS:
+        customer_cmds.customer.add_command(command)
+    for command in process_cmds.PROVIDER_COMMANDS:
+        provider_cmds.provider.add_command(command)
     for module in (
         provider_cmds,
         customer_cmds,
         lifecycle_cmds,
         report_cmds,
+        process_cmds,
+        manual_cmds,
         daemon_cmds,
         rig_cmds,
         receiver_cmds,
+        web_cmds,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

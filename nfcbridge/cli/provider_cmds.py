@@ -6,6 +6,8 @@ policy (``[quota]`` or its own, see ``provisioning.quota``) and the tags it alre
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
@@ -87,10 +89,31 @@ def provider_list(app: AppContext, as_json: bool) -> None:
 @json_option
 @pass_app
 def provider_show(app: AppContext, provider_id: str, as_json: bool) -> None:
-    """One provider: policy, customers, tags held, allowance."""
+    """One provider: policy, customers, tags held, and how the allowance comes about."""
     with open_registry(app) as reg:
         status = reg.provider(provider_id)
-    emit(status.as_dict(), as_json)
+    emit(status.as_dict(), as_json, explain_allowance(status.as_dict()))
+
+
+def explain_allowance(s: dict[str, Any]) -> str:
+    """The allowance as the desk explains it: who needs a tag, the rate, spare, tags held."""
+    from nfcbridge.cli.process_cmds import describe_billing
+
+    policy = "own policy" if s["policy_source"] == "provider" else "default policy"
+    needing_without = s["customers_without_tag"]
+    lines = [
+        f"provider {s['id']} ({s['name']}), {describe_billing(s)}",
+        f"customers            {s['customers']}: {s['customers_needing_tag']} need a tag, "
+        f"{s['customers_with_lock']} with a digital lock, {s['customers_ended']} ended",
+        f"tags on doors        {s['active']}"
+        + (f" ({s['to_collect']} on doors with a lock: to collect)" if s["to_collect"] else ""),
+        f"allowance            {needing_without} needing a tag without one x "
+        f"{s['per_customer']} per customer",
+        f"                     + {s['spare']} spare ({policy})",
+        f"                     - {s['unattached']} held unattached",
+        f"                     = {s['allowance']}",
+    ]
+    return "\n".join(lines)
 
 
 COMMANDS: list[click.Command] = [provider]

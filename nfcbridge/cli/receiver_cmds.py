@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from nfcbridge.cli.context import emit, json_option
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 
 
 @click.group("receiver")
@@ -98,15 +98,61 @@ def serve(
     show_default=True,
     help="Seconds of difference allowed in times and durations with --expect.",
 )
+@click.option(
+    "--min-travel",
+    type=click.FloatRange(min=0),
+    default=120.0,
+    show_default=True,
+    help="Implausible: seconds between two doors (or stations) closer than this.",
+)
+@click.option(
+    "--working-day",
+    type=click.FloatRange(min=0),
+    default=8.0,
+    show_default=True,
+    help="Implausible: hours a visit start may stay without an end tap.",
+)
+@click.option(
+    "--max-taps-per-day",
+    type=click.IntRange(min=1),
+    default=24,
+    show_default=True,
+    help="Implausible: taps on one tag in one day (Europe/Stockholm) above this.",
+)
+@click.option(
+    "--manual-limit",
+    type=click.FloatRange(0, 100),
+    help="Percent of manual registrations per provider and month above which it is flagged "
+    "(default: [municipal] manual_limit_percent, 10).",
+)
 @json_option
-def report(db: str, expect: str | None, tolerance: float, as_json: bool) -> None:
-    """Visits, durations, double staffing, missing end taps, anomalies, sequence gaps."""
+@pass_app
+def report(
+    app: AppContext,
+    db: str,
+    expect: str | None,
+    tolerance: float,
+    min_travel: float,
+    working_day: float,
+    max_taps_per_day: int,
+    manual_limit: float | None,
+    as_json: bool,
+) -> None:
+    """Visits, durations, double staffing, missing end taps, anomalies, sequence gaps,
+    implausible taps (a tag at two places at once, a start never ended, more taps than
+    visits explain, taps on retired or unattached tags or on ended or locked customers),
+    manual registrations and each provider's manual share per month."""
+    from nfcbridge.receiver.plausibility import Limits
     from nfcbridge.receiver.report import build_report, render_text
     from nfcbridge.receiver.store import open_store
 
+    limits = Limits(min_travel, working_day * 3600, max_taps_per_day)
     store = open_store(db)
     try:
-        data = build_report(store.events())
+        limit = manual_limit
+        if limit is None:
+            limit = app.settings.municipal.manual_limit_percent
+        data = build_report(store.events(), limits=limits, manual_limit=limit)
     finally:
         store.close()
     differences = None
@@ -114,7 +160,8 @@ def report(db: str, expect: str | None, tolerance: float, as_json: bool) -> None
         from nfcbridge.rig.scenario_parser import load_scenario
         from nfcbridge.rig.truth import compare, expected_report
 
-        differences = compare(expected_report(load_scenario(expect)), data, tolerance)
+        truth = expected_report(load_scenario(expect), limits)
+        differences = compare(truth, data, tolerance)
         data["differences"] = differences
     if as_json:
         emit(data, True)

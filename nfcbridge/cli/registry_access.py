@@ -1,16 +1,16 @@
-"""How the CLI reaches the registry: opened from the settings, and the pseudonym key.
+"""How the CLI reaches the registry: the front-end-neutral ``nfcbridge.registry_open`` with
+the command's settings.
 
-The registry is opened from the settings (``[registry] url``, quota defaults); the operator
-for the audit trail comes from ``--operator`` or the login name (``AppContext.operator``).
-A personnummer is turned into a pseudonym with the configured key at once and never printed.
+The operator for the audit trail comes from ``--operator`` or the login name
+(``AppContext.operator``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nfcbridge import registry_open
 from nfcbridge.cli.context import AppContext
-from nfcbridge.errors import ConfigError
 
 if TYPE_CHECKING:
     from provisioning.identity import Pseudonymizer
@@ -19,38 +19,9 @@ if TYPE_CHECKING:
 
 def open_registry(app: AppContext, url: str | None = None) -> Registry:
     """The registry at *url* (default: the configured one) with the configured quota."""
-    from provisioning.quota import QuotaPolicy
-    from provisioning.registry import Registry
-
-    quota = app.settings.quota
-    return Registry.open(
-        url or app.settings.registry_url, policy=QuotaPolicy(quota.per_customer, quota.spare)
-    )
+    return registry_open.open_registry(app.settings, url)
 
 
 def pseudonymizer(app: AppContext) -> Pseudonymizer:
     """The key from the configured file (or credential), created only at the default path."""
-    from nfcbridge.config import read_secret
-    from provisioning.errors import PseudonymKeyError
-    from provisioning.identity import Pseudonymizer, load_key
-
-    settings = app.settings
-    configured = settings.registry.pseudonym_key_file
-    key_name = "registry.pseudonym_key_file"
-    try:
-        if configured.startswith("credential:"):
-            raw = read_secret(configured, file=settings.source, key=key_name)
-            key = bytes.fromhex(raw.decode()) if _is_hex(raw) else raw
-        else:
-            key = load_key(settings.pseudonym_key_path, create=not configured)
-        return Pseudonymizer(key, settings.registry.pseudonym_key_id)
-    except PseudonymKeyError as exc:
-        raise ConfigError(str(exc), file=settings.source, key=key_name) from None
-
-
-def _is_hex(raw: bytes) -> bool:
-    try:
-        bytes.fromhex(raw.decode())
-    except ValueError:
-        return False
-    return len(raw) >= 32
+    return registry_open.pseudonymizer(app.settings)

@@ -79,6 +79,11 @@ def rig() -> None:
     type=click.Path(dir_okay=False),
     help="Also write the ground truth (the report a correct receiver gives) as JSON.",
 )
+@click.option(
+    "--implausible",
+    is_flag=True,
+    help="Also plant one of each implausible pattern (provider P-IMPL; see receiver report).",
+)
 @json_option
 def generate(
     customers: int,
@@ -92,6 +97,7 @@ def generate(
     start: str,
     out: str,
     truth_path: str | None,
+    implausible: bool,
     as_json: bool,
 ) -> None:
     """Generate a realistic district day with its ground truth."""
@@ -115,6 +121,10 @@ def generate(
             start,
         )
         scenario = generate_day(params)
+        if implausible:
+            from nfcbridge.rig.implausible import plant_implausible
+
+            plant_implausible(scenario)
     except ValueError as exc:
         raise ScenarioError(f"cannot generate: {exc}") from None
     Path(out).write_text("\n".join(scenario_lines(scenario)) + "\n", encoding="utf-8")

@@ -169,3 +169,56 @@ def tag_lock(
         state = ntag.lock_permanently()
     result = {"uid": ntag.uid_hex, "lock": state.to_dict()}
     emit(result, as_json, f"locked {ntag.uid_hex} permanently ({state.level.value}, verified)")
+
+
+@tag.command("check")
+@reader_option
+@timeout_option
+@click.option(
+    "--customer",
+    "customer_ref",
+    help="The customer whose door this is (psn:... or ext:...): the tag must be theirs.",
+)
+@json_option
+@pass_app
+def tag_check(
+    app: AppContext,
+    reader_url: ReaderURL,
+    timeout: float | None,
+    customer_ref: str | None,
+    as_json: bool,
+) -> None:
+    """Spot check a tag on a door against the registry; the result goes in the audit trail.
+
+    Checks: known UID, active (attached), attached to --customer, an NXP NTAG21x, genuine
+    originality signature, locked permanently (CC, static and dynamic lock bits, CFGLCK),
+    NDEF content as written at provisioning. Nothing is written to the tag. Exit 0 when
+    every check passes, 10 when one fails (named on stderr); a tag that could not be read
+    (5, 6) is not recorded."""
+    from nfcbridge.cli.registry_access import open_registry
+    from nfcbridge.errors import SpotCheckFailed
+    from provisioning.batch_token import BatchSettings
+    from provisioning.spot_check import read_chip, spot_check
+
+    settings = BatchSettings.from_settings(app.settings.provisioning)
+    with open_registry(app) as reg:
+        expected = reg.resolve_customer(customer_ref) if customer_ref is not None else None
+        with tag_on_reader(app, reader_url, timeout) as ntag:
+            reading = read_chip(ntag)
+            on_mock = ntag.reader.url.scheme == "mock"
+        result = spot_check(
+            reg,
+            reading,
+            operator=app.operator,
+            expected_customer=expected,
+            settings=settings,
+            on_mock=on_mock,
+        )
+    lines = [f"tag {result.uid}: spot check {result.summary()}"]
+    for check in result.checks:
+        detail = f"  {check.detail}" if check.detail else ""
+        lines.append(f"  {check.name:<10}{check.status}{detail}")
+    lines.append(f"recorded in the audit trail (seq {result.audit_seq})")
+    emit(result.as_dict(), as_json, "\n".join(lines))
+    if not result.passed:
+        raise SpotCheckFailed(f"tag {result.uid}: spot check {result.summary()}")

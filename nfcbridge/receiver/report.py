@@ -6,17 +6,21 @@ Which taps count: a tap whose event flags its tag as not payable (``unknown``, `
 never half a visit. Other anomalies (``not_genuine``) are reported and the tap still pairs.
 An event without a registry block and without anomalies comes from a station that has no
 registry: its tap pairs, and the customer is shown as ``tag:<UID>``.
-Pairing rules: ``nfcbridge.receiver.pairing``.
+Pairing rules: ``nfcbridge.receiver.pairing``. Taps that cannot be what they claim (a tag
+at two places at once, a start never ended, ...): ``nfcbridge.receiver.plausibility``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
+from nfcbridge.receiver.manual_share import DEFAULT_LIMIT, manual_entry, manual_share
 from nfcbridge.receiver.pairing import JOINT_WINDOW, MAX_VISIT, Tap, double_staffing, pair_taps
+from nfcbridge.receiver.plausibility import Limits, Seen, find_implausible
 
 NOT_PAYABLE = {"unknown", "retired", "spoiled", "not_attached", "in_stock", "issued", "blank"}
 _ALIASES = {  # the daemon's names (nfcbridge.events) -> the report's
@@ -25,6 +29,8 @@ _ALIASES = {  # the daemon's names (nfcbridge.events) -> the report's
     "spoiled_tag": "spoiled",
     "unattached": "not_attached",
     "clone": "not_genuine",
+    "issued": "not_attached",  # a registry state given as the anomaly's name
+    "in_stock": "not_attached",
 }
 
 
@@ -54,13 +60,25 @@ def _who(event: dict[str, Any]) -> tuple[str, str]:
 
 
 def build_report(
-    events: list[dict[str, Any]], joint_window: float = JOINT_WINDOW, max_visit: float = MAX_VISIT
+    events: list[dict[str, Any]],
+    joint_window: float = JOINT_WINDOW,
+    max_visit: float = MAX_VISIT,
+    limits: Limits | None = None,
+    manual_limit: float = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
-    taps, anomalies = [], []
+    """The report; *limits*: plausibility thresholds (``nfcbridge.receiver.plausibility``);
+    *manual_limit*: the percent of manual registrations above which a provider is flagged."""
+    taps, anomalies, seen, manual = [], [], [], []
+    registrations: list[tuple[datetime, str, bool]] = []  # (when, provider, manual?)
     origins: dict[str, int] = defaultdict(int)
     for e in events:
         origins[e.get("origin", "?")] += 1
         at = parse_time(e["occurred_at"])
+        if e.get("origin") == "manual":  # no tag: listed and counted, never paired
+            provider = (e.get("registry") or {}).get("provider") or "-"
+            manual.append(manual_entry(e, _iso(at), provider))
+            registrations.append((at, provider, True))
+            continue
         reader, uid = e["reader"], e["tag"]["uid"].upper()
         kinds = anomaly_kinds(e)
         customer, provider = _who(e)
@@ -76,13 +94,16 @@ def build_report(
                     "event_id": e["event_id"],
                 }
             )
+        one = Seen(at, reader, str(e.get("station", "")), uid, tuple(kinds), e)
+        seen.append(one)
         if not NOT_PAYABLE.intersection(kinds):
-            taps.append(Tap(reader, uid, at, order=e.get("seq", 0), ref=e))
+            taps.append(Tap(reader, uid, at, order=e.get("seq", 0), ref=one))
+            registrations.append((at, provider, False))
 
     visits = pair_taps(taps, joint_window, max_visit)
     rows = []
     for v in visits:
-        customer, provider = _who(v.start.ref)
+        customer, provider = _who(v.start.ref.event)
         rows.append(
             {
                 "reader": v.reader,
@@ -96,7 +117,7 @@ def build_report(
         )
     doubles = []
     for a, b in double_staffing(visits):
-        customer, provider = _who(a.start.ref)
+        customer, provider = _who(a.start.ref.event)
         doubles.append(
             {
                 "uid": a.uid,
@@ -126,6 +147,11 @@ def build_report(
         "double_staffing": doubles,
         "anomalies": sorted(anomalies, key=lambda a: (a["at"], a["reader"])),
         "gaps": sequence_gaps(events),
+        "plausibility": find_implausible(
+            seen, visits, replace(limits or Limits(), joint_window=joint_window)
+        ),
+        "manual": manual,
+        "manual_share": manual_share(registrations, manual_limit),
         "per_customer": _summarise(rows, doubles, anomalies, "customer"),
         "per_provider": _summarise(rows, doubles, anomalies, "provider"),
     }
@@ -180,7 +206,7 @@ def render_text(report: dict[str, Any]) -> str:
         f"events {report['events']} ({origins})",
         f"visits {len(report['visits'])}, missing end taps {len(report['missing_end'])}, "
         f"double staffing {len(report['double_staffing'])}, anomalies {len(report['anomalies'])}, "
-        f"sequence gaps {len(report['gaps'])}",
+        f"sequence gaps {len(report['gaps'])}, implausible {len(report.get('plausibility', []))}",
         "",
         "provider        visits    hours  missing-end  double  anomalies",
     ]
@@ -202,7 +228,28 @@ def render_text(report: dict[str, Any]) -> str:
         ),
         ("anomalies", report["anomalies"], "  {kind}: {reader} on {uid} at {at}"),
         ("sequence gaps", report["gaps"], "  {station}/{reader}: seq {from}-{to} missing"),
+        (
+            "manual registrations",
+            report.get("manual", []),
+            "  {kind} by {staff} for {customer} ({provider}) at {at}: {reason}",
+        ),
     ):
         if items:
             lines += ["", f"{title}:"] + [fmt.format(**item) for item in items]
+    if any(row["manual"] for row in report.get("manual_share", [])):
+        lines += ["", "manual share per provider and month:"]
+        for row in report["manual_share"]:
+            flag = "  ABOVE THE LIMIT" if row["over_limit"] else ""
+            lines.append(
+                f"  {row['month']} {row['provider']}: {row['manual']}/{row['registrations']}"
+                f" = {row['share_percent']}% (limit {row['limit_percent']:g}%){flag}"
+            )
+    findings = report.get("plausibility", [])
+    if findings:
+        lines += ["", "implausible:"]
+        for f in findings:
+            lines.append(f"  {f['kind']}: {f['uid']} at {f['at']}: {f['detail']}")
+            lines += [
+                f"    tap {t['at']} {t['station']}/{t['reader']} {t['uid']}" for t in f["taps"]
+            ]
     return "\n".join(lines)

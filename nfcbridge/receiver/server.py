@@ -48,17 +48,18 @@ def check_event(event: Any, webhook_id: str) -> dict[str, Any]:
         ("reader", str),
         ("seq", int),
         ("occurred_at", str),
-        ("tag", dict),
         ("anomalies", list),
     ):
         if not isinstance(event.get(name), kind) or isinstance(event.get(name), bool):
             raise EventInvalid(f"field {name!r} missing or not a {kind.__name__}")
     if event["event_id"] != webhook_id:
         raise EventInvalid("event_id differs from webhook-id")
-    if not isinstance(event["tag"].get("uid"), str):
+    if event.get("origin") not in ("reader", "simulated", "manual"):
+        raise EventInvalid("field 'origin' must be 'reader', 'simulated' or 'manual'")
+    if event["origin"] == "manual":
+        check_manual(event)
+    elif not isinstance(event.get("tag"), dict) or not isinstance(event["tag"].get("uid"), str):
         raise EventInvalid("field 'tag.uid' missing")
-    if event.get("origin") not in ("reader", "simulated"):
-        raise EventInvalid("field 'origin' must be 'reader' or 'simulated'")
     if event.get("registry") is not None and not isinstance(event["registry"], dict):
         raise EventInvalid("field 'registry' must be an object or null")
     try:
@@ -68,6 +69,20 @@ def check_event(event: Any, webhook_id: str) -> dict[str, Any]:
     if moment.tzinfo is None:
         raise EventInvalid("field 'occurred_at' has no time zone")
     return event
+
+
+def check_manual(event: dict[str, Any]) -> None:
+    """A manual registration: a ``manual`` block, no tag, and never the note itself."""
+    manual = event.get("manual")
+    if not isinstance(manual, dict):
+        raise EventInvalid("a manual registration needs a 'manual' object")
+    for name in ("staff", "customer", "reason", "note_ref", "note_sha256"):
+        if not isinstance(manual.get(name), str):
+            raise EventInvalid(f"field 'manual.{name}' missing")
+    if manual.get("kind") not in ("start", "end"):
+        raise EventInvalid("field 'manual.kind' must be 'start' or 'end'")
+    if "note" in manual:
+        raise EventInvalid("a manual registration must not carry its note")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -77,6 +77,10 @@ class ControlClient:
             message["at"] = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return self.request(message)
 
+    def manual(self, registration: dict[str, Any]) -> dict[str, Any]:
+        """A manual registration (``nfcbridge.manual``): kind, staff, customer, at, ..."""
+        return self.request({"op": "manual", **registration})
+
     def close(self) -> None:
         """Close every thread's connection."""
         with self._lock:

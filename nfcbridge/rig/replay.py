@@ -56,6 +56,9 @@ class ControlSink:
     def tap(self, reader: str, uid: str, hold: float, at: datetime | None) -> dict[str, Any]:
         return dict(self.client.tap(reader, uid, hold, at))
 
+    def manual(self, registration: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.client.manual(registration))
+
 
 class Timeline:
     """Scenario seconds -> real seconds since the replay began (see the module docstring)."""
@@ -144,6 +147,31 @@ def replay(
         thread.start()
     for thread in threads:
         thread.join()
+    if scenario.manual and not result.errors:
+        _replay_manual(scenario, sink, result)
     result.real_seconds = time.monotonic() - began
     log.info("replayed %d taps in %.1f s", result.taps, result.real_seconds)
     return result
+
+
+def _replay_manual(scenario: Scenario, sink: TapSink, result: ReplayResult) -> None:
+    """Manual registrations carry their own time: sent after the taps, in time order."""
+    send = getattr(sink, "manual", None)
+    if send is None:
+        result.errors.append("manual registrations can only be replayed through the daemon")
+        return
+    for m in sorted(scenario.manual, key=lambda m: (m.t, m.line)):
+        request = {
+            "kind": m.side,
+            "staff": m.staff,
+            "customer": f"ext:{m.customer}",  # as nfcbridge.rig.seed registers it
+            "provider": scenario.customers[m.customer].provider,  # for a daemon without one
+            "at": scenario.at(m.t).isoformat(),
+            "reason": m.reason,
+            "note": m.note,
+        }
+        try:
+            result.replies.append(send(request))
+        except Exception as exc:
+            result.errors.append(f"line {m.line}: manual {m.side} for {m.customer}: {exc}")
+            return

@@ -16,6 +16,11 @@ but a name must be declared (provider, customer, tag, staff) before a record ref
      "end": "01:30:00"}
     {"kind": "visit", "staff": "S-001", "tag": "04A1B2C3D4E5F6", "start": 9000, "end": null}
     {"kind": "tap", "staff": "S-001", "tag": "04EE00112233BB", "t": "02:59:30"}
+    {"kind": "customer", "id": "C-0002", "provider": "P-01", "end_reason": "died",
+     "ended_on": "2026-11-20"}
+    {"kind": "customer", "id": "C-0003", "provider": "P-01", "lock_installed": "2026-10-01"}
+    {"kind": "manual", "staff": "S-001", "customer": "C-0001", "side": "end", "t": "01:31:00",
+     "reason": "ended_outside", "note": "the phone died on the stairs"}
 
 Fields:
 
@@ -25,7 +30,9 @@ Fields:
   tag. Default: a household of one.
 - ``tag``: ``uid`` is 7 bytes of hex; ``state`` is ``active`` (default; needs ``customer``,
   one active tag per customer), ``retired`` (an old sticker still on the door; ``customer``
-  optional) or ``unknown`` (not in any registry); ``product`` defaults to ``NTAG213``.
+  optional), ``unknown`` (not in any registry) or ``issued`` (picked up for ``customer``'s
+  door by its provider, not attached yet: a tap on it comes before it was attached);
+  ``product`` defaults to ``NTAG213``.
 - ``staff.reader``: the name of the staff member's phone, i.e. the reader the taps come
   from (default: the staff id lower-cased). Letters, digits, ``-`` and ``_`` only.
 - ``visit``: a start tap at ``start`` and an end tap at ``end`` on an active tag;
@@ -33,7 +40,24 @@ Fields:
   how long the phone stays on the tag: a long ``hold_start`` is a tag held on the reader,
   which must still be one tap.
 - ``tap``: a lone tap at ``t`` on a tag that is not active (a retired sticker, an unknown
-  tag): an anomaly, never half a visit. ``hold`` as above.
+  tag, an issued one): an anomaly, never half a visit. ``hold`` as above.
+- ``customer.end_reason`` (died, moved_away, care_home, declined, other) with
+  ``customer.ended_on`` (YYYY-MM-DD): care has ended; the seed ends the customer, which
+  retires the tag on the door, so a visit on it is refused here and a lone ``tap`` on it is
+  an expected ``retired`` anomaly (implausible: ``after_retired``, ``customer_ended``).
+  ``customer.lock_installed`` (YYYY-MM-DD): a digital lock; the seed records it, the
+  customer's tag stays active until collected, its taps still count as visits and are
+  implausible as ``digital_lock``.
+- ``manual``: a manual registration (no receipt) by ``staff`` for ``customer`` at ``t``:
+  ``side`` start or end, ``reason`` technical_fault, started_outside or ended_outside,
+  ``note`` required (it stays at the station). Replayed through the daemon's control socket
+  only; the receiver lists it under ``manual`` and counts it in the provider's manual share.
+
+Implausible patterns (``nfcbridge.receiver.plausibility``) are planted with these records
+alone: two visits of one staff member at two households closer than the minimum travel
+time, a visit with ``"end": null`` after which the staff member taps nothing for longer
+than a working day, more visits on one tag in a day than the limit allows, a lone tap on a
+retired or an issued tag (``nfcbridge.rig.implausible`` plants one of each into a day).
 - Times (``start``, ``end``, ``t``) are seconds from the scenario start, as a number or as
   ``"HH:MM[:SS[.fff]]"`` (hours may exceed 23). Any record may carry a ``note`` string.
 
@@ -52,7 +76,7 @@ from nfcbridge.errors import AppError
 
 VERSION = 1
 DEFAULT_HOLD = 1.0
-TAG_STATES = ("active", "retired", "unknown")
+TAG_STATES = ("active", "retired", "unknown", "issued")
 
 
 class ScenarioError(AppError):
@@ -66,6 +90,20 @@ class Customer:
     id: str
     provider: str
     household: str
+    end_reason: str | None = None  # care has ended (the seed retires the door's tag)
+    ended_on: str | None = None  # YYYY-MM-DD
+    lock_installed: str | None = None  # YYYY-MM-DD: a digital lock replaces the tag
+
+
+@dataclass(frozen=True)
+class ManualRegistration:
+    staff: str
+    customer: str
+    side: str  # "start" or "end"
+    t: float
+    reason: str
+    note: str
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -128,6 +166,7 @@ class Scenario:
     staff: dict[str, Staff] = field(default_factory=dict)
     visits: list[Visit] = field(default_factory=list)
     lone_taps: list[LoneTap] = field(default_factory=list)
+    manual: list[ManualRegistration] = field(default_factory=list)
 
     def at(self, t: float) -> datetime:
         """The wall-clock moment of scenario time *t*."""
@@ -166,10 +205,18 @@ def scenario_lines(s: Scenario) -> list[str]:
         }
     ]
     out += [{"kind": "provider", "id": p} for p in sorted(s.providers)]
-    out += [
-        {"kind": "customer", "id": c.id, "provider": c.provider, "household": c.household}
-        for c in s.customers.values()
-    ]
+    for c in s.customers.values():
+        crec: dict[str, Any] = {
+            "kind": "customer",
+            "id": c.id,
+            "provider": c.provider,
+            "household": c.household,
+        }
+        if c.end_reason:
+            crec.update(end_reason=c.end_reason, ended_on=c.ended_on)
+        if c.lock_installed:
+            crec["lock_installed"] = c.lock_installed
+        out.append(crec)
     for t in s.tags.values():
         rec: dict[str, Any] = {"kind": "tag", "uid": t.uid, "state": t.state}
         if t.customer:
@@ -193,5 +240,17 @@ def scenario_lines(s: Scenario) -> list[str]:
     out += [
         {"kind": "tap", "staff": lt.staff, "tag": lt.tag, "t": round(lt.t, 3)}
         for lt in sorted(s.lone_taps, key=lambda lt: lt.t)
+    ]
+    out += [
+        {
+            "kind": "manual",
+            "staff": m.staff,
+            "customer": m.customer,
+            "side": m.side,
+            "t": round(m.t, 3),
+            "reason": m.reason,
+            "note": m.note,
+        }
+        for m in sorted(s.manual, key=lambda m: m.t)
     ]
     return [json.dumps(r, separators=(", ", ": ")) for r in out]

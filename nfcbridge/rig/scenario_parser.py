@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,16 @@ from nfcbridge.rig.scenario import (
     VERSION,
     Customer,
     LoneTap,
+    ManualRegistration,
     Scenario,
     ScenarioError,
     Staff,
     Tag,
     Visit,
 )
+from provisioning.customer_life import END_REASONS
+
+MANUAL_REASONS = ("technical_fault", "started_outside", "ended_outside")  # nfcbridge.manual
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CLOCK = re.compile(r"^(\d+):([0-5]\d)(?::([0-5]\d(?:\.\d+)?))?$")
@@ -164,7 +168,49 @@ def _customer(s: Scenario, rec: _Record) -> None:
     if cid in s.customers:
         raise rec.error("id", f"customer {cid!r} declared twice")
     provider = _known(rec, "provider", s.providers)
-    s.customers[cid] = Customer(cid, provider, rec.name("household", f"_{cid}"))
+    household = rec.name("household", f"_{cid}")
+    end_reason = rec.get("end_reason", str, None)
+    ended_on = _date(rec, "ended_on")
+    if (end_reason is None) != (ended_on is None):
+        raise rec.error("end_reason", "end_reason and ended_on go together")
+    if end_reason is not None and end_reason not in END_REASONS:
+        raise rec.error("end_reason", f"{end_reason!r} is not one of {', '.join(END_REASONS)}")
+    lock = _date(rec, "lock_installed")
+    s.customers[cid] = Customer(cid, provider, household, end_reason, ended_on, lock)
+
+
+def _date(rec: _Record, key: str) -> str | None:
+    value = rec.get(key, str, None)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise rec.error(key, f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _ended(s: Scenario, tag: str) -> bool:
+    owner = s.tags[tag].customer
+    return owner is not None and s.customers[owner].end_reason is not None
+
+
+def _manual(s: Scenario, rec: _Record) -> None:
+    staff = _known(rec, "staff", s.staff)
+    customer = _known(rec, "customer", s.customers)
+    side = rec.get("side", str)
+    if side not in ("start", "end"):
+        raise rec.error("side", f"{side!r} must be start or end")
+    reason = rec.get("reason", str)
+    if reason not in MANUAL_REASONS:
+        raise rec.error("reason", f"{reason!r} is not one of {', '.join(MANUAL_REASONS)}")
+    note = rec.get("note", str)
+    if not note.strip():
+        raise rec.error("note", "a manual registration needs a note")
+    if s.customers[customer].end_reason is not None:
+        raise rec.error("customer", f"customer {customer} has ended: nothing can be registered")
+    t = rec.time("t")
+    assert t is not None
+    s.manual.append(ManualRegistration(staff, customer, side, t, reason, note, rec.line))
 
 
 def _tag(s: Scenario, rec: _Record) -> None:
@@ -192,6 +238,8 @@ def _tag(s: Scenario, rec: _Record) -> None:
                 raise rec.error("customer", f"{customer} already has active tag {other.uid}")
     if state == "unknown" and customer is not None:
         raise rec.error("customer", "an unknown tag belongs to no customer")
+    if state == "issued" and customer is None:
+        raise rec.error("customer", "an issued tag needs the customer whose door it is for")
     product = rec.get("product", str, "NTAG213")
     s.tags[hexuid] = Tag(hexuid, state, customer, product)
 
@@ -212,6 +260,8 @@ def _visit(s: Scenario, rec: _Record) -> None:
     tag = _tag_ref(s, rec)
     if s.tags[tag].state != "active":
         raise rec.error("tag", f"tag {tag} is {s.tags[tag].state}: use a lone tap, not a visit")
+    if _ended(s, tag):
+        raise rec.error("tag", f"tag {tag} is on an ended customer's door (retired by the seed)")
     start = rec.time("start")
     if "end" not in rec.data:
         raise rec.error("end", "missing (write null for a missed end tap)")
@@ -227,7 +277,7 @@ def _visit(s: Scenario, rec: _Record) -> None:
 def _lone_tap(s: Scenario, rec: _Record) -> None:
     staff = _known(rec, "staff", s.staff)
     tag = _tag_ref(s, rec)
-    if s.tags[tag].state == "active":
+    if s.tags[tag].state == "active" and not _ended(s, tag):
         raise rec.error(
             "tag",
             f"tag {tag} is active: a lone tap on it is half a visit (write a visit, end null)",
@@ -259,4 +309,5 @@ _HANDLERS = {
     "staff": _staff,
     "visit": _visit,
     "tap": _lone_tap,
+    "manual": _manual,
 }

@@ -16,6 +16,10 @@ would have built it, one audited step at a time, with the operator of the comman
   ("replaced"), the history of an old sticker; one without a customer is retired from
   stock. Retired tags are seeded before the active ones, so each customer's current tag
   is the one left active;
+- a customer whose care ended: ``end_customer`` (the door's tag is retired with the
+  reason); one with a digital lock: ``set_lock`` (its tag stays, listed for collection);
+- an ``issued`` tag: picked up by its customer's provider (within its quota), after the
+  active ones, and not attached;
 - ``unknown`` tags are not loaded: that is what makes them unknown. A registry that does
   know one is refused, since the scenario's expected anomaly would then be wrong.
 
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 from nfcbridge.rig.scenario import Scenario, Tag
@@ -61,10 +66,22 @@ def batch_name(scenario: Scenario) -> str:
 class SeedResult:
     batch: str
     added: dict[str, int] = field(
-        default_factory=lambda: {"providers": 0, "customers": 0, "active": 0, "retired": 0}
+        default_factory=lambda: {
+            "providers": 0,
+            "customers": 0,
+            "active": 0,
+            "retired": 0,
+            "issued": 0,
+        }
     )
     existing: dict[str, int] = field(
-        default_factory=lambda: {"providers": 0, "customers": 0, "active": 0, "retired": 0}
+        default_factory=lambda: {
+            "providers": 0,
+            "customers": 0,
+            "active": 0,
+            "retired": 0,
+            "issued": 0,
+        }
     )
     unknown_not_loaded: int = 0
 
@@ -113,15 +130,33 @@ def seed_registry(
     for tag in retired:
         _retired(registry, scenario, tag, operator, result)
     _active(registry, scenario, active, operator, result)
+    _customer_life(registry, scenario, operator)
+    for tag in scenario.tags.values():
+        if tag.state == "issued":
+            _issued(registry, scenario, tag, operator, result)
     say(
         f"tags: {result.added['active']} attached, {result.added['retired']} retired, "
-        f"{sum(result.existing[k] for k in ('active', 'retired'))} already there, "
+        f"{result.added['issued']} issued, "
+        f"{sum(result.existing[k] for k in ('active', 'retired', 'issued'))} already there, "
         f"{result.unknown_not_loaded} unknown (not loaded)"
     )
     return result
 
 
 # -- steps ------------------------------------------------------------------------------------
+def _customer_life(reg: Registry, s: Scenario, operator: str) -> None:
+    """Ended customers (their tag retired with the reason) and digital locks; idempotent."""
+    for customer in s.customers.values():
+        ref = customer_ref(customer.id)
+        record = reg.customer(ref)
+        if customer.end_reason and customer.ended_on and record.status != "ended":
+            on = date.fromisoformat(customer.ended_on)
+            reg.end_customer(ref, reason=customer.end_reason, on=on, operator=operator)
+        elif customer.lock_installed and record.status == "active":
+            on = date.fromisoformat(customer.lock_installed)
+            reg.set_lock(ref, installed=on, operator=operator)
+
+
 def _providers(reg: Registry, s: Scenario, operator: str, result: SeedResult) -> None:
     known = {p.id for p in reg.providers()}
     for pid in sorted(s.providers):
@@ -190,6 +225,23 @@ def _retired(reg: Registry, s: Scenario, tag: Tag, operator: str, result: SeedRe
     result.added["retired"] += 1
 
 
+def _issued(reg: Registry, s: Scenario, tag: Tag, operator: str, result: SeedResult) -> None:
+    """Picked up by the provider of the customer it is meant for, not attached (yet)."""
+    assert tag.customer is not None  # the scenario parser requires it
+    provider = s.customers[tag.customer].provider
+    found = _provision(reg, s, tag, result.batch, operator)
+    if found.state == "issued" and found.provider == provider:
+        result.existing["issued"] += 1
+        return
+    if found.state != "in_stock":
+        raise SeedRefused(
+            f"tag {tag.uid} is {found.state.replace('_', ' ')} in the registry, "
+            f"issued to {provider} in the scenario"
+        )
+    reg.pickup_tags(provider, [tag.uid], operator=operator)
+    result.added["issued"] += 1
+
+
 def _active(reg: Registry, s: Scenario, tags: list[Tag], operator: str, result: SeedResult) -> None:
     to_pick: dict[str, list[str]] = {}
     to_attach: list[Tag] = []
@@ -200,6 +252,9 @@ def _active(reg: Registry, s: Scenario, tags: list[Tag], operator: str, result: 
         found = _provision(reg, s, tag, result.batch, operator)
         if found.state == "active" and found.customer == ref:
             result.existing["active"] += 1
+            continue
+        if found.state == "retired" and found.customer == ref and customer.end_reason:
+            result.existing["active"] += 1  # retired by the customer's end (a rerun)
             continue
         if found.state == "in_stock":
             to_pick.setdefault(customer.provider, []).append(tag.uid)

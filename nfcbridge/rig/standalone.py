@@ -138,6 +138,7 @@ class Station:
                     if uid in self.scenario.tags
                     else None,
                     "genuine": None,
+                    "signature": None,
                 },
                 "registry": registry,
                 "origin": "simulated",

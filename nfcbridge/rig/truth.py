@@ -2,14 +2,16 @@
 
 The truth is read from the scenario's own records, not from tap pairing: each ``visit``
 record is one expected visit (``end: null`` also an expected missing end), each lone
-``tap`` on a retired or unknown tag one expected anomaly of that kind, and every two visit
+``tap`` on a retired, unknown or issued tag one expected anomaly of that kind (an issued
+tag's is ``not_attached``), and every two visit
 records by different staff on the same tag that overlap one expected double staffing. A
 tag held on the reader (``hold_start`` above ``HELD``) is a planted condition whose only
 effect must be none: it is listed under ``planted`` and checked by the visits matching.
 
 ``compare`` matches a receiver report (``nfcbridge.receiver.report``) against the truth by
 reader, tag and time, with times and durations within ``tolerance`` seconds, and returns
-the differences as sentences (empty: the report equals the truth).
+the differences as sentences (empty: the report equals the truth). Plausibility findings:
+``nfcbridge.rig.plausible_truth``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from nfcbridge.receiver.pairing import overlaps
+from nfcbridge.receiver.plausibility import Limits
+from nfcbridge.rig.plausible_truth import expected_plausibility
 from nfcbridge.rig.scenario import Scenario
 
 HELD = 10.0  # seconds: a hold this long is "a tag held on the reader"
@@ -27,7 +31,7 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def expected_report(s: Scenario) -> dict[str, Any]:
+def expected_report(s: Scenario, limits: Limits | None = None) -> dict[str, Any]:
     visits, missing, planted = [], [], []
     for v in s.visits:
         reader = s.reader_of(v.staff)
@@ -59,8 +63,11 @@ def expected_report(s: Scenario) -> dict[str, Any]:
             )
     anomalies = []
     for lt in s.lone_taps:
+        tag = s.tags[lt.tag]
+        ended = tag.customer is not None and s.customers[tag.customer].end_reason is not None
+        state = "retired" if ended else tag.state  # an ended customer's tag is retired
         entry = {
-            "kind": s.tags[lt.tag].state,
+            "kind": "not_attached" if state == "issued" else state,
             "reader": s.reader_of(lt.staff),
             "uid": lt.tag,
             "at": _iso(s.at(lt.t)),
@@ -95,6 +102,21 @@ def expected_report(s: Scenario) -> dict[str, Any]:
         "double_staffing": sorted(doubles, key=key),
         "anomalies": sorted(anomalies, key=key),
         "planted": sorted(planted, key=key),
+        "manual": sorted(
+            (
+                {
+                    "kind": m.side,
+                    "staff": m.staff,
+                    "customer": f"ext:{m.customer}",  # as nfcbridge.rig.seed registers it
+                    "provider": s.customers[m.customer].provider,
+                    "reason": m.reason,
+                    "at": _iso(s.at(m.t)),
+                }
+                for m in s.manual
+            ),
+            key=lambda e: (e["at"], e["staff"]),
+        ),
+        "plausibility": expected_plausibility(s, limits),
     }
 
 
@@ -133,12 +155,30 @@ def compare(truth: dict[str, Any], report: dict[str, Any], tolerance: float = 1.
         lambda e: f"{'+'.join(e['readers'])} on {e['uid']} from {e['from']}",
     )
     problems += _match(
+        "implausible",
+        truth.get("plausibility", []),
+        report.get("plausibility", []),
+        ("kind", "uid", "reader"),
+        lambda e, r: _close(e["at"], r["at"], tolerance),
+        lambda e: (
+            f"{e['kind']} on {e['uid']}{' by ' + e['reader'] if e['reader'] else ''} at {e['at']}"
+        ),
+    )
+    problems += _match(
         "anomaly",
         truth["anomalies"],
         report["anomalies"],
         ("kind", "reader", "uid"),
         lambda e, r: _close(e["at"], r["at"], tolerance),
         lambda e: f"{e['kind']} by {e['reader']} on {e['uid']} at {e['at']}",
+    )
+    problems += _match(
+        "manual registration",
+        truth.get("manual", []),
+        report.get("manual", []),
+        ("kind", "staff", "customer", "provider", "reason"),
+        lambda e, r: _close(e["at"], r["at"], tolerance),
+        lambda e: f"manual {e['kind']} by {e['staff']} for {e['customer']} at {e['at']}",
     )
     return problems
 

@@ -58,12 +58,18 @@ def test_event_ids_are_uuid_version_7_and_time_ordered() -> None:
 
 
 def test_product_and_genuine_are_null_when_unknown() -> None:
-    assert make().to_dict()["tag"] == {"uid": "04A1B2C3D4E5F6", "product": None, "genuine": None}
-    tag = TagFacts("04A1B2C3D4E5F6", product="NTAG213", genuine=False)
+    assert make().to_dict()["tag"] == {
+        "uid": "04A1B2C3D4E5F6",
+        "product": None,
+        "genuine": None,
+        "signature": None,
+    }
+    tag = TagFacts("04A1B2C3D4E5F6", product="NTAG213", genuine=False, signature="invalid")
     assert make(tag=tag).to_dict()["tag"] == {
         "uid": "04A1B2C3D4E5F6",
         "product": "NTAG213",
         "genuine": False,
+        "signature": "invalid",
     }
 
 

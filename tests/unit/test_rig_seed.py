@@ -41,7 +41,7 @@ def reg(tmp_path: Path):
 def test_seed_builds_the_scenarios_world_through_the_lifecycle(reg: Registry) -> None:
     scenario = parse_scenario(TEXT, "two-doors.jsonl")
     result = seed_registry(reg, scenario, operator="rig-anna")
-    assert result.added == {"providers": 2, "customers": 3, "active": 3, "retired": 2}
+    assert result.added == {"providers": 2, "customers": 3, "active": 3, "retired": 2, "issued": 0}
     assert result.unknown_not_loaded == 1
     assert {c.ref: c.active_tag for c in reg.customers()} == {
         "ext:C-1": "04A1B2C3D4E5F6",
@@ -69,7 +69,13 @@ def test_a_second_seed_changes_nothing(reg: Registry) -> None:
     rows = reg.verify_audit().rows
     again = seed_registry(reg, scenario, operator="rig")
     assert not again.changed
-    assert again.existing == {"providers": 2, "customers": 3, "active": 3, "retired": 2}
+    assert again.existing == {
+        "providers": 2,
+        "customers": 3,
+        "active": 3,
+        "retired": 2,
+        "issued": 0,
+    }
     assert reg.verify_audit().rows == rows
 
 

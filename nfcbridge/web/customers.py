@@ -1,0 +1,173 @@
+"""Customers: a coordinator's own providers only; add and find by personnummer; attach.
+
+A personnummer is typed into a masked field, posted (never in a URL), turned into the
+keyed pseudonym at once and forgotten: it is never stored, logged or shown again. Messages
+about it never repeat it. A customer of a provider the account may not see is answered
+exactly like a customer that does not exist (404), so URLs cannot be probed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from nfcbridge.web.app import state
+from nfcbridge.web.auth import requires
+from nfcbridge.web.i18n import gettext as _
+from provisioning.accounts import Account
+from provisioning.errors import DuplicateEntity, InvalidIdentity, RegistryError, UnknownEntity
+from provisioning.records import CustomerRecord, ProviderStatus
+
+bp = Blueprint("customers", __name__, url_prefix="/customers")
+_UID = re.compile(r"^04[0-9A-F]{12}$")
+
+
+def visible_providers(account: Account) -> list[ProviderStatus]:
+    return [p for p in state().registry.providers() if account.may_see(p.id)]
+
+
+def visible_customer(ref: str) -> CustomerRecord:
+    """The customer *ref* if this account may see it; 404 otherwise (also when absent)."""
+    try:
+        found = state().registry.customer(ref)
+    except RegistryError:
+        abort(404)
+    if not g.account.may_see(found.provider):
+        abort(404)
+    return found
+
+
+def _pseudonym(text: str) -> str | None:
+    from nfcbridge.registry_open import pseudonymizer
+
+    try:
+        return pseudonymizer(state().settings).pseudonym(text)
+    except InvalidIdentity:
+        flash(_("That is not a valid personnummer or samordningsnummer."), "error")
+        return None
+
+
+@bp.route("/")
+@requires()
+def index() -> ResponseReturnValue:
+    providers = visible_providers(g.account)
+    rows = [c for p in providers for c in state().registry.customers(p.id)]
+    return render_template("customers.html", customers=rows, providers=providers)
+
+
+@bp.route("/new", methods=["POST"])
+@requires()
+def add() -> ResponseReturnValue:
+    provider = request.form.get("provider", "")
+    if provider not in {p.id for p in visible_providers(g.account)}:
+        abort(403)
+    ref = _pseudonym(request.form.get("personnummer", ""))
+    if ref is None:
+        return redirect(url_for("customers.index"))
+    try:
+        state().registry.add_customer(ref, provider, operator=g.account.operator)
+    except DuplicateEntity:
+        flash(_("This customer is already registered."), "error")
+        return redirect(url_for("customers.index"))
+    flash(_("Customer added."), "info")
+    return redirect(url_for("customers.show", ref=ref))
+
+
+@bp.route("/find", methods=["POST"])
+@requires()
+def find() -> ResponseReturnValue:
+    ref = _pseudonym(request.form.get("personnummer", ""))
+    if ref is None:
+        return redirect(url_for("customers.index"))
+    try:
+        found = state().registry.customer(ref)
+    except UnknownEntity:
+        found = None
+    if found is None or not g.account.may_see(found.provider):
+        flash(_("No customer with that personnummer among your providers."), "error")
+        return redirect(url_for("customers.index"))
+    return redirect(url_for("customers.show", ref=found.ref))
+
+
+@bp.route("/<ref>")
+@requires()
+def show(ref: str) -> ResponseReturnValue:
+    customer = visible_customer(ref)
+    history = state().registry.history(customer.active_tag) if customer.active_tag else []
+    return render_template(
+        "customer.html",
+        customer=customer,
+        history=history,
+        movable=[p for p in visible_providers(g.account) if p.id != customer.provider],
+    )
+
+
+@bp.route("/<ref>/attach", methods=["POST"])
+@requires()
+def attach(ref: str) -> ResponseReturnValue:
+    customer = visible_customer(ref)
+    if request.form.get("scan") == "1":
+        uid = _scan()
+        if uid is None:
+            return redirect(url_for("customers.show", ref=customer.ref))
+    else:
+        uid = request.form.get("uid", "").strip().upper().replace(":", "").replace(" ", "")
+        if not _UID.match(uid):
+            flash(_("A tag UID is 14 hex digits starting with 04."), "error")
+            return redirect(url_for("customers.show", ref=customer.ref))
+    tag = state().registry.tag_status(uid)
+    if tag is None or tag.state != "issued" or tag.provider != customer.provider:
+        flash(
+            _(
+                "Tag %(uid)s cannot be attached: it is not issued to this customer's provider.",
+                uid=uid,
+            ),
+            "error",
+        )
+        return redirect(url_for("customers.show", ref=customer.ref))
+    try:
+        state().registry.attach(uid, customer.ref, operator=g.account.operator)
+    except RegistryError as exc:
+        flash(str(exc).splitlines()[0], "error")
+    else:
+        flash(_("Tag %(uid)s is now on this customer's door.", uid=uid), "info")
+    return redirect(url_for("customers.show", ref=customer.ref))
+
+
+@bp.route("/<ref>/move", methods=["POST"])
+@requires()
+def move(ref: str) -> ResponseReturnValue:
+    customer = visible_customer(ref)
+    target = request.form.get("provider", "")
+    if target not in {p.id for p in visible_providers(g.account)}:
+        abort(403)
+    try:
+        state().registry.move_customer(customer.ref, target, operator=g.account.operator)
+    except RegistryError as exc:
+        flash(str(exc).splitlines()[0], "error")
+    else:
+        flash(
+            _("The customer moved to %(provider)s; the tag stays on the door.", provider=target),
+            "info",
+        )
+    if not g.account.may_see(target):
+        return redirect(url_for("customers.index"))
+    return redirect(url_for("customers.show", ref=customer.ref))
+
+
+def _scan(timeout: float = 10.0) -> str | None:
+    """The UID of the tag on the desk's reader, or None (with a message) when there is none."""
+    from drivers import open_reader
+    from drivers.errors import NoTag, ReaderError
+
+    try:
+        with open_reader(state().settings.web.desk_reader) as reader:
+            target = reader.wait_for_tag(timeout)
+            return target.uid_hex
+    except NoTag:
+        flash(_("No tag on the reader: put the tag on the reader and try again."), "error")
+    except ReaderError as exc:
+        flash(_("The reader cannot be used: %(error)s", error=str(exc).splitlines()[0]), "error")
+    return None
