@@ -17,6 +17,16 @@ re-select and a FAST_READ verifying everything. nfcpy verifies nothing after wri
 locking. Wall times on the emulator are the median of --runs and only compare the two
 paths on this machine; the counts and the modelled air time do not depend on it.
 
+NTAG 424 DNA (issue 14): the APDUs to provision one 424 DNA / 424 DNA TT as a SUN tag
+(GetVersion, then ``drivers.ntag424.provision_sun`` on the chip model), and the extra a
+SUN read adds to a tap (RATS + SELECT application + SELECT file + two READ BINARY,
+beside a UID-only tap).
+Air time of an APDU at 106 kbit/s, our model [assumption, not in HARDWARE.md]: 0.085 ms
+per byte each way (9 bits a byte) with PCB and CRC_A, 0.3 ms frame overhead per exchange,
+plus 4.1 ms EEPROM programming for a command that writes non-volatile memory (WriteData,
+ChangeKey, ChangeFileSettings, and the read that steps the SDM counter); the 424's crypto
+processing time is not modelled.
+
     python bench/commands_per_tag.py [--runs 5] [--json]
 """
 
@@ -152,6 +162,76 @@ def measure(runs: int) -> dict[str, Any]:
     return results
 
 
+BYTE_MS, FRAME_MS, EEPROM_MS = 0.085, 0.3, 4.1
+NVM_WRITES = {0x8D, 0xC4, 0x5F, 0xD6}  # WriteData, ChangeKey, ChangeFileSettings, UPDATE
+
+
+def apdu_air_ms(apdu: bytes, answer: bytes, *, steps_counter: bool = False) -> float:
+    air = FRAME_MS + BYTE_MS * (len(apdu) + 3 + len(answer) + 3)
+    if (apdu[1] in NVM_WRITES and answer[-2:] in (b"\x91\x00", b"\x90\x00")) or steps_counter:
+        air += EEPROM_MS
+    return air
+
+
+class CountedChip:
+    """A 424 DNA chip model whose APDUs and answers are recorded."""
+
+    def __init__(self, tagtamper: bool) -> None:
+        from drivers.emulated.ntag424 import Ntag424Chip
+
+        self.chip = Ntag424Chip(tagtamper=tagtamper)
+        self.log: list[tuple[bytes, bytes, bool]] = []
+        self.activations = 0
+
+    def transceive(self, apdu: bytes) -> bytes:
+        before = self.chip.sdm_read_counter
+        answer = self.chip.transceive(apdu)
+        self.log.append((apdu, answer, self.chip.sdm_read_counter != before))
+        return answer
+
+    def activate(self) -> None:
+        self.activations += 1
+        self.chip.activate()
+
+    def air_ms(self) -> float:
+        rats = 0.5  # RATS and ATS frames [assumption]
+        frames = sum(apdu_air_ms(a, r, steps_counter=c) for a, r, c in self.log)
+        return self.activations * (ACTIVATION_MS + rats) + frames
+
+
+def measure_424() -> dict[str, Any]:
+    from drivers.ntag424 import Ntag424, provision_sun
+
+    results: dict[str, Any] = {}
+    master = bytes(range(16))
+    for name, tagtamper in (("ntag424", False), ("ntag424tt", True)):
+        counted = CountedChip(tagtamper)
+        counted.activate()
+        Ntag424(counted.transceive).get_version()  # the product check of the reader path
+        provision_sun(
+            Ntag424(counted.transceive),
+            "https://kvitto.example.se/t",
+            master,
+            1,
+            tagtamper=tagtamper,
+            reactivate=counted.activate,
+            accept_test_signature=True,
+        )
+        results[f"{name}_provision_commands"] = len(counted.log)
+        results[f"{name}_provision_activations"] = counted.activations
+        results[f"{name}_provision_air_ms"] = round(counted.air_ms(), 1)
+        if not tagtamper:
+            tap = CountedChip(False)
+            tap.chip = counted.chip
+            tap.activate()
+            uid_only = tap.air_ms()
+            Ntag424(tap.transceive).read_ndef_uri()
+            results["sun_read_extra_commands"] = len(tap.log)
+            results["sun_read_extra_air_ms"] = round(tap.air_ms() - uid_only + 0.5, 1)
+            results["uid_only_tap_air_ms"] = round(ACTIVATION_MS, 1)
+    return results
+
+
 UNITS = {"commands": "commands", "writes": "writes", "activations": "activations"}
 
 
@@ -161,6 +241,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object of the figures")
     args = parser.parse_args()
     results = measure(args.runs)
+    results.update(measure_424())
     if args.json:
         print(json.dumps({"setup": "nfcpy pn532 driver over the PN532 emulator", **results}))
         return

@@ -26,11 +26,17 @@ from drivers.url import ReaderURL
 log = logging.getLogger("drivers")
 FRAMES = 5  # log level below DEBUG: raw frames can carry passwords
 logging.addLevelName(FRAMES, "FRAMES")
+# Frames are always logged at FRAMES, seen only when asked for: a ``spy+`` reader's frames
+# go to a logger enabled at FRAMES whatever the log level (--debug stops at DEBUG).
+_frames = logging.getLogger("drivers.frames")
+_spy_frames = logging.getLogger("drivers.frames.spy")
+_spy_frames.setLevel(FRAMES)
 
 
 class Capability(enum.Enum):
     TRANSCEIVE = "transceive"  # raw Type 2 commands: read, write, lock
     SIGNAL = "signal"  # beep or LED after a committed tap
+    ISO_DEP = "iso-dep"  # ISO 14443-4 APDUs to an activated Type 4 tag (NTAG 424 DNA)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,11 @@ class Target:
     uid: bytes
     atqa: bytes = b"\x00\x44"
     sak: int = 0x00
+    ats: bytes | None = None  # ISO 14443-4 targets: the answer to RATS
+
+    @property
+    def iso_dep(self) -> bool:
+        return self.ats is not None
 
     @property
     def uid_hex(self) -> str:
@@ -63,7 +74,7 @@ class Reader(ABC):
         self._opened = False
         self._closed = False
         self.target: Target | None = None
-        self.spy = False  # set by the spy+ URL wrapper: frames logged at INFO
+        self.spy = False  # set by the spy+ URL wrapper: frames shown (level FRAMES)
 
     # -- lifecycle ----------------------------------------------------------------------
     def open(self) -> Self:
@@ -130,16 +141,26 @@ class Reader(ABC):
     def transceive(self, command: bytes, timeout: float = 0.1) -> bytes:
         self._require(Capability.TRANSCEIVE)
         self._require_open()
-        level = logging.INFO if self.spy else FRAMES
-        log.log(level, "%s >> %s", self.url, command.hex())
+        frames, level = (_spy_frames if self.spy else _frames), FRAMES
+        frames.log(level, "%s >> %s", self.url, command.hex())
         try:
             answer = self._transceive(command, timeout)
         except TagGone as exc:
-            log.log(level, "%s << (no answer)", self.url)
+            frames.log(level, "%s << (no answer)", self.url)
             if exc.uid is None and self.target is not None:
                 exc.uid = self.target.uid
             raise
-        log.log(level, "%s << %s", self.url, answer.hex())
+        frames.log(level, "%s << %s", self.url, answer.hex())
+        return answer
+
+    def transceive_apdu(self, apdu: bytes, timeout: float = 0.5) -> bytes:
+        """One ISO 7816-4 command APDU to an ISO-DEP target; the response APDU with SW."""
+        self._require(Capability.ISO_DEP)
+        self._require_open()
+        level = logging.INFO if self.spy else FRAMES
+        log.log(level, "%s >> apdu %s", self.url, apdu.hex())
+        answer = self._transceive_apdu(apdu, timeout)
+        log.log(level, "%s << apdu %s", self.url, answer.hex())
         return answer
 
     def reselect(self) -> Target:
@@ -170,6 +191,9 @@ class Reader(ABC):
     def _poll_once(self) -> Target | None: ...
 
     def _transceive(self, command: bytes, timeout: float) -> bytes:
+        raise NotImplementedError
+
+    def _transceive_apdu(self, apdu: bytes, timeout: float) -> bytes:
         raise NotImplementedError
 
     def _reselect(self) -> Target | None:

@@ -7,6 +7,7 @@
                                                 time the reader waits for removal, the tag is
                                                 taken off and the next one put on
     mock:NAME?tags=ntag213,ntag215              these tags, one after another, like a roll
+    mock:NAME?tag=ntag424 (or ntag424tt)        an NTAG 424 DNA (TagTamper), factory keys
 
 Readers with the same NAME share one bench (a ``Field`` plus what the reader signalled), so a
 test, a rig or the daemon's control channel can place and remove tags on it. ``fault``
@@ -23,9 +24,12 @@ from collections.abc import Iterator
 from drivers.base import Capability, DetectedReader, Reader, Target
 from drivers.emulated.chip import EmulatedTag, parse_faults
 from drivers.emulated.field import Field
+from drivers.emulated.ntag424 import Ntag424Chip
 from drivers.errors import NoTag, ReaderURLError, TagGone
 from drivers.products import product_by_name
 from drivers.url import ReaderURL
+
+SUN_CHIPS = ("ntag424", "ntag424tt")  # NTAG 424 DNA and 424 DNA TagTamper (ISO-DEP)
 
 
 class MockBench(Field):
@@ -89,7 +93,7 @@ def _tags_from_url(url: ReaderURL) -> Iterator[EmulatedTag] | None:
             endless = True
         else:
             return None
-        products = [product_by_name(n) for n in names]
+        products = [None if n.lower() in SUN_CHIPS else product_by_name(n) for n in names]
         count = int(url.get("count") or 0)
     except ValueError as exc:
         raise ReaderURLError(f"mock reader URL {url}: {exc}", url=str(url)) from None
@@ -99,10 +103,16 @@ def _tags_from_url(url: ReaderURL) -> Iterator[EmulatedTag] | None:
     def generate() -> Iterator[EmulatedTag]:
         n = 0
         while True:
-            for product in products:
+            for name, product in zip(names, products, strict=True):
                 if count and n >= count:
                     return
                 first = n == 0
+                if product is None:
+                    tt = name.lower() == "ntag424tt"
+                    chip = Ntag424Chip(uid, tt) if first and uid else Ntag424Chip(tagtamper=tt)
+                    yield chip  # type: ignore[misc]
+                    n += 1
+                    continue
                 yield EmulatedTag(
                     product,
                     uid=uid if first else None,
@@ -119,7 +129,7 @@ def _tags_from_url(url: ReaderURL) -> Iterator[EmulatedTag] | None:
 class MockReader(Reader):
     """An in-process reader over emulated tags."""
 
-    capabilities = frozenset({Capability.TRANSCEIVE, Capability.SIGNAL})
+    capabilities = frozenset({Capability.TRANSCEIVE, Capability.SIGNAL, Capability.ISO_DEP})
     poll_interval = 0.005
 
     def __init__(self, url: ReaderURL) -> None:
@@ -155,6 +165,8 @@ class MockReader(Reader):
         tag = self.bench.tag
         if tag is None or not tag.activate():
             return None
+        if isinstance(tag, Ntag424Chip):
+            return Target(uid=tag.uid, atqa=b"\x03\x44", sak=0x20, ats=tag.rats())
         return Target(uid=tag.uid)
 
     def _transceive(self, command: bytes, timeout: float) -> bytes:
@@ -163,6 +175,12 @@ class MockReader(Reader):
         if answer is None:
             raise TagGone("no answer from the tag")
         return answer
+
+    def _transceive_apdu(self, apdu: bytes, timeout: float) -> bytes:
+        tag = self.bench.tag
+        if not isinstance(tag, Ntag424Chip):
+            raise TagGone("no ISO-DEP tag in the field")
+        return tag.transceive(apdu)
 
     def _signal(self, ok: bool) -> None:
         self.bench.signals.append(ok)

@@ -43,6 +43,7 @@ from drivers.errors import (
     ReaderURLError,
     TagGone,
 )
+from drivers.isodep import IsoDep
 from drivers.url import ReaderURL
 
 log = logging.getLogger("drivers.nfcpy")
@@ -110,10 +111,13 @@ def _usb_devices() -> list[tuple[int, int, int, int]]:
 class NfcpyReader(Reader):
     """A reader driven by nfcpy's device drivers (raw Type 2 commands over ``exchange``)."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSCEIVE})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.TRANSCEIVE, Capability.ISO_DEP}
+    )
 
     def __init__(self, url: ReaderURL) -> None:
         super().__init__(url)
+        self._isodep: IsoDep | None = None
         self._clf: Any = None
         self._transport: Any = None
         self._port_lock: int | None = None  # our own descriptor holding the tty's flock
@@ -268,11 +272,27 @@ class NfcpyReader(Reader):
             found = self._clf.sense(nfc.clf.RemoteTarget("106A"), iterations=1, interval=0)
         if found is None or not getattr(found, "sdd_res", None):
             return None  # empty field, or a Type 1 tag (no UID by anticollision)
+        sak = found.sel_res[0]
+        ats = None
+        self._isodep = None
+        if sak & 0x20:  # ISO 14443-4 compliant (NTAG 424 DNA): RATS, then APDUs
+            link = IsoDep(lambda frame: self._transceive(frame, 0.1))
+            try:
+                ats = link.activate()
+            except TagGone:
+                return None  # left between anticollision and RATS
+            self._isodep = link
         return Target(
             uid=bytes(found.sdd_res),
             atqa=bytes(reversed(found.sens_res)),  # nfcpy keeps SENS_RES in air order
-            sak=found.sel_res[0],
+            sak=sak,
+            ats=ats,
         )
+
+    def _transceive_apdu(self, apdu: bytes, timeout: float) -> bytes:
+        if self._isodep is None:
+            raise TagGone("no ISO-DEP tag activated")
+        return self._isodep.apdu(apdu)
 
     def _transceive(self, command: bytes, timeout: float) -> bytes:
         import nfc.clf

@@ -77,13 +77,26 @@ _READER_LOST = {
 }
 
 
+def iso14443_4_historical(atr: bytes) -> bytes | None:
+    """The ATS historical bytes from a PC/SC Part 3 contactless ATR of an ISO 14443-4 card
+    (3B 8n 80 01 <historical> TCK); None for a storage card (historical 80 4F ...) or other.
+    PC/SC does not pass the whole ATS, so ``Target.ats`` holds these bytes on pcsc: readers."""
+    if len(atr) < 5 or atr[0] != 0x3B or atr[2:4] != b"\x80\x01":
+        return None
+    historical = atr[4 : 4 + (atr[1] & 0x0F)]
+    if historical[:2] == b"\x80\x4f":
+        return None
+    return historical
+
+
 def is_acr122(reader_name: str) -> bool:
     return "ACR122" in reader_name.upper()
 
 
 def capabilities_for(reader_name: str) -> frozenset[Capability]:
-    """SIGNAL only where we know the LED/buzzer APDU: the ACR122U."""
-    caps = {Capability.TRANSCEIVE}
+    """SIGNAL only where we know the LED/buzzer APDU: the ACR122U. ISO-DEP everywhere: a
+    PC/SC reader passes ISO 7816-4 APDUs to an ISO 14443-4 card as they are."""
+    caps = {Capability.TRANSCEIVE, Capability.ISO_DEP}
     if is_acr122(reader_name):
         caps.add(Capability.SIGNAL)
     return frozenset(caps)
@@ -335,7 +348,19 @@ class PcscReader(Reader):
         if len(response) < 6 or response[-2:] != b"\x90\x00":
             self._disconnect(quiet=True)
             return None
+        historical = iso14443_4_historical(self._atr())
+        if historical is not None:
+            return Target(uid=response[:-2], atqa=b"\x03\x44", sak=0x20, ats=historical)
         return Target(uid=response[:-2])
+
+    def _atr(self) -> bytes:
+        rc, _name, _state, _proto, atr = self._scard(scard.SCardStatus, self._card)
+        return bytes(atr) if rc == scard.SCARD_S_SUCCESS else b""
+
+    def _transceive_apdu(self, apdu: bytes, timeout: float) -> bytes:
+        if self._card is None:
+            raise TagGone("no tag connected", uid=self.target.uid if self.target else None)
+        return self._transmit(apdu)
 
     def _transmit(self, apdu: bytes) -> bytes:
         rc, response = self._scard(scard.SCardTransmit, self._card, self._protocol, list(apdu))

@@ -11,7 +11,7 @@ import enum
 from functools import cache
 
 from ecdsa import BadSignatureError, SigningKey, VerifyingKey
-from ecdsa.curves import SECP128r1
+from ecdsa.curves import NIST224p, SECP128r1
 from ecdsa.util import sigdecode_string, sigencode_string
 
 # A fixed private key for emulated tags. It is public on purpose: a tag signed with it is
@@ -62,6 +62,39 @@ def verify_signature(uid: bytes, signature: bytes, nxp_public_key_hex: str) -> V
 def sign_with_test_key(uid: bytes) -> bytes:
     """A 32-byte r||s originality signature for an emulated tag."""
     signature: bytes = _test_signing_key().sign_digest_deterministic(
+        uid, sigencode=sigencode_string, allow_truncate=True
+    )
+    return signature
+
+
+# NTAG 424 DNA (and TT): 56-byte r||s, ECDSA on secp224r1 over the raw 7-byte UID (no hash).
+# NXP's public key as AN12196 publishes it (section 6.2 [7.2], "Originality Signature
+# Verification").
+NTAG424_KEY = (
+    "048A9B380AF2EE1B98DC417FECC263F8449C7625CECE82D9B916C992DA209D68422B81EC20B65A66B5102A6159"
+    "6AF3379200599316A00A1410"
+)
+
+
+@cache
+def _test_signing_key_424() -> SigningKey:
+    return SigningKey.from_secret_exponent(EMULATOR_TEST_SECRET, curve=NIST224p)
+
+
+def verify_signature_424(uid: bytes, signature: bytes) -> Verdict:
+    if len(signature) != 56 or not any(signature):
+        return Verdict.MISSING
+    nxp = VerifyingKey.from_string(bytes.fromhex(NTAG424_KEY), curve=NIST224p)
+    if _verifies(nxp, uid, signature):
+        return Verdict.NXP
+    if _verifies(_test_signing_key_424().get_verifying_key(), uid, signature):
+        return Verdict.TEST_KEY
+    return Verdict.INVALID
+
+
+def sign_with_test_key_424(uid: bytes) -> bytes:
+    """A 56-byte r||s originality signature for an emulated NTAG 424 DNA."""
+    signature: bytes = _test_signing_key_424().sign_digest_deterministic(
         uid, sigencode=sigencode_string, allow_truncate=True
     )
     return signature

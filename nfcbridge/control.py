@@ -42,6 +42,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import socket
 import stat
 import struct
@@ -87,6 +88,18 @@ def parse_at(value: Any) -> datetime | None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ControlError(f"bad tap request: 'at' needs a time zone ({example})")
     return moment.astimezone(UTC)
+
+
+RUN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def parse_run(value: Any) -> str | None:
+    """The ``run`` of a tap request (the replay's id); ``ControlError`` if malformed."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not RUN_ID.match(value):
+        raise ControlError("bad tap request: 'run' must be 1-64 letters, digits, _ . : -")
+    return value
 
 
 def peer_uid(conn: socket.socket) -> int:
@@ -269,6 +282,7 @@ class ControlServer:
         if not 0 <= hold <= MAX_HOLD:
             raise ControlError(f"hold must be between 0 and {MAX_HOLD:g} s")
         at = parse_at(request.get("at"))
+        run = parse_run(request.get("run"))
         worker = self.daemon.worker(name)
         lock = self._lock(name)
         if not lock.acquire(timeout=MAX_HOLD + 10):
@@ -284,7 +298,7 @@ class ControlServer:
                 seen.set()
 
         worker.presentation_listeners.append(listener)
-        worker.stamp_next(uid_hex, at)
+        worker.stamp_next(uid_hex, at, run)
         try:
             field.place(tag)
             seen.wait(float(request.get("wait", 10.0)))

@@ -11,6 +11,10 @@ re-delivery after a crash carries exactly the same body and the same ``event_id`
      "registry": {"state": "active", "customer": "psn:k1:3f9c...", "provider": "P-0042"},
      "origin": "reader", "anomalies": []}
 
+``tag.sun`` (``{"url": ...}``) is present on taps of SUN tags (NTAG 424 DNA): the daemon
+reads the NDEF file (a few APDUs) and forwards the URL with its SUN message; the keys stay
+with the verifier (``nfcbridge sun verify``, docs/ntag424.md).
+
 A manual registration (a visit start or end registered without a receipt: a technical
 fault, a visit started or ended outside the home) is the same event with ``origin:
 "manual"``, ``tag: null`` (no tag was read), ``clock_synced: false`` (the time was typed in)
@@ -26,7 +30,8 @@ is never slowed by a tag read (see ``nfcbridge.pipeline``); a reader with
 ``check_signature`` reads the originality signature on each tap (``nfcbridge.tap_checks``:
 ``signature`` is the verdict, ``genuine`` its judgement). ``registry`` is null when no
 registry is configured or it could not be asked (then ``anomalies`` says
-``registry_unavailable``).
+``registry_unavailable``). A simulated tap replayed by ``rig run`` also carries ``"run"``,
+the replay's id, so that a receiver holding several replays can tell them apart.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ SPOILED_TAG = "spoiled_tag"  # failed provisioning: it must never be in use
 NOT_ATTACHED = "not_attached"  # known and usable, but not attached to a customer
 NOT_GENUINE = "not_genuine"  # originality signature failed (when the reader checked it)
 REGISTRY_UNAVAILABLE = "registry_unavailable"  # enrichment failed; the tap is still kept
+SUN_MISSING = "sun_missing"  # the registry knows a SUN tag, the tap carried no SUN message
 
 
 @dataclass(frozen=True)
@@ -58,15 +64,20 @@ class TagFacts:
     product: str | None = None
     genuine: bool | None = None
     signature: str | None = None  # the originality verdict when read at tap time
+    sun: dict[str, Any] | None = None  # SUN tags only: {"url": <the NDEF URL as read>}
 
     def to_dict(self) -> dict[str, Any]:
-        # every key always present (null when not read at tap time): a stable shape
-        return {
+        # every key always present (null when not read at tap time): a stable shape;
+        # ``sun`` only on taps of SUN tags (NTAG 424 DNA), where the daemon read the message
+        out: dict[str, Any] = {
             "uid": self.uid,
             "product": self.product,
             "genuine": self.genuine,
             "signature": self.signature,
         }
+        if self.sun is not None:
+            out["sun"] = self.sun
+        return out
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,7 @@ class TapEvent:
     seq: int = 0  # assigned by the outbox inside the commit transaction
     registry: RegistryFacts | None = None
     anomalies: tuple[str, ...] = field(default=())
+    run: str | None = None  # the replay a simulated tap came from (``rig run``); else None
     manual: ManualFacts | None = None
 
     def with_seq(self, seq: int) -> TapEvent:
@@ -128,6 +140,8 @@ class TapEvent:
             "origin": self.origin,
             "anomalies": list(self.anomalies),
         }
+        if self.run is not None:  # only simulated taps of a replay carry it
+            data["run"] = self.run
         if self.manual is not None:  # only then: a tap's bytes stay as they always were
             data["manual"] = asdict(self.manual)
         return data

@@ -53,6 +53,7 @@ MANUAL_READER = "manual"  # manual registrations have their own sequence, like a
 class Enrichment:
     registry: RegistryFacts | None
     anomalies: tuple[str, ...]
+    sun_tag: bool = False  # the registry knows this UID as a SUN tag (NTAG 424 DNA)
 
 
 def classify(context: Any | None) -> Enrichment:
@@ -72,7 +73,8 @@ def classify(context: Any | None) -> Enrichment:
         anomalies.append(ev.SPOILED_TAG)
     elif state != "active" or not customer:
         anomalies.append(ev.NOT_ATTACHED)
-    return Enrichment(facts, tuple(anomalies))
+    sun_tag = getattr(context, "sun_key_version", None) is not None
+    return Enrichment(facts, tuple(anomalies), sun_tag=sun_tag)
 
 
 class Enricher:
@@ -185,8 +187,10 @@ class TapPipeline:
         occurred_at: datetime | None = None,
         product: str | None = None,
         genuine: bool | None = None,
+        run: str | None = None,
         signature: str | None = None,
         seen_at: datetime | None = None,
+        sun: dict[str, Any] | None = None,
     ) -> TapEvent:
         """Build, enrich and durably commit one tap; returns it as stored (with its seq).
 
@@ -206,16 +210,21 @@ class TapPipeline:
             found = self.enricher(uid)
             registry = found.registry
             anomalies.extend(found.anomalies)
+            if found.sun_tag and sun is None:
+                anomalies.append(ev.SUN_MISSING)  # a clone of a SUN tag's UID
         event = TapEvent(
             event_id=event_id,
             station=self.station,
             reader=reader,
             occurred_at=moment,
-            tag=TagFacts(uid=uid.upper(), product=product, genuine=genuine, signature=signature),
+            tag=TagFacts(
+                uid=uid.upper(), product=product, genuine=genuine, signature=signature, sun=sun
+            ),
             origin=origin,
             clock_synced=synced,
             registry=registry,
             anomalies=tuple(anomalies),
+            run=run,
         )
         return self._commit(event)
 

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from drivers import table
-from drivers.base import Reader, Target
+from drivers.base import Capability, Reader, Target
 from drivers.errors import NfcError, ReaderError, TagError
 from nfcbridge.config import ReaderSettings
 from nfcbridge.events import Origin, TapEvent, now_utc
@@ -74,6 +74,22 @@ class Presentation:
     error: str | None = None
 
 
+def read_sun(reader: Reader, target: Target) -> dict[str, Any] | None:
+    """The SUN message of an ISO-DEP tag (NTAG 424 DNA): its NDEF URL, read in a few APDUs.
+
+    None for other tags, or when the read fails (the tap is still committed; a tag the
+    registry knows as SUN-capable then gets the ``sun_missing`` anomaly)."""
+    if not target.iso_dep or Capability.ISO_DEP not in reader.capabilities:
+        return None
+    from drivers.ntag424 import Ntag424
+
+    try:
+        return {"url": Ntag424(reader.transceive_apdu).read_ndef_uri()}
+    except NfcError as exc:
+        log.warning("tap of %s: SUN message not read: %s", target.uid_hex, exc)
+        return None
+
+
 class ReaderWorker(threading.Thread):
     def __init__(
         self,
@@ -101,7 +117,8 @@ class ReaderWorker(threading.Thread):
         self.reader: Reader | None = None
         # told after each presentation (committed, merged, or not stored and why)
         self.presentation_listeners: list[Callable[[Presentation], None]] = []
-        self._stamp: tuple[str, datetime] | None = None  # (uid, moment) for the next tap
+        # (uid, moment, replay run) for the next tap of a simulated reader
+        self._stamp: tuple[str, datetime | None, str | None] | None = None
         self._stamp_lock = threading.Lock()
 
     def stop(self, *, drain: bool = False) -> None:
@@ -111,20 +128,26 @@ class ReaderWorker(threading.Thread):
     def healthy(self) -> bool:
         return self.is_alive()
 
-    def stamp_next(self, uid: str, moment: datetime | None) -> None:
-        """The next tap of *uid* on this reader occurred at *moment* (None: forget it).
+    def stamp_next(self, uid: str, moment: datetime | None, run: str | None = None) -> None:
+        """The next tap of *uid* on this reader occurred at *moment* (None: the station
+        clock) in replay *run*; both None: forget it.
 
         Ignored unless this reader's taps are simulated: a real reader's occurred_at always
         comes from the station clock."""
+        wanted = (moment or run) and self.origin == "simulated"
         with self._stamp_lock:
-            self._stamp = (uid.upper(), moment) if moment and self.origin == "simulated" else None
+            self._stamp = (uid.upper(), moment, run) if wanted else None
 
     def _take_stamp(self, uid: str) -> datetime | None:
+        return self._take_stamp_and_run(uid)[0]
+
+    def _take_stamp_and_run(self, uid: str) -> tuple[datetime | None, str | None]:
+        """The stamp for this tap of *uid*, once: (moment, run), or (None, None)."""
         with self._stamp_lock:
             stamp, self._stamp = self._stamp, None
         if stamp is None or stamp[0] != uid.upper() or self.origin != "simulated":
-            return None
-        return stamp[1]
+            return None, None
+        return stamp[1], stamp[2]
 
     # -- supervision ----------------------------------------------------------------------
     def run(self) -> None:
@@ -215,9 +238,10 @@ class ReaderWorker(threading.Thread):
         started = time.monotonic()
         seen_at = now_utc()
         uid = target.uid_hex
-        moment = self._take_stamp(uid)
+        moment, run = self._take_stamp_and_run(uid)
         checked = NOT_READ
-        if self.settings.check_signature:
+        sun = read_sun(reader, target)  # SUN tags (ISO-DEP): the message proves the chip
+        if self.settings.check_signature and not target.iso_dep:
             checked = check_signature(reader, target, self.origin)
         try:
             event = self.pipeline.tap(
@@ -229,6 +253,8 @@ class ReaderWorker(threading.Thread):
                 product=checked.product,
                 genuine=checked.genuine,
                 signature=checked.signature,
+                run=run,
+                sun=sun,
             )
         except OutboxError as exc:
             self.health.errors += 1

@@ -24,10 +24,11 @@ Choices, and why:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from drivers.base import Reader, Target
-from drivers.errors import NdefTooLarge, NoTag, TagError
+from drivers.errors import NdefTooLarge, NoTag, TagError, TagGone
 from drivers.lockbits import LockLevel
 from provisioning.batch_checks import Refused, TracedTag, check_tag, known_refusal
 from provisioning.batch_results import TagResult, Tally
@@ -40,6 +41,7 @@ from provisioning.batch_token import (
     uri_message,
 )
 from provisioning.errors import ProvisioningError
+from provisioning.intake import check_batch_name
 from provisioning.records import BatchRecord
 from provisioning.registry import Registry
 
@@ -71,14 +73,23 @@ class BatchRunner:
         self.dry_run = dry_run
         self.tally = Tally()
         self.batch: BatchRecord | None = None
+        self.on_wait: Callable[[str], None] = lambda _what: None  # "put a tag on ..." notices
+        self.tag_left = False  # the run ended because a tag stayed on the reader
+        self._created = False  # the batch row exists (opened by our first record)
 
     def open(self) -> BatchRecord | None:
-        """Open or resume the batch (idempotent); a dry run only looks it up."""
-        if self.dry_run:
-            self.batch = self.registry.batch(self.name)
-        else:
-            self.batch = self.registry.open_batch(self.name, operator=self.operator)
+        """Look up the batch to resume (None: a new one). A new batch is created only when
+        its first tag is recorded, so a run that records nothing (every tag refused, or no
+        tag at all) leaves no empty batch behind."""
+        check_batch_name(self.name)
+        found = self.registry.batch(self.name)
+        self.batch = None if found is None else replace(found, resumed=True)
         return self.batch
+
+    def _ensure_batch(self) -> None:
+        if not self._created:
+            self.registry.open_batch(self.name, operator=self.operator)
+            self._created = True
 
     def remaining(self) -> int | None:
         if self.count is None:
@@ -104,10 +115,13 @@ class BatchRunner:
                 raise error
             if self.stop.requested or self.remaining() == 0:
                 return
-            self._wait_for_removal()
+            if not self._wait_for_removal():
+                return
 
     def _wait_for_tag(self) -> Target | None:
+        """The next tag, or None after ``tag_timeout`` seconds without one (or a stop)."""
         deadline = time.monotonic() + self.settings.tag_timeout
+        told = False
         while not self.stop.requested:
             left = deadline - time.monotonic()
             try:
@@ -115,11 +129,26 @@ class BatchRunner:
             except NoTag:
                 if left <= 0:
                     return None
+                if not told:
+                    self.on_wait(f"put the next tag on the reader ({self._seconds()})")
+                    told = True
         return None
 
-    def _wait_for_removal(self) -> None:
+    def _wait_for_removal(self) -> bool:
+        """Until the tag is taken off; False (and ``tag_left``) after ``tag_timeout``."""
+        deadline = time.monotonic() + self.settings.tag_timeout
+        told = False
         while not self.stop.requested and not self.reader.wait_for_removal(0.25):
-            pass
+            if time.monotonic() >= deadline:
+                self.tag_left = True
+                return False
+            if not told:
+                self.on_wait(f"take the tag off the reader ({self._seconds()})")
+                told = True
+        return True
+
+    def _seconds(self) -> str:
+        return f"waiting up to {self.settings.tag_timeout:g} s"
 
     # -- one tag ----------------------------------------------------------------------------
     def _one(self, target: Target) -> tuple[TagResult, BaseException | None]:
@@ -156,6 +185,7 @@ class BatchRunner:
             details = {"verdict": verdict.value, "retried": retrying}
             self.stop.recording = True
             assert tag.product is not None
+            self._ensure_batch()
             self.registry.record_provisioned(
                 uid,
                 tag.product.name,
@@ -187,29 +217,36 @@ class BatchRunner:
     ) -> TagResult:
         """Record what a failure left: spoiled after anything irreversible, an attempt after
         any write, nothing for an untouched tag."""
-        what = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else str(exc)
-        what = what or type(exc).__name__
+        if isinstance(exc, KeyboardInterrupt):
+            what = "interrupted (Ctrl-C)"
+        elif isinstance(exc, TagGone):
+            what = "the tag left the reader mid-way (taken off too early?)"
+        else:
+            what = str(exc) or type(exc).__name__
         writes = tag.write_names()
         details = {
             "product": tag.product.name if tag.product else None,
             "irreversible": tag.irreversible_attempted,
             "writes_sent": writes,
             "steps": list(steps),
+            "error": what,
         }
         self.stop.recording = True
         try:
             if tag.irreversible_attempted:
+                self._ensure_batch()
                 self.registry.record_spoiled(tag.uid, self.name, self.operator, what, details)
-                outcome, why = "spoiled", f"{what}; sent: {', '.join(writes)}"
+                outcome, why = "spoiled", f"its permanent lock had begun when {_lower(what)}"
             else:
                 if writes:
+                    self._ensure_batch()
                     self.registry.record_attempt(tag.uid, self.name, self.operator, details)
-                outcome, why = "retry", f"{what}; nothing irreversible, present it again"
+                outcome, why = "retry", f"{what}; nothing irreversible was written"
         except ProvisioningError as record_error:
             if isinstance(exc, ProvisioningError):
                 raise exc from record_error
             raise
-        return self._result(tag.uid_hex, outcome, why, started, tag, steps)
+        return self._result(tag.uid_hex, outcome, why, started, tag, steps, writes)
 
     def _result(
         self,
@@ -219,6 +256,7 @@ class BatchRunner:
         started: float,
         tag: TracedTag | str | None = None,
         steps: list[str] | None = None,
+        writes: list[str] | None = None,
     ) -> TagResult:
         self.stop.recording = True  # from here the outcome stands: shield it until yielded
         product = tag.product.name if isinstance(tag, TracedTag) and tag.product else tag
@@ -231,7 +269,12 @@ class BatchRunner:
             verdict=verdict.value if verdict else None,
             steps=tuple(steps or ()),
             elapsed=time.perf_counter() - started,
+            writes=tuple(writes or ()),
         )
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def run_batch(

@@ -32,12 +32,28 @@ class TagResult:
     verdict: str | None = None  # originality: nxp, test-key, invalid, missing
     steps: tuple[str, ...] = ()  # what was done to the tag, in order
     elapsed: float = 0.0  # seconds from selection to the recorded outcome
+    writes: tuple[str, ...] = ()  # the page writes sent, named (spoiled tags: for the record)
+
+    @property
+    def advice(self) -> str:
+        """What the operator does with the tag in hand, before the reason."""
+        if self.outcome == "spoiled":
+            return "put this tag aside, it can never be used"
+        if self.outcome == "retry":
+            return "present it again"
+        if self.outcome == "refused":
+            if self.reason.startswith("already provisioned"):
+                return "put it back with the provisioned tags, not on the roll"
+            return "put this tag aside, nothing was written"
+        return ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "uid": self.uid,
             "outcome": self.outcome,
             "reason": self.reason,
+            "advice": self.advice,
+            "writes_sent": list(self.writes),
             "product": self.product,
             "verdict": self.verdict,
             "steps": list(self.steps),

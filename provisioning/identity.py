@@ -125,7 +125,7 @@ def load_key(path: Path, *, create: bool) -> bytes:
     likely a mistake (a different key would silently give every customer a new pseudonym).
     """
     if create and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

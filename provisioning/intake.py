@@ -26,6 +26,14 @@ from provisioning.schema import batches, tags
 from provisioning.store import Store
 
 
+def check_batch_name(name: str) -> str:
+    """The batch name, stripped; ``UnknownEntity`` unless it has 1-120 characters."""
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise UnknownEntity("a batch name must be 1-120 characters")
+    return name
+
+
 def batch_record(row: Row[Any], resumed: bool = False) -> BatchRecord:
     return BatchRecord(
         name=row.name,
@@ -46,9 +54,7 @@ class IntakeMixin:
     # -- batches ----------------------------------------------------------------------------
     def open_batch(self, name: str, *, operator: str) -> BatchRecord:
         """The batch *name*, created if new; idempotent so a batch can be resumed."""
-        name = name.strip()
-        if not name or len(name) > 120:
-            raise UnknownEntity("a batch name must be 1-120 characters")
+        name = check_batch_name(name)
         try:
             with self.store.write() as conn:
                 row = conn.execute(select(batches).where(batches.c.name == name)).first()

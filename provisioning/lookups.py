@@ -15,7 +15,7 @@ from provisioning.errors import UnknownEntity
 from provisioning.identity import is_customer_ref
 from provisioning.quota import QuotaPolicy
 from provisioning.records import CustomerRecord, ProviderStatus, TagRecord, TapContext, uid_hex
-from provisioning.schema import customers, providers, tags
+from provisioning.schema import customers, providers, sun_tags, tags
 from provisioning.store import Store
 
 
@@ -200,8 +200,13 @@ class LookupMixin:
                     customers.c.ended_on,
                     customers.c.lock_installed_on,
                     customers.c.lock_removed_on,
+                    sun_tags.c.key_version,
                 )
-                .select_from(tags.outerjoin(customers, customers.c.ref == tags.c.customer_ref))
+                .select_from(
+                    tags.outerjoin(customers, customers.c.ref == tags.c.customer_ref).outerjoin(
+                        sun_tags, sun_tags.c.uid == tags.c.uid
+                    )
+                )
                 .where(tags.c.uid == key)
             ).first()
         if row is None:
@@ -211,6 +216,7 @@ class LookupMixin:
             customer=row.customer_ref,
             provider=row.provider_id,
             customer_status=None if row.ref is None else customer_status(row),
+            sun_key_version=row.key_version,
         )
 
     def history(self, uid: bytes | str) -> list[audit.AuditEntry]:
@@ -236,6 +242,12 @@ class LookupMixin:
     def resolve_customer(self, ref: str) -> str:
         """A full customer reference from itself or a unique prefix (at least 8 hex digits)."""
         ref = ref.strip()
+        digits = ref.rsplit(":", 1)[-1]
+        if ref.startswith("psn:") and ref.count(":") == 2 and len(digits) < 8:
+            raise UnknownEntity(
+                f"customer reference {ref} is too short: give at least 8 hex digits of the "
+                "pseudonym (as `customer list` shows it), or find the customer by personnummer"
+            )
         with self.store.read() as conn:
             if conn.execute(select(customers.c.ref).where(customers.c.ref == ref)).first():
                 return ref

@@ -62,6 +62,7 @@ class TapContext(_Record):
     customer: str | None
     provider: str | None
     customer_status: str | None = None  # "active", "lock" or "ended" when on a customer
+    sun_key_version: int | None = None  # a SUN tag (NTAG 424 DNA): its key version
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,14 @@ from provisioning.quota import QuotaPolicy, check_pickup
 from provisioning.records import PickupResult, ProviderStatus, uid_hex
 from provisioning.schema import FINAL_STATES, customers, providers, tags
 from provisioning.store import Store, open_store
+from provisioning.sun_tags import SunTagMixin
 
 _PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMixin, ManualMixin):
+class Registry(
+    IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMixin, ManualMixin, SunTagMixin
+):
     def __init__(
         self,
         store: Store,
@@ -248,8 +251,9 @@ class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMi
             raise TransitionRefused("a pickup takes at least one tag")
         with self.store.write() as conn:
             prow = self._lock_providers(conn, [provider_id])[provider_id]
-            before = provider_status(conn, prow, self.policy).allowance
-            check_pickup(provider_id, before, count)
+            status = provider_status(conn, prow, self.policy)
+            before = status.allowance
+            check_pickup(status, count)
             query = (
                 select(tags.c.uid)
                 .where(tags.c.state == "in_stock")
@@ -276,12 +280,13 @@ class Registry(IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMi
             raise TransitionRefused("the same tag was given twice")
         with self.store.write() as conn:
             prow = self._lock_providers(conn, [provider_id])[provider_id]
-            before = provider_status(conn, prow, self.policy).allowance
+            status = provider_status(conn, prow, self.policy)
+            before = status.allowance
             for key in sorted(keys):
                 row = self._locked_tag(conn, key)
                 if row.state != "in_stock":
                     raise TransitionRefused(f"tag {key} is {_where(row)}, not in stock")
-            check_pickup(provider_id, before, len(keys))
+            check_pickup(status, len(keys))
             self._issue(conn, provider_id, keys, operator, _price(prow))
             done = fulfil_orders(conn, provider_id, len(keys), operator)
         return PickupResult(provider_id, keys, before, before - len(keys), done)

@@ -128,6 +128,21 @@ tags = Table(
     ),
 )
 
+
+# issue 14: SUN tags (NTAG 424 DNA): what provisioning set, so a tap can be checked against
+# it. No key is stored: per-tag keys are derived from the master key (a credential) with
+# the key version, and the SDM settings are the ChangeFileSettings data written.
+sun_tags = Table(
+    "sun_tags",
+    metadata,
+    Column("uid", String(32), ForeignKey("tags.uid"), primary_key=True),
+    Column("product", String(32), nullable=False),
+    Column("key_version", Integer, nullable=False),
+    Column("sdm_settings", String(128), nullable=False),  # hex of ChangeFileSettings data
+    Column("template_url", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 audit = Table(
     "audit",
     metadata,

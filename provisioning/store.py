@@ -12,6 +12,7 @@ Transactions that write are serialised where it matters:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 
 from provisioning.errors import SchemaTooNew, StoreUnreachable
 from provisioning.private_file import create_owner_only
+
+log = logging.getLogger(__name__)
+# Alembic logs its plugin set-up and migration context at INFO on every start; what matters
+# (a migration that ran) is logged once below, by us.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
@@ -136,7 +142,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
         if database and database != ":memory:" and not database.startswith("file:"):
             folder = Path(database).expanduser().parent
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # like the daemon
                 # customer pseudonyms and the audit trail: owner-only, set only when the
                 # file is created (never a second descriptor on a live database)
                 create_owner_only(Path(database).expanduser())
@@ -227,6 +233,7 @@ def migrate_store(store: Store) -> None:
             head = _check(current, store.url)
             if current != head:
                 command.upgrade(_alembic_config(conn), "head")
+                log.info("registry %s schema migrated %s -> %s", safe_url(store.url), current, head)
     except DBAPIError as exc:
         raise StoreUnreachable(
             f"registry {safe_url(store.url)} unreachable: {_reason(exc, store.url)}"

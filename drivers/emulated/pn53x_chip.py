@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from drivers.emulated.ntag424 import Ntag424Chip
+
 if TYPE_CHECKING:
     from drivers.emulated.chip import EmulatedTag
     from drivers.emulated.field import Field
@@ -162,6 +164,7 @@ class Pn53xChip:
             CIU_FIFO_LEVEL: 0x00,
         }
         self.target: EmulatedTag | None = None  # the tag InListPassiveTarget selected
+        self.auto_rats = True  # SetParameters fAutomaticRATS, on after power-up
         self.unknown: list[bytes] = []  # payloads answered with the syntax error frame
         self._last_reply = ACK_FRAME
         self._handlers: dict[int, Callable[[bytes], bytes | None]] = {
@@ -173,7 +176,7 @@ class Pn53xChip:
             0x0C: lambda data: bytes([0xFF, 0x07, 0x00]),  # ReadGPIO: P3, P7, I0I1
             0x0E: lambda data: b"",  # WriteGPIO
             0x10: lambda data: b"",  # SetSerialBaudRate: a pty has no baud rate
-            0x12: lambda data: b"",  # SetParameters
+            0x12: self._set_parameters,
             0x14: lambda data: b"",  # SAMConfiguration
             0x16: lambda data: b"\x00",  # PowerDown: status ok (we wake on any frame)
             0x32: self._rf_configuration,
@@ -230,6 +233,12 @@ class Pn53xChip:
         if test in (0x01, 0x02):  # ROM / RAM test: ok
             return b"\x00"
         return None
+
+    def _set_parameters(self, data: bytes) -> bytes:
+        """Only fAutomaticRATS (bit 4) changes what the emulator does: nfcpy clears it and
+        runs ISO-DEP itself, libnfc leaves it on and gets the ATS from InListPassiveTarget."""
+        self.auto_rats = bool(data[:1] and data[0] & 0x10)
+        return b""
 
     def _get_firmware_version(self, data: bytes) -> bytes:
         if self.personality == "pn533":
@@ -294,7 +303,10 @@ class Pn53xChip:
         self.registers[CIU_FIFO_LEVEL] = 0
         atqa = bytes(getattr(tag, "atqa", b"\x00\x44"))
         sak = int(getattr(tag, "sak", 0x00))
-        return bytes([0x01, 0x01]) + atqa + bytes([sak, len(uid)]) + uid
+        reply = bytes([0x01, 0x01]) + atqa + bytes([sak, len(uid)]) + uid
+        if isinstance(tag, Ntag424Chip) and self.auto_rats:
+            reply += tag.frame(b"\xe0\x80") or b""  # the firmware sends RATS itself (libnfc)
+        return reply
 
     def _tag_for_rf(self) -> EmulatedTag | None:
         tag = self.field.tag
@@ -312,10 +324,15 @@ class Pn53xChip:
             if len(data) < 3 or crc_a(data[:-2]) != data[-2:]:
                 return bytes([STATUS_TIMEOUT])  # the tag ignores a frame with a bad CRC
             data = data[:-2]
-        answer = tag.transceive(bytes(data)) if tag is not None else None
+        if isinstance(tag, Ntag424Chip):
+            answer = tag.frame(bytes(data))  # ISO 14443-4: the host runs the block protocol
+        else:
+            answer = tag.transceive(bytes(data)) if tag is not None else None
         if answer is None:
             return bytes([STATUS_TIMEOUT])
-        if len(answer) == 1:  # 4-bit ACK/NAK: no CRC, reported as one byte
+        if len(answer) == 1 and not isinstance(
+            tag, Ntag424Chip
+        ):  # 4-bit ACK/NAK: no CRC, reported as one byte
             return bytes([STATUS_OK]) + answer
         if not self.registers[CIU_RX_MODE] & CRC_EN:
             answer = answer + crc_a(answer)

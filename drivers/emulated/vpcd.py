@@ -29,6 +29,8 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Self
 
+from drivers.emulated.ntag424 import Ntag424Chip
+
 if TYPE_CHECKING:
     from drivers.emulated.chip import EmulatedTag
     from drivers.emulated.field import Field
@@ -322,10 +324,11 @@ class VirtualCard:
                     sock.sendall(struct.pack(">H", len(reply)) + reply)
 
     def _handle(self, message: bytes, tag: EmulatedTag) -> bytes | None:
+        iso_dep = isinstance(tag, Ntag424Chip)
         if len(message) == 1:
             code = message[0]
             if code == CTRL_ATR:
-                return ATR_ULTRALIGHT
+                return atr_for_ats(tag.rats()) if isinstance(tag, Ntag424Chip) else ATR_ULTRALIGHT
             if code in (CTRL_ON, CTRL_RESET):
                 # The reader re-activates the tag. Like the mock reader's re-select this
                 # does not restart the chip's fault counting (only placing the tag does),
@@ -334,4 +337,36 @@ class VirtualCard:
             elif code != CTRL_OFF:
                 self.errors.append(f"unknown vpcd control code {code}")
             return None
+        if iso_dep:
+            return iso_dep_answer(tag, message)  # type: ignore[arg-type]
         return self.apdus.answer(message)
+
+
+def atr_for_ats(ats: bytes) -> bytes:
+    """PC/SC Part 3 ATR of an ISO 14443-4 card: 3B 8n 80 01 <ATS historical bytes> TCK."""
+    historical = ats_historical(ats)
+    body = bytes([0x80 | len(historical), 0x80, 0x01]) + historical
+    tck = 0
+    for byte in body:
+        tck ^= byte
+    return b"\x3b" + body + bytes([tck])
+
+
+def ats_historical(ats: bytes) -> bytes:
+    """The historical bytes of an ATS (after TL, T0 and the interface bytes T0 announces)."""
+    t0 = ats[1] if len(ats) > 1 else 0
+    start = 2 + sum(1 for bit in (0x10, 0x20, 0x40) if t0 & bit)
+    return ats[start : ats[0]]
+
+
+def iso_dep_answer(chip: Ntag424Chip, apdu: bytes) -> bytes:
+    """A PC/SC reader with an ISO-DEP card: GET DATA is the reader's, the rest the card's."""
+    if len(apdu) >= 4 and apdu[0] == 0xFF and apdu[1] == 0xCA:
+        if apdu[2] == 0x00:
+            return chip.uid + SW_OK
+        if apdu[2] == 0x01:
+            return ats_historical(chip.rats()) + SW_OK
+        return SW_FUNCTION_NOT_SUPPORTED
+    if apdu[:1] == b"\xff":
+        return SW_INS_NOT_SUPPORTED
+    return chip.transceive(apdu)

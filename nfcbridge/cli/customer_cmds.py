@@ -9,7 +9,8 @@ from __future__ import annotations
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
-from nfcbridge.cli.registry_access import open_registry, pseudonymizer
+from nfcbridge.cli.params import ASK, personnummer_option, read_personnummer
+from nfcbridge.cli.registry_access import named_customer, open_registry, pseudonymizer
 from nfcbridge.cli.tables import print_rows
 
 
@@ -18,12 +19,8 @@ def customer() -> None:
     """Customers (brukare), known only by pseudonym or municipal id."""
 
 
-@customer.command("add")
-@click.option(
-    "--personnummer",
-    help="Personnummer or samordningsnummer (better: leave out and type it at the hidden "
-    "prompt, so it stays out of the shell history).",
-)
+@customer.command("add", short_help="Register a customer; prints the pseudonym.")
+@personnummer_option
 @click.option("--external-id", help="The customer's id in the municipal system instead.")
 @click.option("--provider", "provider_id", required=True, help="The customer's provider.")
 @json_option
@@ -43,22 +40,60 @@ def customer_add(
     if external_id:
         ref = external_ref(external_id)
     else:
-        if not personnummer:
-            personnummer = click.prompt("Personnummer", hide_input=True, err=True)
-        ref = pseudonymizer(app).pseudonym(personnummer or "")
+        ref = pseudonymizer(app).pseudonym(read_personnummer(personnummer))
     with open_registry(app) as reg:
         reg.add_customer(ref, provider_id, operator=app.operator)
     emit({"customer": ref, "provider": provider_id}, as_json, ref)
 
 
-@customer.command("move")
-@click.argument("ref")
+@customer.command("find", short_help="Find a customer by personnummer or municipal id.")
+@personnummer_option
+@click.option("--external-id", help="Find by the id in the municipal system instead.")
+@json_option
+@pass_app
+def customer_find(
+    app: AppContext, personnummer: str | None, external_id: str | None, as_json: bool
+) -> None:
+    """Find a customer by personnummer (asked at a hidden prompt) or municipal id: prints
+    the reference, the provider and the active tag."""
+    from provisioning.errors import UnknownEntity
+    from provisioning.identity import external_ref
+
+    if personnummer and external_id:
+        raise click.UsageError("give --personnummer or --external-id, not both")
+    if external_id:
+        ref, how = external_ref(external_id), f"municipal id {external_id}"
+    else:
+        ref, how = named_customer(app, None, personnummer or ASK), "this personnummer"
+    with open_registry(app) as reg:
+        try:
+            record = reg.customer(ref)
+        except UnknownEntity:
+            raise UnknownEntity(
+                f"no customer with {how} in the registry (add one with `customer add`)"
+            ) from None
+    tag = f"active tag {record.active_tag}" if record.active_tag else "no active tag"
+    emit(record.as_dict(), as_json, f"{record.ref}\n  provider {record.provider}, {tag}")
+
+
+@customer.command("move", short_help="Move a customer to another provider.")
+@click.argument("ref", required=False)
+@personnummer_option
 @click.option("--to", "to_provider", required=True, help="The new provider.")
 @click.option("--reason", default="", help="Why, for the audit trail.")
 @json_option
 @pass_app
-def customer_move(app: AppContext, ref: str, to_provider: str, reason: str, as_json: bool) -> None:
-    """The customer changes provider; the tag on the door stays and now counts for the new one."""
+def customer_move(
+    app: AppContext,
+    ref: str | None,
+    personnummer: str | None,
+    to_provider: str,
+    reason: str,
+    as_json: bool,
+) -> None:
+    """The customer (REF, or --personnummer) changes provider; the tag on the door stays
+    and now counts for the new one."""
+    ref = named_customer(app, ref, personnummer)
     with open_registry(app) as reg:
         reg.move_customer(ref, to_provider, operator=app.operator, reason=reason)
         record = reg.customer(ref)

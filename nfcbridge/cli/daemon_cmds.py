@@ -10,7 +10,7 @@ import click
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 
 
-@click.command("run")
+@click.command("run", short_help="Run the tap daemon: readers, outbox, forwarders.")
 @click.option(
     "--config",
     "config_path",
@@ -48,7 +48,7 @@ def _open_outbox(app: AppContext) -> Any:
         raise StoreUnavailable(str(exc)) from None
 
 
-@click.command("status")
+@click.command("status", short_help="Readers' health, outbox depth, dead letters.")
 @json_option
 @pass_app
 def status(app: AppContext, as_json: bool) -> None:
@@ -93,7 +93,7 @@ def status(app: AppContext, as_json: bool) -> None:
         raise DaemonUnhealthy("daemon unhealthy: " + "; ".join(data.get("problems", [])))
 
 
-@click.group("outbox")
+@click.group("outbox", short_help="The local outbox: list, retry, prune, forget.")
 def outbox() -> None:
     """Inspect the local outbox, re-send dead letters, prune delivered history."""
 
@@ -104,7 +104,7 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-@outbox.command("list")
+@outbox.command("list", short_help="Undelivered events, or the dead letters.")
 @click.option("--dead", is_flag=True, help="Dead letters (permanent rejections) instead.")
 @click.option("--limit", default=50, show_default=True, help="At most this many rows.")
 @json_option
@@ -151,7 +151,7 @@ def outbox_list(app: AppContext, dead: bool, limit: int, as_json: bool) -> None:
         click.echo(f"{r['forwarder']}  {r['event_id']}  {r['reader']} #{r['seq']}  {tail}")
 
 
-@outbox.command("retry")
+@outbox.command("retry", short_help="Send dead letters again.")
 @click.argument("event_id", required=False)
 @click.option("--all-dead", is_flag=True, help="Every open dead letter.")
 @json_option
@@ -172,7 +172,7 @@ def outbox_retry(app: AppContext, event_id: str | None, all_dead: bool, as_json:
     emit({"retried": count}, as_json, f"{count} dead letter(s) queued again")
 
 
-@outbox.command("prune")
+@outbox.command("prune", short_help="Remove delivered events older than keep_days.")
 @click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
 @json_option
 @pass_app
@@ -201,7 +201,7 @@ def outbox_prune(app: AppContext, dry_run: bool, as_json: bool) -> None:
     emit(report.as_dict(), as_json, report.summary())
 
 
-@outbox.command("forget")
+@outbox.command("forget", short_help="Forget a forwarder no longer configured.")
 @click.argument("forwarder")
 @click.option("--yes", is_flag=True, help="Confirm when it still has undelivered events.")
 @json_option

@@ -23,7 +23,7 @@ TITLES = {
 INDENT = 14
 
 
-@click.command("demo")
+@click.command("demo", short_help="The whole path on this machine, in seconds.")
 @click.option(
     "--dir",
     "directory",

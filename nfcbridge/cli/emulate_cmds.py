@@ -8,7 +8,7 @@ from nfcbridge.cli.emulate_pn532 import pn532
 from nfcbridge.cli.emulate_vpcd import vpcd
 
 
-@click.group()
+@click.group(short_help="Emulated readers for nfcpy, libnfc and pcscd.")
 def emulate() -> None:
     """Run an emulated reader that real driver stacks (nfcpy, libnfc, pcscd) can open."""
 

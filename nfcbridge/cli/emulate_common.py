@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from drivers.emulated.chip import EmulatedTag
     from drivers.emulated.field import Field
 
-TAG_CHOICES = ("ntag213", "ntag215", "ntag216", "mf0ul11", "mf0ul21")
+TAG_CHOICES = ("ntag213", "ntag215", "ntag216", "mf0ul11", "mf0ul21", "ntag424", "ntag424tt")
+SUN_CHOICES = ("ntag424", "ntag424tt")  # NTAG 424 DNA (TagTamper): ISO-DEP, factory keys
 
 
 def emulated_tag_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -57,12 +58,26 @@ def field_with_tag(
     field = Field(name)
     if empty:
         return field, None
+    if product.lower() in SUN_CHOICES:
+        from drivers.emulated.ntag424 import Ntag424Chip
+
+        if faults:
+            raise click.BadParameter("faults are not modelled on the 424 DNA", param_hint="--fault")
+        tt = product.lower() == "ntag424tt"
+        chip = Ntag424Chip(uid, tt) if uid is not None else Ntag424Chip(tagtamper=tt)
+        return field, field.place(chip)  # type: ignore[arg-type]
     return field, field.place(EmulatedTag(product.upper(), uid=uid, faults=faults))
 
 
 def describe_tag(tag: EmulatedTag | None) -> None:
     if tag is not None:
-        click.echo(f"tag              {tag.product.name} UID {tag.uid.hex().upper()}")
+        product = getattr(tag, "product", None)
+        name = (
+            product.name
+            if product is not None
+            else "NTAG 424 DNA" + (" TT" if getattr(tag, "tagtamper", False) else "")
+        )
+        click.echo(f"tag              {name} UID {tag.uid.hex().upper()}")
 
 
 def wait_for_stop_signal() -> None:

@@ -1,5 +1,5 @@
 """A tag's life after provisioning: ``pickup`` (to a provider), ``attach`` (on a customer's
-door), ``retire`` (out of use for good), and ``tag history`` (every change, audited).
+door) and ``retire`` (out of use for good); ``tag history`` is in ``tag_history``.
 
 ``pickup`` either takes tags from stock (``--count``) or issues each tag scanned on a
 reader, so that the registry records exactly the tags handed over.
@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
-from nfcbridge.cli.params import READER_URL
-from nfcbridge.cli.registry_access import open_registry
+from nfcbridge.cli.params import READER_URL, personnummer_option, timeout_option
+from nfcbridge.cli.registry_access import named_customer, open_registry
 
 if TYPE_CHECKING:
     from drivers.url import ReaderURL
     from provisioning.registry import Registry
 
 
-@click.command("pickup")
+@click.command("pickup", short_help="Hand tags to a provider within its allowance.")
 @click.option("--provider", "provider_id", required=True, help="The provider picking up.")
 @click.option(
     "--count", type=click.IntRange(min=1), help="How many tags (from stock, oldest first)."
@@ -98,7 +98,7 @@ def _scan_pickup(
 
     issued: list[str] = []
     say = lambda text: click.echo(text, err=True)  # noqa: E731 - stdout stays for the result
-    say(f"present each tag for {provider_id} on {url}; Enter or {timeout:g} s idle stops")
+    say(f"put each tag for {provider_id} on {url}; Enter or {timeout:g} s idle stops")
     with open_reader(url) as reader:
         idle_until = time.monotonic() + timeout
         while count is None or len(issued) < count:
@@ -123,7 +123,11 @@ def _scan_pickup(
                 issued.extend(result.uids)
                 reader.signal(True)
                 say(f"issued {target.uid_hex} (allowance now {result.allowance_after})")
-            reader.wait_for_removal(timeout)
+            if not reader.wait_for_removal(0.2):
+                say("take the tag off the reader")
+                if not reader.wait_for_removal(timeout):
+                    say(f"the tag stayed on the reader for {timeout:g} s: scan stopped")
+                    break
             idle_until = time.monotonic() + timeout
     return issued
 
@@ -140,18 +144,48 @@ def _enter_pressed() -> bool:
     return False
 
 
-@click.command("attach")
-@click.option("--tag", "uid", required=True, help="The tag's UID (hex).")
-@click.option("--customer", "ref", required=True, help="psn:... (or a unique prefix) or ext:ID.")
+@click.command("attach", short_help="Put an issued tag on a customer's door.")
+@click.option("--tag", "uid", help="The tag's UID (hex); or --reader to scan it.")
+@click.option(
+    "--reader",
+    "reader_url",
+    type=READER_URL,
+    help="Read the tag in hand from this reader; its registry state and chip are checked "
+    "before anything is recorded.",
+)
+@timeout_option
+@click.option(
+    "--customer",
+    "ref",
+    help="psn:... (or a unique prefix of at least 8 hex digits) or ext:ID.",
+)
+@personnummer_option
 @click.option("--label", help="Name label or colour telling cohabitants' tags apart.")
 @click.option("--force-reason", default="", help="Attach although the door has a digital lock.")
 @json_option
 @pass_app
 def attach(
-    app: AppContext, uid: str, ref: str, label: str | None, force_reason: str, as_json: bool
+    app: AppContext,
+    uid: str | None,
+    reader_url: ReaderURL | None,
+    timeout: float | None,
+    ref: str | None,
+    personnummer: str | None,
+    label: str | None,
+    force_reason: str,
+    as_json: bool,
 ) -> None:
-    """Record that an issued tag is now on the customer's door."""
+    """Record that an issued tag is now on the customer's door: the tag by --tag UID or
+    scanned with --reader, the customer by --customer or --personnummer."""
+    from nfcbridge.cli.attach_scan import scan_for_attach
+
+    if (uid is None) == (reader_url is None):
+        raise click.UsageError("give the tag: --tag UID, or --reader URL to scan it")
+    ref = named_customer(app, ref, personnummer)
     with open_registry(app) as reg:
+        if reader_url is not None:
+            uid = scan_for_attach(app, reg, reader_url, ref, timeout)
+        assert uid is not None
         reg.attach(uid, ref, operator=app.operator, label=label, force_reason=force_reason)
         record = reg.tag(uid)
     emit(record.as_dict(), as_json, f"tag {record.uid} active on {record.customer}")
@@ -177,27 +211,4 @@ def retire(app: AppContext, uid: str, reason: str, as_json: bool) -> None:
     emit(record.as_dict(), as_json, human)
 
 
-@click.command("history")
-@click.argument("uid")
-@json_option
-@pass_app
-def tag_history(app: AppContext, uid: str, as_json: bool) -> None:
-    """Every state change of one tag, with who, when and why."""
-    with open_registry(app) as reg:
-        record = reg.tag(uid)
-        entries = reg.history(uid)
-    if as_json:
-        emit({"tag": record.as_dict(), "history": [e.as_dict() for e in entries]}, True)
-        return
-    click.echo(
-        f"tag {record.uid}: {record.state}"
-        + (f", provider {record.provider}" if record.provider else "")
-        + (f", customer {record.customer}" if record.customer else "")
-    )
-    for e in entries:
-        extra = ", ".join(f"{k}={v}" for k, v in e.details.items() if v is not None)
-        why = f" ({e.reason})" if e.reason else ""
-        click.echo(f"  {e.seq:>6} {e.at} {e.operator}: {e.action}{why} {extra}".rstrip())
-
-
-COMMANDS: list[click.Command] = [pickup, attach, retire]  # tag_history goes under `tag`
+COMMANDS: list[click.Command] = [pickup, attach, retire]

@@ -105,7 +105,7 @@ def config_group() -> None:
     """Inspect the configuration."""
 
 
-@config_group.command("show")
+@config_group.command("show", short_help="Print the settings in force as TOML.")
 @json_option
 @pass_app
 def config_show(app: AppContext, as_json: bool) -> None:
@@ -155,13 +155,15 @@ def _register() -> None:
         receiver_cmds,
         report_cmds,
         rig_cmds,
+        sun_cmds,
         tag_cmds,
+        tag_history,
         web_cmds,
     )
 
     cli.add_command(tag_cmds.readers)
     cli.add_command(tag_cmds.tag)
-    tag_cmds.tag.add_command(lifecycle_cmds.tag_history)
+    tag_cmds.tag.add_command(tag_history.tag_history)
     cli.add_command(emulate_cmds.emulate)
     cli.add_command(provision_cmd.provision)
     for command in process_cmds.CUSTOMER_COMMANDS:
@@ -178,6 +180,7 @@ def _register() -> None:
         daemon_cmds,
         rig_cmds,
         receiver_cmds,
+        sun_cmds,
         web_cmds,
     ):
         for command in module.COMMANDS:

@@ -17,7 +17,7 @@ from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 REASONS = ("technical_fault", "started_outside", "ended_outside")
 
 
-@click.group("manual")
+@click.group("manual", short_help="Manual registrations (no receipt), the exception.")
 def manual() -> None:
     """Manual registrations (no receipt): the exception, with a reason and a note."""
 
@@ -31,7 +31,12 @@ def _options(f: Any) -> Any:
                 "--at",
                 help="When (ISO 8601; without a zone: Swedish time). Default: now.",
             ),
-            click.option("--reason", type=click.Choice(REASONS), required=True),
+            click.option(
+                "--reason",
+                type=click.Choice(REASONS),
+                required=True,
+                help="Why there was no receipt.",
+            ),
             click.option("--note", help="Why (kept at the station only; prompted if left out)."),
             click.option("--provider", help="Only for a station without a registry."),
             json_option,

@@ -1,4 +1,5 @@
-"""Click parameter types and options shared by the commands: UID, reader URL, timeout."""
+"""Click parameter types and options shared by the commands: UID, reader URL, timeout, and
+the personnummer (hidden prompt, validated, never echoed)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,54 @@ def timeout_option(f: Any) -> Any:
         default=None,
         help="Seconds to wait for a tag (default: provisioning.tag_timeout).",
     )(f)
+
+
+# -- personnummer: asked at a hidden prompt, validated, never echoed or stored ------------------
+ASK = "\x00ask"  # the value of a bare --personnummer: ask at the hidden prompt
+
+PERSONNUMMER_HELP = (
+    "Name the customer by personnummer or samordningsnummer, typed at a hidden prompt "
+    "(give the option without a value: a number on the command line stays in the shell "
+    "history). It is turned into the pseudonym at once and never shown or stored."
+)
+
+
+def personnummer_option(f: Any) -> Any:
+    """``--personnummer`` with an optional value: bare, it asks at a hidden prompt."""
+    return click.option(
+        "--personnummer",
+        "personnummer",
+        is_flag=False,
+        flag_value=ASK,
+        default=None,
+        metavar="[NUMBER]",
+        help=PERSONNUMMER_HELP,
+    )(f)
+
+
+def _validated(text: str) -> str:
+    from provisioning.errors import InvalidIdentity
+    from provisioning.identity import normalise_personnummer
+
+    try:
+        normalise_personnummer(text)
+    except InvalidIdentity as exc:  # the message names the check, never the number
+        raise click.BadParameter(str(exc)) from None
+    return text
+
+
+def read_personnummer(value: str | None = ASK) -> str:
+    """A valid personnummer: *value* as given, or typed at a hidden prompt on stderr (asked
+    again while invalid). Raises ``InvalidIdentity`` for an invalid given value."""
+    if value is not None and value != ASK:
+        from provisioning.identity import normalise_personnummer
+
+        normalise_personnummer(value)  # InvalidIdentity (exit 7) names the failed check
+        return value
+    try:
+        answer: str = click.prompt(
+            "Personnummer (not shown)", hide_input=True, err=True, value_proc=_validated
+        )
+    except click.Abort:  # end of input or Ctrl-C at the prompt: nothing was done
+        raise click.UsageError("no personnummer typed: nothing was done") from None
+    return answer

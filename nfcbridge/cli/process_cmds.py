@@ -14,7 +14,8 @@ from typing import Any
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
-from nfcbridge.cli.registry_access import open_registry
+from nfcbridge.cli.params import personnummer_option
+from nfcbridge.cli.registry_access import named_customer, open_registry
 from nfcbridge.cli.tables import print_rows
 
 END_REASONS = ("died", "moved_away", "care_home", "declined", "other")
@@ -38,8 +39,9 @@ DATE = DateParam()
 
 
 # -- customer end | lock | household ------------------------------------------------------------
-@click.command("end")
-@click.argument("ref")
+@click.command("end", short_help="End a customer; the tag is retired or kept.")
+@click.argument("ref", required=False)
+@personnummer_option
 @click.option("--reason", type=click.Choice(END_REASONS), required=True, help="Why care ended.")
 @click.option("--on", "on", type=DATE, required=True, help="The day care ended (YYYY-MM-DD).")
 @click.option(
@@ -52,14 +54,17 @@ DATE = DateParam()
 @pass_app
 def customer_end(
     app: AppContext,
-    ref: str,
+    ref: str | None,
+    personnummer: str | None,
     reason: str,
     on: dt.date,
     keep_tag_for: str | None,
     note: str,
     as_json: bool,
 ) -> None:
-    """End a customer: stops counting for quota; the door's tag is retired (or kept)."""
+    """End a customer (REF, or --personnummer): stops counting for quota; the door's tag is
+    retired (or kept)."""
+    ref = named_customer(app, ref, personnummer)
     with open_registry(app) as reg:
         done = reg.end_customer(
             ref, reason=reason, on=on, operator=app.operator, keep_tag_for=keep_tag_for, note=note
@@ -68,15 +73,17 @@ def customer_end(
     emit(done, as_json, f"customer {done['customer']} ended on {on} ({reason}){tag}")
 
 
-@click.command("lock")
-@click.argument("ref")
+@click.command("lock", short_help="Record a digital lock (trygghetslås).")
+@click.argument("ref", required=False)
+@personnummer_option
 @click.option("--installed", type=DATE, help="The day a digital lock was installed.")
 @click.option("--removed", type=DATE, help="The day the digital lock was removed.")
 @json_option
 @pass_app
 def customer_lock(
     app: AppContext,
-    ref: str,
+    ref: str | None,
+    personnummer: str | None,
     installed: dt.date | None,
     removed: dt.date | None,
     as_json: bool,
@@ -84,6 +91,7 @@ def customer_lock(
     """Record a digital lock (trygghetslås): with one, the customer needs no tag."""
     if (installed is None) == (removed is None):
         raise click.UsageError("give --installed DATE or --removed DATE")
+    ref = named_customer(app, ref, personnummer)
     with open_registry(app) as reg:
         done = reg.set_lock(ref, installed=installed, removed=removed, operator=app.operator)
     human = f"customer {done['customer']}: lock {done['lock']} on {done['on']}"
@@ -92,7 +100,7 @@ def customer_lock(
     emit(done, as_json, human)
 
 
-@click.command("household")
+@click.command("household", short_help="Link cohabitants as one household.")
 @click.argument("refs", nargs=-1, required=True)
 @json_option
 @pass_app
@@ -111,7 +119,12 @@ def customer_household(app: AppContext, refs: tuple[str, ...], as_json: bool) ->
 # -- provider billing ---------------------------------------------------------------------------
 @click.command("billing")
 @click.argument("provider_id")
-@click.option("--kind", type=click.Choice(["municipal", "private"]), required=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["municipal", "private"]),
+    required=True,
+    help="A municipal or a private provider.",
+)
 @click.option("--price", help="Private: price per tag in SEK (e.g. 25 or 25.50).")
 @json_option
 @pass_app
@@ -149,12 +162,12 @@ def describe_billing(status: dict[str, Any]) -> str:
 
 
 # -- period close | list ------------------------------------------------------------------------
-@click.group("period")
+@click.group("period", short_help="Months: closed after their locking date.")
 def period() -> None:
     """Months: closed after their locking date (spärrdatum), then nothing dated in them changes."""
 
 
-@period.command("close")
+@period.command("close", short_help="Close a month after its locking date.")
 @click.argument("month")
 @json_option
 @pass_app
@@ -183,14 +196,16 @@ def period_list(app: AppContext, as_json: bool) -> None:
 
 
 # -- order add | due | cancel -------------------------------------------------------------------
-@click.group("order")
+@click.group("order", short_help="Tags ordered ahead by a coordinator.")
 def order() -> None:
     """Tags ordered ahead by a provider's coordinator, picked up at the desk."""
 
 
 @order.command("add")
-@click.option("--provider", "provider_id", required=True)
-@click.option("--count", type=click.IntRange(min=1), required=True)
+@click.option("--provider", "provider_id", required=True, help="The provider ordering.")
+@click.option(
+    "--count", type=click.IntRange(min=1), required=True, help="How many tags are ordered."
+)
 @click.option("--pickup-on", type=DATE, required=True, help="The pickup day (YYYY-MM-DD).")
 @json_option
 @pass_app
@@ -225,7 +240,7 @@ def order_due(app: AppContext, on: dt.date | None, show_all: bool, as_json: bool
 
 @order.command("cancel")
 @click.argument("order_id", type=int)
-@click.option("--reason", default="")
+@click.option("--reason", default="", help="Why, for the audit trail.")
 @pass_app
 def order_cancel(app: AppContext, order_id: int, reason: str) -> None:
     """Cancel an open order (frees the allowance it reserved)."""

@@ -15,12 +15,12 @@ from nfcbridge.cli.registry_access import open_registry
 from nfcbridge.cli.tables import print_rows
 
 
-@click.group("provider")
+@click.group("provider", short_help="Providers (utförare): quota, allowance, holdings.")
 def provider() -> None:
     """Provider units (utförare): their quota policy, allowance and holdings."""
 
 
-@provider.command("add")
+@provider.command("add", short_help="Add a provider (optionally with its own quota).")
 @click.argument("provider_id")
 @click.option("--name", required=True, help="The provider's name.")
 @click.option("--per-customer", type=click.IntRange(min=0), help="Own policy: tags per customer.")
@@ -45,8 +45,12 @@ def provider_add(
 
 @provider.command("policy")
 @click.argument("provider_id")
-@click.option("--per-customer", type=click.IntRange(min=0))
-@click.option("--spare", type=click.IntRange(min=0))
+@click.option(
+    "--per-customer",
+    type=click.IntRange(min=0),
+    help="Tags the provider may hold per customer without an active tag.",
+)
+@click.option("--spare", type=click.IntRange(min=0), help="Tags it may hold on top, as spares.")
 @click.option("--default", "use_default", is_flag=True, help="Back to the [quota] default.")
 @click.option("--reason", default="", help="Why, for the audit trail.")
 @json_option
@@ -84,7 +88,7 @@ def provider_list(app: AppContext, as_json: bool) -> None:
     print_rows(rows, as_json)
 
 
-@provider.command("show")
+@provider.command("show", short_help="One provider: policy, holdings, allowance.")
 @click.argument("provider_id")
 @json_option
 @pass_app
@@ -96,22 +100,24 @@ def provider_show(app: AppContext, provider_id: str, as_json: bool) -> None:
 
 
 def explain_allowance(s: dict[str, Any]) -> str:
-    """The allowance as the desk explains it: who needs a tag, the rate, spare, tags held."""
+    """The allowance as the desk explains it: who needs a tag, the rate, spare, tags held
+    (the terms from ``provisioning.quota.explain_allowance``, as the web app shows them)."""
     from nfcbridge.cli.process_cmds import describe_billing
+    from provisioning.quota import explain_allowance as terms_of
 
-    policy = "own policy" if s["policy_source"] == "provider" else "default policy"
-    needing_without = s["customers_without_tag"]
+    t = terms_of(s)
+    policy = "own policy" if t.own_policy else "default policy"
     lines = [
         f"provider {s['id']} ({s['name']}), {describe_billing(s)}",
-        f"customers            {s['customers']}: {s['customers_needing_tag']} need a tag, "
-        f"{s['customers_with_lock']} with a digital lock, {s['customers_ended']} ended",
-        f"tags on doors        {s['active']}"
-        + (f" ({s['to_collect']} on doors with a lock: to collect)" if s["to_collect"] else ""),
-        f"allowance            {needing_without} needing a tag without one x "
-        f"{s['per_customer']} per customer",
-        f"                     + {s['spare']} spare ({policy})",
-        f"                     - {s['unattached']} held unattached",
-        f"                     = {s['allowance']}",
+        f"customers            {t.customers}: {t.needing} need a tag, "
+        f"{t.with_lock} with a digital lock, {t.ended} ended",
+        f"tags on doors        {t.on_doors}"
+        + (f" ({t.to_collect} on doors with a lock: to collect)" if t.to_collect else ""),
+        f"allowance            {t.needing_without} needing a tag without one x "
+        f"{t.per_customer} per customer",
+        f"                     + {t.spare} spare ({policy})",
+        f"                     - {t.held} held unattached",
+        f"                     = {t.allowance}",
     ]
     return "\n".join(lines)
 

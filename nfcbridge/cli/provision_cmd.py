@@ -1,4 +1,4 @@
-"""``nfcbridge provision``: write, lock and record a roll of tags, with a live progress line.
+"""``nfcbridge provision``: write, lock and record a roll of tags, with a live progress bar.
 
 Locking is permanent, so the command refuses to run without ``--yes``; ``--dry-run`` checks
 each tag (registry, chip, originality signature, blank) and writes nothing, not even the
@@ -13,30 +13,28 @@ printed and the exit code is 130; run the same command again to resume the batch
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from typing import IO, TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 from nfcbridge.cli.params import reader_option
+from nfcbridge.cli.progress import Progress
 from nfcbridge.errors import ConfigError, ConfirmationRequired
 
 if TYPE_CHECKING:
     from drivers.url import ReaderURL
     from provisioning.batch import BatchRunner
-    from provisioning.batch_results import TagResult, Tally
+    from provisioning.batch_results import TagResult
     from provisioning.batch_stop import StopControl
 
-BAR_WIDTH = 24
 
-
-@click.command("provision")
+@click.command("provision", short_help="Provision a roll of tags (write, lock, record).")
 @reader_option
 @click.option(
     "--batch", "batch_name", required=True, help="Batch name (the roll); reuse it to resume."
@@ -97,6 +95,7 @@ def provision(
         before = runner.open()
         _announce(runner, reader_url)
         progress = Progress(sys.stderr, runner)
+        runner.on_wait = progress.say
         results: list[TagResult] = []
         interrupted = False
         try:
@@ -114,11 +113,19 @@ def provision(
     emit(summary, as_json, _human(summary))
     if interrupted:
         raise KeyboardInterrupt
-    if count and not dry_run and after is not None and after.provisioned < count:
+    if runner.tag_left:
+        from drivers.errors import NoTag
+
+        raise NoTag(  # exit 5, like a reader left without a tag
+            f"batch {runner.name}: a tag stayed on the reader for {settings.tag_timeout:g} s; "
+            "take it off and run the same command again to go on"
+        )
+    if count and not dry_run and (after.provisioned if after else 0) < count:
         from drivers.errors import NoTag
 
         raise NoTag(  # exit 5: scripts see the roll is not done
-            f"batch {runner.name} holds {after.provisioned} of {count} tags: no tag presented "
+            f"batch {runner.name} holds {after.provisioned if after else 0} of {count} tags: "
+            f"no tag presented "
             f"within {settings.tag_timeout:g} s; run the same command again to go on"
         )
 
@@ -163,62 +170,6 @@ def _announce(runner: BatchRunner, url: ReaderURL) -> None:
     click.echo(f"{head}{todo}. Present tags on {url}; Ctrl-C stops.", err=True)
 
 
-class Progress:
-    """A live line on a terminal; one line per tag otherwise (logs, pipes, tests)."""
-
-    def __init__(self, stream: IO[str], runner: BatchRunner) -> None:
-        self.stream = stream
-        self.runner = runner
-        self.tty = stream.isatty()
-        self.drawn = False
-
-    def tag(self, result: TagResult) -> None:
-        line = _tag_line(result)
-        if not self.tty:
-            self._write(line + "\n")
-            return
-        if result.outcome != "provisioned":
-            self._write("\r\x1b[2K" + line + "\n")
-        self._write("\r\x1b[2K" + _bar(self.runner.tally, self.runner))
-        self.drawn = True
-
-    def notice(self, text: str) -> None:
-        """From a signal handler: one unbuffered write (a buffered stream written to while
-        the interrupted code is inside its own write raises a reentrancy error)."""
-        prefix = "\r\x1b[2K" if self.tty else ""
-        with suppress(OSError, ValueError):  # no real descriptor (captured output): skip
-            os.write(self.stream.fileno(), (prefix + text + "\n").encode())
-
-    def close(self) -> None:
-        if self.tty and self.drawn:
-            self._write("\n")
-
-    def _write(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
-
-
-def _tag_line(result: TagResult) -> str:
-    product = f" {result.product}" if result.product else ""
-    reason = f": {result.reason}" if result.reason else ""
-    return f"{result.outcome:<11} {result.uid}{product}{reason} ({result.elapsed * 1000:.0f} ms)"
-
-
-def _bar(tally: Tally, runner: BatchRunner) -> str:
-    c = tally.counts
-    stats = (
-        f"{c['refused']} refused, {c['spoiled']} spoiled, {c['retry']} retry, "
-        f"{tally.per_minute:.1f} tags/min"
-    )
-    done = c["checked"] if runner.dry_run else c["provisioned"]
-    left = runner.remaining()
-    if left is None or runner.dry_run:
-        return f"{done} {'checked' if runner.dry_run else 'done'}, {stats}"
-    total = done + left
-    filled = BAR_WIDTH * done // total if total else BAR_WIDTH
-    return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} done, {stats}"
-
-
 def _summary(
     runner: BatchRunner, results: list[TagResult], interrupted: bool, existed: bool, after: Any
 ) -> dict[str, Any]:
@@ -253,6 +204,8 @@ def _human(summary: dict[str, Any]) -> str:
         )
         if summary["target"] is not None:
             line += f" (target {summary['target']})"
+    elif not summary["dry_run"]:
+        line += f"\nnothing recorded: batch {summary['batch']} was not created"
     if summary["interrupted"]:
         line += f"\ninterrupted: run the same command again to resume batch {summary['batch']}"
     return line

@@ -8,9 +8,14 @@ Heavy imports stay inside the commands so that ``nfcbridge --help`` stays fast.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+
+if TYPE_CHECKING:
+    from nfcbridge.receiver.sun_check import SunChecker
 
 
 @click.group("receiver")
@@ -50,8 +55,27 @@ def receiver() -> None:
     show_default=True,
     help="Requests served at once; further connections wait.",
 )
+@click.option(
+    "--sun-master-key-file",
+    default=None,
+    help="Verify SUN messages (NTAG 424 DNA) with this master key: 32 hex digits, a file "
+    "or credential:NAME.",
+)
+@click.option(
+    "--sun-key-version",
+    "sun_key_versions",
+    type=click.IntRange(0, 255),
+    multiple=True,
+    help="Key versions in use (repeatable; default 1).",
+)
 def serve(
-    listen: str, secret_file: str, db: str, report_from_anywhere: bool, max_threads: int
+    listen: str,
+    secret_file: str,
+    db: str,
+    sun_master_key_file: str | None,
+    sun_key_versions: tuple[int, ...],
+    report_from_anywhere: bool,
+    max_threads: int,
 ) -> None:
     """Receive signed tap events until interrupted."""
     from nfcbridge.receiver.server import ReceiverHTTPServer, parse_listen
@@ -63,12 +87,14 @@ def serve(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from None
     key = load_secret(secret_file)
+    checker = sun_checker(sun_master_key_file, sun_key_versions)
     store = open_store(db)
     try:
         server = ReceiverHTTPServer(
             address,
             key,
             store,
+            sun_checker=checker,
             max_threads=max_threads,
             report_anywhere=report_from_anywhere,
         )
@@ -83,8 +109,14 @@ def serve(
         store.close()
 
 
-@receiver.command("report")
-@click.option("--db", "db", type=click.Path(dir_okay=False, exists=True), required=True)
+@receiver.command("report", short_help="Visits, anomalies and gaps from what was received.")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, exists=True),
+    required=True,
+    help="The receiver's database (as given to `receiver serve --db`).",
+)
 @click.option(
     "--expect",
     "expect",
@@ -97,6 +129,19 @@ def serve(
     default=1.0,
     show_default=True,
     help="Seconds of difference allowed in times and durations with --expect.",
+)
+@click.option(
+    "--sun-master-key-file",
+    default=None,
+    help="Verify SUN messages (NTAG 424 DNA) with this master key: 32 hex digits, a file "
+    "or credential:NAME.",
+)
+@click.option(
+    "--sun-key-version",
+    "sun_key_versions",
+    type=click.IntRange(0, 255),
+    multiple=True,
+    help="Key versions in use (repeatable; default 1).",
 )
 @click.option(
     "--min-travel",
@@ -120,6 +165,12 @@ def serve(
     help="Implausible: taps on one tag in one day (Europe/Stockholm) above this.",
 )
 @click.option(
+    "--run",
+    "run_id",
+    help="Only this replay (`rig run` prints its id; `receiver runs` lists them); 'last' for "
+    "the latest. Needed with --expect when the database holds several replays.",
+)
+@click.option(
     "--manual-limit",
     type=click.FloatRange(0, 100),
     help="Percent of manual registrations per provider and month above which it is flagged "
@@ -130,8 +181,11 @@ def serve(
 def report(
     app: AppContext,
     db: str,
+    run_id: str | None,
     expect: str | None,
     tolerance: float,
+    sun_master_key_file: str | None,
+    sun_key_versions: tuple[int, ...],
     min_travel: float,
     working_day: float,
     max_taps_per_day: int,
@@ -149,12 +203,20 @@ def report(
     limits = Limits(min_travel, working_day * 3600, max_taps_per_day)
     store = open_store(db)
     try:
+        run = _select_run(store.runs(), run_id, needed=bool(expect))
         limit = manual_limit
         if limit is None:
             limit = app.settings.municipal.manual_limit_percent
-        data = build_report(store.events(), limits=limits, manual_limit=limit)
+        data = build_report(
+            store.events(run),
+            limits=limits,
+            manual_limit=limit,
+            sun_checker=sun_checker(sun_master_key_file, sun_key_versions),
+        )
     finally:
         store.close()
+    if run is not None:
+        data["run"] = run
     differences = None
     if expect:
         from nfcbridge.rig.scenario_parser import load_scenario
@@ -178,6 +240,63 @@ def report(
         from nfcbridge.errors import VerificationFailed
 
         raise VerificationFailed(f"report differs from the scenario: {differences[0]}")
+
+
+def _select_run(runs: list[dict[str, object]], wanted: str | None, *, needed: bool) -> str | None:
+    """The replay to report on: *wanted* ('last': the latest), or None for every event;
+    with --expect, a database holding several replays needs one chosen."""
+    ids = [str(r["run"]) for r in runs if r["run"] is not None]
+    if wanted == "last":
+        if not ids:
+            raise click.UsageError("--run last: the database holds no replay with a run id")
+        return ids[-1]
+    if wanted is not None:
+        if wanted not in ids:
+            raise click.UsageError(
+                f"no replay {wanted!r} in the database (`receiver runs` lists them)"
+            )
+        return wanted
+    if needed and len(runs) > 1:
+        listed = ", ".join(f"{r['run'] or '(no run id)'}: {r['events']} events" for r in runs)
+        raise click.UsageError(
+            f"the database holds {len(runs)} replays ({listed}): choose one with --run ID "
+            "(or --run last)"
+        )
+    return None
+
+
+@receiver.command("runs", short_help="The replays the receiver holds.")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, exists=True),
+    required=True,
+    help="The receiver's database (as given to `receiver serve --db`).",
+)
+@json_option
+def runs(db: str, as_json: bool) -> None:
+    """The replays held (one per `rig run`), oldest first: run id, events, first and last
+    reception. Events without a run id (real taps, older senders) are one group."""
+    from nfcbridge.cli.tables import print_rows
+    from nfcbridge.receiver.store import open_store
+
+    store = open_store(db)
+    try:
+        rows = store.runs()
+    finally:
+        store.close()
+    print_rows(rows, as_json)
+
+
+def sun_checker(master_key_file: str | None, versions: tuple[int, ...]) -> SunChecker | None:
+    """The SUN verifier of the receiver, when it is given the master key (issue 14)."""
+    if master_key_file is None:
+        return None
+    from nfcbridge.receiver.sun_check import SunChecker
+    from nfcbridge.sun_keys import read_aes_key
+
+    key = read_aes_key(master_key_file, option="--sun-master-key-file")
+    return SunChecker(key, versions or (1,))
 
 
 COMMANDS: list[click.Command] = [receiver]

@@ -25,3 +25,33 @@ def open_registry(app: AppContext, url: str | None = None) -> Registry:
 def pseudonymizer(app: AppContext) -> Pseudonymizer:
     """The key from the configured file (or credential), created only at the default path."""
     return registry_open.pseudonymizer(app.settings)
+
+
+def named_customer(app: AppContext, ref: str | None, personnummer: str | None) -> str:
+    """The customer reference a command was given: *ref* (``psn:...`` or a prefix of at least
+    8 hex digits, ``ext:ID``) or the pseudonym of ``--personnummer`` (hidden prompt).
+
+    A personnummer typed where a reference belongs is refused without echoing it.
+    """
+    import click
+
+    from nfcbridge.cli.params import read_personnummer
+    from provisioning.errors import InvalidIdentity
+    from provisioning.identity import normalise_personnummer
+
+    if ref and personnummer:
+        raise click.UsageError("name the customer once: a reference or --personnummer, not both")
+    if personnummer:
+        return pseudonymizer(app).pseudonym(read_personnummer(personnummer))
+    if not ref:
+        raise click.UsageError(
+            "name the customer: a reference (psn:..., ext:ID) or --personnummer (hidden prompt)"
+        )
+    try:
+        normalise_personnummer(ref)
+    except InvalidIdentity:
+        return ref.strip()
+    raise InvalidIdentity(
+        "that is a personnummer, not a customer reference: give --personnummer without a "
+        "value and type it at the hidden prompt"
+    )

@@ -12,7 +12,7 @@ from nfcbridge.cli.tables import print_rows
 from nfcbridge.errors import VerificationFailed
 
 
-@click.command("report")
+@click.command("report", short_help="Stock, providers, issued, batches, checks, invoices.")
 @click.argument(
     "kind",
     type=click.Choice(["stock", "providers", "issued", "batches", "checks", "invoice", "collect"]),
@@ -90,7 +90,7 @@ def audit_group() -> None:
     """The hash-chained audit trail."""
 
 
-@audit_group.command("verify")
+@audit_group.command("verify", short_help="Check the hash chain; exit 10 where it breaks.")
 @click.option(
     "--anchor", help="SEQ:HASH recorded earlier (e.g. with an invoice): must still match."
 )

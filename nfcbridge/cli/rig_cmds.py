@@ -11,9 +11,10 @@ import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 from nfcbridge.cli.demo_cmd import demo
+from nfcbridge.cli.rig_config_cmd import rig_config
 
 
-@click.group("rig")
+@click.group("rig", short_help="Simulated door taps: scenarios and their replay.")
 def rig() -> None:
     """Simulated door taps: write or generate a scenario, validate it, replay it.
 
@@ -29,9 +30,27 @@ def rig() -> None:
 
 
 @rig.command("generate")
-@click.option("--customers", type=click.IntRange(1), default=500, show_default=True)
-@click.option("--staff", type=click.IntRange(2), default=120, show_default=True)
-@click.option("--visits-per-customer", type=click.FloatRange(0), default=3.0, show_default=True)
+@click.option(
+    "--customers",
+    type=click.IntRange(1),
+    default=500,
+    show_default=True,
+    help="Customers in the district, each with a tag on the door.",
+)
+@click.option(
+    "--staff",
+    type=click.IntRange(2),
+    default=120,
+    show_default=True,
+    help="Staff members, each with one phone (one mock reader).",
+)
+@click.option(
+    "--visits-per-customer",
+    type=click.FloatRange(0),
+    default=3.0,
+    show_default=True,
+    help="Visits per customer in the day, on average.",
+)
 @click.option(
     "--double-staffing",
     type=click.FloatRange(0, 1),
@@ -59,7 +78,13 @@ def rig() -> None:
     default=0,
     help="Number of providers (default: one per 100 customers).",
 )
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Random seed: the same seed gives the same day.",
+)
 @click.option(
     "--start",
     default="2026-11-24T06:00:00Z",
@@ -134,7 +159,7 @@ def generate(
     emit(_summary(scenario, truth, out), as_json)
 
 
-@rig.command("validate")
+@rig.command("validate", short_help="Check a scenario file (exit 3 on a fault).")
 @click.argument("file", type=click.Path(dir_okay=False))
 @json_option
 def validate(file: str, as_json: bool) -> None:
@@ -146,7 +171,7 @@ def validate(file: str, as_json: bool) -> None:
     emit(_summary(scenario, expected_report(scenario), file), as_json)
 
 
-@rig.command("truth")
+@rig.command("truth", short_help="Print a scenario's ground truth as JSON.")
 @click.argument("file", type=click.Path(dir_okay=False))
 def truth(file: str) -> None:
     """Print a scenario's ground truth as JSON (what `receiver report` must match)."""
@@ -156,7 +181,7 @@ def truth(file: str) -> None:
     emit(expected_report(load_scenario(file)), True)
 
 
-@rig.command("run")
+@rig.command("run", short_help="Replay a scenario into the daemon or standalone.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
     "--speed",
@@ -215,6 +240,11 @@ def truth(file: str) -> None:
     type=click.Path(dir_okay=False),
     help="With --standalone: append the events to this JSON lines file.",
 )
+@click.option(
+    "--run-id",
+    help="This replay's id, carried by every event (default: the scenario name and the "
+    "UTC time); `receiver report --run ID` selects it.",
+)
 @json_option
 @pass_app
 def run(
@@ -230,13 +260,21 @@ def run(
     forward_to: str | None,
     secret_file: str | None,
     jsonl_path: str | None,
+    run_id: str | None,
     as_json: bool,
 ) -> None:
-    """Replay a scenario into the running daemon, or standalone into a receiver."""
+    """Replay a scenario into the running daemon, or standalone into a receiver; every
+    event carries the replay's run id."""
+    from nfcbridge.control import ControlError, parse_run
     from nfcbridge.rig.replay import ControlSink, ReplayFailed, replay
     from nfcbridge.rig.scenario_parser import load_scenario
 
     scenario = load_scenario(file)
+    run_id = run_id or new_run_id(scenario.name)
+    try:
+        parse_run(run_id)
+    except ControlError:
+        raise click.BadParameter("1-64 letters, digits, _ . : -", param_hint="--run-id") from None
     options = dict(
         speed=speed,
         max_idle=max_idle,
@@ -255,7 +293,7 @@ def run(
         client = ControlClient(path)
         client.request({"op": "ping"})
         try:
-            result = replay(scenario, ControlSink(client), **options)  # type: ignore[arg-type]
+            result = replay(scenario, ControlSink(client, run_id), **options)  # type: ignore[arg-type]
         finally:
             client.close()
     else:
@@ -263,19 +301,24 @@ def run(
         from nfcbridge.rig.standalone import Station
 
         try:
-            with Station(scenario, deliver) as station:
+            with Station(scenario, deliver, run=run_id) as station:
                 result = replay(scenario, station, **options)  # type: ignore[arg-type]
         finally:
             deliver.close()
     emit(
-        {"taps": result.taps, "seconds": round(result.real_seconds, 1), "errors": result.errors},
+        {
+            "run": run_id,
+            "taps": result.taps,
+            "seconds": round(result.real_seconds, 1),
+            "errors": result.errors,
+        },
         as_json,
     )
     if result.errors:
         raise ReplayFailed(f"replay stopped: {result.errors[0]}")
 
 
-@rig.command("seed")
+@rig.command("seed", short_help="Load a scenario's world into a test-rig registry.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
     "--registry",
@@ -305,6 +348,15 @@ def seed(app: AppContext, file: str, registry_url: str | None, as_json: bool) ->
         emit(result.as_dict(), True)
     elif not result.changed:
         click.echo(f"nothing to do: the registry already holds scenario {scenario.name!r}")
+
+
+def new_run_id(name: str) -> str:
+    """``<scenario name as a slug>-<UTC time>``: tells replays apart and sorts by time."""
+    import re
+    from datetime import UTC, datetime
+
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")[:40] or "run"
+    return f"{slug}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S.%fZ')[:-4]}Z"
 
 
 def _delivery(forward_to: str | None, secret_file: str | None, jsonl_path: str | None):  # type: ignore[no-untyped-def]
@@ -341,5 +393,7 @@ def _summary(scenario, truth, file: str) -> dict[str, object]:  # type: ignore[n
         "planted": dict(sorted(planted.items())),
     }
 
+
+rig.add_command(rig_config)
 
 COMMANDS: list[click.Command] = [rig, demo]

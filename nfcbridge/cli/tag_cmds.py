@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
-from nfcbridge.cli.params import UID, reader_option, timeout_option
+from nfcbridge.cli.params import UID, personnummer_option, reader_option, timeout_option
 from nfcbridge.errors import ConfirmationRequired
 
 if TYPE_CHECKING:
+    from drivers.base import Reader, Target
     from drivers.ntag import Ntag21x, TagInfo
     from drivers.url import ReaderURL
 
@@ -39,8 +40,18 @@ def tag_on_reader(app: AppContext, url: ReaderURL, timeout: float | None) -> Ite
     if timeout is None:
         timeout = app.settings.provisioning.tag_timeout
     with open_reader(url) as reader:
-        target = reader.wait_for_tag(timeout)
-        yield Ntag21x(reader, target)
+        yield Ntag21x(reader, wait_saying(reader, timeout))
+
+
+def wait_saying(reader: Reader, timeout: float) -> Target:
+    """The tag on *reader*; when none is there yet, say so once and wait up to *timeout*."""
+    from drivers.errors import NoTag
+
+    try:
+        return reader.wait_for_tag(0)
+    except NoTag:
+        click.echo(f"put the tag on {reader.url} (waiting up to {timeout:g} s)", err=True)
+    return reader.wait_for_tag(timeout)
 
 
 @click.command()
@@ -92,7 +103,7 @@ def render_info(info: TagInfo) -> str:
     return "\n".join(lines)
 
 
-@tag.command("info")
+@tag.command("info", short_help="Show a tag: chip, lock state, genuine, NDEF.")
 @reader_option
 @timeout_option
 @json_option
@@ -104,7 +115,7 @@ def tag_info(app: AppContext, reader_url: ReaderURL, timeout: float | None, as_j
     emit(info.to_dict(), as_json, render_info(info))
 
 
-@tag.command("write")
+@tag.command("write", short_help="Write one URI or Text record to a tag.")
 @reader_option
 @timeout_option
 @click.option("--uri", help="Write one URI record.")
@@ -135,7 +146,7 @@ def tag_write(
     emit(result, as_json, f"wrote {len(message)} bytes to {ntag.uid_hex} ({pages} pages)")
 
 
-@tag.command("lock")
+@tag.command("lock", short_help="Lock a tag permanently (needs --yes).")
 @reader_option
 @timeout_option
 @click.option("--yes", is_flag=True, help="Confirm: locking is permanent and irreversible.")
@@ -171,7 +182,7 @@ def tag_lock(
     emit(result, as_json, f"locked {ntag.uid_hex} permanently ({state.level.value}, verified)")
 
 
-@tag.command("check")
+@tag.command("check", short_help="Spot check a door's tag against the registry.")
 @reader_option
 @timeout_option
 @click.option(
@@ -179,6 +190,7 @@ def tag_lock(
     "customer_ref",
     help="The customer whose door this is (psn:... or ext:...): the tag must be theirs.",
 )
+@personnummer_option
 @json_option
 @pass_app
 def tag_check(
@@ -186,6 +198,7 @@ def tag_check(
     reader_url: ReaderURL,
     timeout: float | None,
     customer_ref: str | None,
+    personnummer: str | None,
     as_json: bool,
 ) -> None:
     """Spot check a tag on a door against the registry; the result goes in the audit trail.
@@ -195,12 +208,14 @@ def tag_check(
     NDEF content as written at provisioning. Nothing is written to the tag. Exit 0 when
     every check passes, 10 when one fails (named on stderr); a tag that could not be read
     (5, 6) is not recorded."""
-    from nfcbridge.cli.registry_access import open_registry
+    from nfcbridge.cli.registry_access import named_customer, open_registry
     from nfcbridge.errors import SpotCheckFailed
     from provisioning.batch_token import BatchSettings
     from provisioning.spot_check import read_chip, spot_check
 
     settings = BatchSettings.from_settings(app.settings.provisioning)
+    if customer_ref is not None or personnummer is not None:
+        customer_ref = named_customer(app, customer_ref, personnummer)
     with open_registry(app) as reg:
         expected = reg.resolve_customer(customer_ref) if customer_ref is not None else None
         with tag_on_reader(app, reader_url, timeout) as ntag:

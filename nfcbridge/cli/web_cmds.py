@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from provisioning.registry import Registry
 
 
-@click.command("web")
+@click.command("web", short_help="Serve the web app for the desk and coordinators.")
 @click.option("--listen", help="Loopback HOST:PORT to serve on (default: [web] listen).")
 @pass_app
 def web(app: AppContext, listen: str | None) -> None:
@@ -90,7 +90,7 @@ def _row(a: Account) -> dict[str, object]:
     }
 
 
-@account.command("add")
+@account.command("add", short_help="Add an account (two-factor set up at first login).")
 @click.argument("username")
 @click.option(
     "--role",
@@ -143,7 +143,7 @@ def account_list(app: AppContext, as_json: bool) -> None:
 
 
 def _change(action: str, help_text: str) -> click.Command:
-    @click.command(action, help=help_text)
+    @click.command(action, help=help_text, short_help=help_text.split(":")[0].rstrip("."))
     @click.argument("username")
     @click.option("--reason", default="", help="Why, for the audit trail.")
     @pass_app
@@ -171,7 +171,7 @@ for _action, _help in (
     account.add_command(_change(_action, _help))
 
 
-@account.command("expire")
+@account.command("expire", short_help="Disable, then remove, long-unused accounts.")
 @json_option
 @pass_app
 def account_expire(app: AppContext, as_json: bool) -> None:

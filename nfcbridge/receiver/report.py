@@ -21,8 +21,12 @@ from typing import Any
 from nfcbridge.receiver.manual_share import DEFAULT_LIMIT, manual_entry, manual_share
 from nfcbridge.receiver.pairing import JOINT_WINDOW, MAX_VISIT, Tap, double_staffing, pair_taps
 from nfcbridge.receiver.plausibility import Limits, Seen, find_implausible
+from nfcbridge.receiver.sun_check import SUN_INVALID, SUN_REPLAYED, SunChecker
 
 NOT_PAYABLE = {"unknown", "retired", "spoiled", "not_attached", "in_stock", "issued", "blank"}
+# SUN (issue 14): a tap whose SUN message is missing, wrong or replayed is not a real tap of
+# the tag; an opened tamper loop is reported and the tap still pairs.
+NOT_PAYABLE |= {"sun_missing", SUN_INVALID, SUN_REPLAYED}
 _ALIASES = {  # the daemon's names (nfcbridge.events) -> the report's
     "unknown_tag": "unknown",
     "retired_tag": "retired",
@@ -59,15 +63,26 @@ def _who(event: dict[str, Any]) -> tuple[str, str]:
     return registry.get("customer") or f"tag:{uid}", registry.get("provider") or "-"
 
 
+def _check_sun(events: list[dict[str, Any]], checker: SunChecker | None) -> dict[str, list[str]]:
+    """event_id -> SUN anomalies, checking taps in the order they happened."""
+    if checker is None:
+        return {}
+    ordered = sorted(events, key=lambda e: (parse_time(e["occurred_at"]), e.get("seq", 0)))
+    return {e["event_id"]: checker.check(e) for e in ordered}
+
+
 def build_report(
     events: list[dict[str, Any]],
     joint_window: float = JOINT_WINDOW,
     max_visit: float = MAX_VISIT,
     limits: Limits | None = None,
     manual_limit: float = DEFAULT_LIMIT,
+    sun_checker: SunChecker | None = None,
 ) -> dict[str, Any]:
     """The report; *limits*: plausibility thresholds (``nfcbridge.receiver.plausibility``);
-    *manual_limit*: the percent of manual registrations above which a provider is flagged."""
+    *manual_limit*: the percent of manual registrations above which a provider is flagged;
+    with *sun_checker*, SUN messages of taps are verified too (issue 14)."""
+    sun_found = _check_sun(events, sun_checker)
     taps, anomalies, seen, manual = [], [], [], []
     registrations: list[tuple[datetime, str, bool]] = []  # (when, provider, manual?)
     origins: dict[str, int] = defaultdict(int)
@@ -80,7 +95,7 @@ def build_report(
             registrations.append((at, provider, True))
             continue
         reader, uid = e["reader"], e["tag"]["uid"].upper()
-        kinds = anomaly_kinds(e)
+        kinds = sorted(set(anomaly_kinds(e)) | set(sun_found.get(e["event_id"], ())))
         customer, provider = _who(e)
         for kind in kinds:
             anomalies.append(

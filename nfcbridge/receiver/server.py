@@ -10,7 +10,8 @@ headers say). A request cut short (a sender that died) is logged as truncated, n
 bad signature, and gets no answer. Threads are bounded; ``/report`` is for loopback
 clients unless the server is told otherwise. A seq that is not the next one for its reader
 is logged as a gap (the report lists gaps from what is stored, so late arrivals close them).
-``GET /health`` answers the number of events, ``GET /report`` the report as JSON.
+``GET /health`` answers the number of events, ``GET /report`` the report as JSON (with SUN
+messages verified when the server has the master key: ``nfcbridge.receiver.sun_check``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.store import EventStore
+from nfcbridge.receiver.sun_check import SunChecker
 from nfcbridge.signing import SignatureInvalid, verify
 
 log = logging.getLogger("nfcbridge.receiver")
@@ -60,6 +62,8 @@ def check_event(event: Any, webhook_id: str) -> dict[str, Any]:
         check_manual(event)
     elif not isinstance(event.get("tag"), dict) or not isinstance(event["tag"].get("uid"), str):
         raise EventInvalid("field 'tag.uid' missing")
+    if event.get("run") is not None and not isinstance(event["run"], str):
+        raise EventInvalid("field 'run' must be a string when present")
     if event.get("registry") is not None and not isinstance(event["registry"], dict):
         raise EventInvalid("field 'registry' must be an object or null")
     try:
@@ -154,7 +158,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/report" and not self.server.may_report_to(self.client_address[0]):
             self._reply(403, {"ok": False, "error": "the report is served to loopback only"})
         elif self.path == "/report":
-            self._reply(200, build_report(self.server.store.events()))
+            events = self.server.store.events()
+            self._reply(200, build_report(events, sun_checker=self.server.new_sun_checker()))
         else:
             self._reply(404, {"ok": False, "error": "not found"})
 
@@ -194,13 +199,21 @@ class ReceiverHTTPServer(ThreadingHTTPServer):
         max_threads: int = 32,
         timeout: float = 30.0,
         report_anywhere: bool = False,
+        sun_checker: SunChecker | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.key = key
         self.store = store
+        self.sun_checker = sun_checker
         self.report_anywhere = report_anywhere
         self.request_timeout = timeout
         self._slots = threading.BoundedSemaphore(max_threads)
+
+    def new_sun_checker(self) -> SunChecker | None:
+        """A fresh checker per report: counters are judged over all stored taps in order."""
+        if self.sun_checker is None:
+            return None
+        return SunChecker(self.sun_checker.master_key, self.sun_checker.key_versions)
 
     def may_report_to(self, host: str) -> bool:
         if self.report_anywhere:

@@ -1,5 +1,9 @@
 """The receiver's event store: SQLite, one row per event id, duplicates acknowledged and
-dropped. A sender that retries after a lost reply must not count a tap twice."""
+dropped. A sender that retries after a lost reply must not count a tap twice.
+
+Each event's ``run`` (the replay a simulated tap came from, ``rig run``) is kept in its own
+column, so that a report can select one replay of several (``runs``, ``events(run=...)``);
+a database from before the column is given it on opening."""
 
 from __future__ import annotations
 
@@ -22,10 +26,12 @@ CREATE TABLE IF NOT EXISTS events (
     origin      TEXT NOT NULL,
     received_at TEXT NOT NULL,
     deliveries  INTEGER NOT NULL DEFAULT 1,
-    body        TEXT NOT NULL
+    body        TEXT NOT NULL,
+    run         TEXT
 );
 CREATE INDEX IF NOT EXISTS events_reader ON events (station, reader, seq);
 """
+RUN_INDEX = "CREATE INDEX IF NOT EXISTS events_run ON events (run, occurred_at)"
 
 
 class EventStore:
@@ -40,6 +46,10 @@ class EventStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+        if "run" not in columns:  # a database written before runs were kept
+            self._db.execute("ALTER TABLE events ADD COLUMN run TEXT")
+        self._db.execute(RUN_INDEX)
         self._last_seq: dict[tuple[str, str], int] = {}
 
     def add(self, event: dict[str, Any]) -> tuple[bool, int | None]:
@@ -50,7 +60,7 @@ class EventStore:
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO events (event_id, station, reader, seq, occurred_at, "
-                "origin, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "origin, received_at, body, run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     event["event_id"],
                     event["station"],
@@ -60,6 +70,7 @@ class EventStore:
                     event.get("origin", ""),
                     now,
                     json.dumps(event, separators=(",", ":")),
+                    event.get("run"),
                 ),
             )
             if cur.rowcount == 0:
@@ -80,10 +91,28 @@ class EventStore:
             self._last_seq[key] = max(last, seq)
             return True, (last + 1 if seq != last + 1 else None)
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(self, run: str | None = None) -> list[dict[str, Any]]:
+        """Every event, or only those of replay *run*."""
+        query = "SELECT body FROM events"
+        args: tuple[str, ...] = ()
+        if run is not None:
+            query, args = query + " WHERE run = ?", (run,)
         with self._lock:
-            rows = self._db.execute("SELECT body FROM events ORDER BY occurred_at, seq").fetchall()
+            rows = self._db.execute(query + " ORDER BY occurred_at, seq", args).fetchall()
         return [json.loads(body) for (body,) in rows]
+
+    def runs(self) -> list[dict[str, Any]]:
+        """The replays held, in the order they began: id (None: events without a run, such
+        as real taps), events, first and last reception."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT run, COUNT(*), MIN(received_at), MAX(received_at) FROM events "
+                "GROUP BY run ORDER BY MIN(received_at)"
+            ).fetchall()
+        return [
+            {"run": run, "events": n, "first_received": first, "last_received": last}
+            for run, n, first, last in rows
+        ]
 
     def count(self) -> int:
         with self._lock:

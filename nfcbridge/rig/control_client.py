@@ -71,10 +71,19 @@ class ControlClient:
             return dict(data)
         raise AssertionError("unreachable")
 
-    def tap(self, reader: str, uid: str, hold: float, at: datetime | None = None) -> dict[str, Any]:
+    def tap(
+        self,
+        reader: str,
+        uid: str,
+        hold: float,
+        at: datetime | None = None,
+        run: str | None = None,
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {"op": "tap", "reader": reader, "uid": uid, "hold": hold}
         if at is not None:
             message["at"] = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if run is not None:
+            message["run"] = run
         return self.request(message)
 
     def manual(self, registration: dict[str, Any]) -> dict[str, Any]:

@@ -50,11 +50,12 @@ class TapSink(Protocol):
 class ControlSink:
     """Taps into a running daemon through its control socket."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, run: str | None = None) -> None:
         self.client = client
+        self.run = run  # every tap's event carries it (``rig run`` makes one per replay)
 
     def tap(self, reader: str, uid: str, hold: float, at: datetime | None) -> dict[str, Any]:
-        return dict(self.client.tap(reader, uid, hold, at))
+        return dict(self.client.tap(reader, uid, hold, at, self.run))
 
     def manual(self, registration: dict[str, Any]) -> dict[str, Any]:
         return dict(self.client.manual(registration))

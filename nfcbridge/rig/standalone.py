@@ -51,8 +51,10 @@ class Station:
         deliver: Callable[[dict[str, Any]], None],
         station: str | None = None,
         see_timeout: float = 10.0,
+        run: str | None = None,
     ) -> None:
         self.scenario = scenario
+        self.run = run  # the replay's id, carried by every event
         self.deliver = deliver
         self.station = station or scenario.station
         self.see_timeout = see_timeout
@@ -144,6 +146,8 @@ class Station:
                 "origin": "simulated",
                 "anomalies": anomalies,
             }
+            if self.run is not None:
+                event["run"] = self.run
             try:
                 self.deliver(event)
                 self._last[name] = event

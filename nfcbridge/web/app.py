@@ -72,7 +72,7 @@ def load_web_key(path: Path) -> bytes:
 
 
 def create_app(settings: Settings, registry: Registry) -> Flask:
-    from nfcbridge.web import admin, auth, customers, desk, reports
+    from nfcbridge.web import admin, auth, customer_life, customers, desk, orders, reports
 
     app = Flask(__name__)
     web = settings.web
@@ -101,7 +101,15 @@ def create_app(settings: Settings, registry: Registry) -> Flask:
     app.jinja_env.globals.update(_=i18n.gettext, languages=i18n.LANGUAGES)
     app.before_request(_before)
     app.after_request(_headers)
-    for blueprint in (auth.bp, desk.bp, customers.bp, reports.bp, admin.bp):
+    for blueprint in (
+        auth.bp,
+        desk.bp,
+        customers.bp,
+        customer_life.bp,
+        orders.bp,
+        reports.bp,
+        admin.bp,
+    ):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", "home", _home)
     return app

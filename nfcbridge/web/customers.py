@@ -94,6 +94,10 @@ def find() -> ResponseReturnValue:
 @bp.route("/<ref>")
 @requires()
 def show(ref: str) -> ResponseReturnValue:
+    from nfcbridge.web.customer_life import cohabitants
+    from nfcbridge.web.forms import today
+    from provisioning.customer_life import END_REASONS
+
     customer = visible_customer(ref)
     history = state().registry.history(customer.active_tag) if customer.active_tag else []
     return render_template(
@@ -101,6 +105,9 @@ def show(ref: str) -> ResponseReturnValue:
         customer=customer,
         history=history,
         movable=[p for p in visible_providers(g.account) if p.id != customer.provider],
+        cohabitants=cohabitants(customer),
+        end_reasons=END_REASONS,
+        today=today().isoformat(),
     )
 
 
@@ -127,12 +134,26 @@ def attach(ref: str) -> ResponseReturnValue:
             "error",
         )
         return redirect(url_for("customers.show", ref=customer.ref))
+    label = request.form.get("label", "").strip()[:40]
+    force = request.form.get("force_reason", "").strip()[:200]
     try:
-        state().registry.attach(uid, customer.ref, operator=g.account.operator)
+        state().registry.attach(
+            uid, customer.ref, operator=g.account.operator, label=label, force_reason=force
+        )
     except RegistryError as exc:
-        flash(str(exc).splitlines()[0], "error")
+        flash(_attach_refusal(customer, exc, forced=bool(force)), "error")
     else:
-        flash(_("Tag %(uid)s is now on this customer's door.", uid=uid), "info")
+        if label:
+            flash(
+                _(
+                    "Tag %(uid)s is now on this customer's door, marked %(label)s.",
+                    uid=uid,
+                    label=label,
+                ),
+                "info",
+            )
+        else:
+            flash(_("Tag %(uid)s is now on this customer's door.", uid=uid), "info")
     return redirect(url_for("customers.show", ref=customer.ref))
 
 
@@ -146,7 +167,9 @@ def move(ref: str) -> ResponseReturnValue:
     try:
         state().registry.move_customer(customer.ref, target, operator=g.account.operator)
     except RegistryError as exc:
-        flash(str(exc).splitlines()[0], "error")
+        from nfcbridge.web.refusals import explain
+
+        flash(explain(exc), "error")
     else:
         flash(
             _("The customer moved to %(provider)s; the tag stays on the door.", provider=target),
@@ -155,6 +178,22 @@ def move(ref: str) -> ResponseReturnValue:
     if not g.account.may_see(target):
         return redirect(url_for("customers.index"))
     return redirect(url_for("customers.show", ref=customer.ref))
+
+
+def _attach_refusal(customer: CustomerRecord, exc: RegistryError, *, forced: bool) -> str:
+    """Why the registry refused, in the page's words for the customer's own state."""
+    from nfcbridge.web.refusals import explain
+
+    if customer.status == "lock" and not forced:
+        return _(
+            "This customer has had a digital lock since %(on)s: the lock gives the receipt and no tag is needed. If the lock cannot be used, say why and attach anyway.",  # noqa: E501
+            on=customer.lock_installed_on,
+        )
+    if customer.status == "ended":
+        return _(
+            "Home care for this customer ended on %(on)s: no tag is attached.", on=customer.ended_on
+        )
+    return explain(exc)
 
 
 def _scan(timeout: float = 10.0) -> str | None:

@@ -20,8 +20,11 @@ from flask.typing import ResponseReturnValue
 from nfcbridge.web.app import state
 from nfcbridge.web.auth import requires
 from nfcbridge.web.i18n import gettext as _
+from nfcbridge.web.refusals import explain
 from provisioning.errors import QuotaExceeded, RegistryError
+from provisioning.quota import explain_allowance
 from provisioning.receipts import pickup_receipt, pickup_seq
+from provisioning.records import ProviderStatus
 from provisioning.reports import stock_report
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
@@ -33,6 +36,8 @@ _UID = re.compile(r"^(04[0-9A-F]{12})$")
 @bp.route("/")
 @requires(*DESK)
 def index() -> ResponseReturnValue:
+    from nfcbridge.web.forms import today
+
     s = state()
     return render_template(
         "desk.html",
@@ -40,6 +45,8 @@ def index() -> ResponseReturnValue:
         providers=s.registry.providers(),
         batches=list(reversed(s.registry.batches()))[:10],
         job=s.jobs.running(),
+        orders=s.registry.orders_due(today()),
+        orders_caption=_("Orders due today or earlier"),
     )
 
 
@@ -93,7 +100,7 @@ def pickup() -> ResponseReturnValue:
     chosen = request.values.get("provider", "")
     status = next((p for p in providers if p.id == chosen), None)
     if request.method == "GET" or status is None:
-        return render_template("pickup.html", providers=providers, status=status)
+        return _pickup_page(providers, status)
     uids_text = request.form.get("uids", "").upper()
     uids = [u for u in re.split(r"[\s,;]+", uids_text) if u]
     count_text = request.form.get("count", "").strip()
@@ -106,20 +113,40 @@ def pickup() -> ResponseReturnValue:
                     _("Not a tag UID (14 hex digits starting with 04): %(uid)s", uid=bad[0][:20]),
                     "error",
                 )
-                return render_template("pickup.html", providers=providers, status=status), 400
+                return _pickup_page(providers, status), 400
             result = s.registry.pickup_tags(chosen, uids, operator=operator)
         elif count_text.isdigit() and int(count_text) >= 1:
             result = s.registry.pickup(chosen, int(count_text), operator=operator)
         else:
             flash(_("Give a number of tags or scan their UIDs."), "error")
-            return render_template("pickup.html", providers=providers, status=status), 400
+            return _pickup_page(providers, status), 400
     except QuotaExceeded as exc:
-        status = s.registry.provider(chosen)
-        return render_template("pickup.html", providers=providers, status=status, refused=exc), 409
+        return _pickup_page(providers, s.registry.provider(chosen), refused=exc), 409
     except RegistryError as exc:
-        flash(str(exc).splitlines()[0], "error")
-        return render_template("pickup.html", providers=providers, status=status), 409
+        flash(explain(exc), "error")
+        return _pickup_page(providers, status), 409
+    for order in result.orders_fulfilled:
+        flash(_("Order %(id)s is fulfilled.", id=order), "info")
     return redirect(url_for("desk.receipt", seq=pickup_seq(s.registry, result.uids[0])))
+
+
+def _pickup_page(
+    providers: list[ProviderStatus],
+    status: ProviderStatus | None,
+    refused: QuotaExceeded | None = None,
+) -> str:
+    """The pickup page: the allowance term by term (the same terms as ``provider show``)
+    and the provider's open orders."""
+    from nfcbridge.web.orders import open_orders
+
+    return render_template(
+        "pickup.html",
+        providers=providers,
+        status=status,
+        terms=explain_allowance(status.as_dict()) if status else None,
+        orders=open_orders(status.id) if status else [],
+        refused=refused,
+    )
 
 
 @bp.route("/pickups/<int:seq>")

@@ -53,4 +53,6 @@ DYNAMIC = (
     "tag.provisioned", "tag.issued", "tag.attached", "tag.retired", "tag.spoiled",
     "tag.attempt_failed", "tag.provider_changed",
     "desk", "coordinator", "admin",
+    "died", "moved_away", "care_home", "declined", "other",
+    "private", "municipal", "tag.kept_for_cohabitant",
 )  # fmt: skip

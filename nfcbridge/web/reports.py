@@ -13,10 +13,19 @@ from markupsafe import Markup
 from nfcbridge.web.app import state
 from nfcbridge.web.auth import requires
 from nfcbridge.web.charts import bar_chart
+from nfcbridge.web.forms import chosen_month, today
 from nfcbridge.web.i18n import gettext as _
+from provisioning.months import month_of
 from provisioning.reports import issued_report, stock_history, stock_report
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+def _invoice(month: str) -> list[dict[str, Any]]:
+    """The month's invoice entries of the providers this account may see."""
+    from provisioning.invoice import invoice
+
+    return [e for e in invoice(state().registry, month) if g.account.may_see(e["provider"])]
 
 
 def _issued_rows() -> list[dict[str, Any]]:
@@ -26,6 +35,7 @@ def _issued_rows() -> list[dict[str, Any]]:
 @bp.route("/")
 @requires()
 def index() -> ResponseReturnValue:
+    month = chosen_month() or month_of(today())
     issued = _issued_rows()
     months = sorted({r["month"] for r in issued})[-12:]
     providers = sorted({r["provider"] for r in issued})
@@ -59,6 +69,8 @@ def index() -> ResponseReturnValue:
         history=history,
         history_chart=Markup(history_chart),
         providers=[p for p in state().registry.providers() if g.account.may_see(p.id)],
+        month=month,
+        invoice=_invoice(month),
     )
 
 
@@ -69,6 +81,14 @@ def download(name: str) -> ResponseReturnValue:
         rows = _issued_rows()
     elif name == "providers":
         rows = [p.as_dict() for p in state().registry.providers() if g.account.may_see(p.id)]
+    elif name == "invoice":
+        from provisioning.invoice import invoice_rows
+
+        month = chosen_month()
+        if month is None:
+            abort(400)
+        rows = invoice_rows(_invoice(month))
+        name = f"invoice-{month}"
     elif name == "stock" and g.account.role != "coordinator":
         rows = stock_report(state().registry)
     elif name == "stock-history" and g.account.role != "coordinator":

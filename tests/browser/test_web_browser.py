@@ -207,7 +207,7 @@ def test_pickup_within_quota_gives_a_receipt_pdf(page: object, site: Site) -> No
     name = login(page, site, "desk")
     page.goto(site.url + "/desk/pickup?provider=P1")  # type: ignore[attr-defined]
     explanation = page.locator("#explanation").inner_text()  # type: ignore[attr-defined]
-    assert "2 kunder utan tagg × 1 per kund + 2 i reserv" in explanation
+    assert "2 kunder som behöver tagg och saknar en × 1 per kund + 2 i reserv" in explanation
     assert explanation.endswith("= 4 taggar får hämtas nu.")
     assert axe_violations(page) == []
     page.screenshot(path=str(site.shots / "pickup.png"))  # type: ignore[attr-defined]
@@ -321,3 +321,59 @@ def test_reports_show_charts_and_csv(page: object, site: Site) -> None:
     assert ",P1,3" in csv
     history = page.request.get(site.url + "/reports/stock-history.csv").text()  # type: ignore[attr-defined]
     assert history.splitlines()[-1].endswith(",2")  # 5 provisioned, 3 picked up this month
+
+
+def test_coordinator_records_a_lock_and_orders_tags_ahead(page: object, site: Site) -> None:
+    issued = [
+        t.uid.hex().upper()
+        for t in site.provisioned
+        if site.registry.tag(t.uid.hex().upper()).state == "issued"
+    ]
+    assert issued, "needs the pickup above"
+    ref = site.registry.add_customer("ext:p1-lock", "P1", operator="test")
+    name = login(page, site, "coordinator", ("P1",))
+    page.goto(site.url + f"/customers/{ref}")  # type: ignore[attr-defined]
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Registrera att låset är installerat").click()  # type: ignore[attr-defined]
+    playwright_api.expect(page.locator("#status")).to_contain_text("Digitalt lås sedan")  # type: ignore[attr-defined]
+    page.locator("#uid").fill(issued[0])  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Koppla", exact=True).click()  # type: ignore[attr-defined]
+    playwright_api.expect(page.locator(".flash.error")).to_contain_text(  # type: ignore[attr-defined]
+        "Kunden har haft ett digitalt lås sedan"
+    )
+    assert site.registry.tag(issued[0]).state == "issued"
+    page.screenshot(path=str(site.shots / "customer.png"), full_page=True)  # type: ignore[attr-defined]
+    page.get_by_role("link", name="Beställningar").click()  # type: ignore[attr-defined]
+    page.get_by_label("Antal taggar", exact=True).fill("1")  # type: ignore[attr-defined]
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Lägg beställningen").click()  # type: ignore[attr-defined]
+    page.get_by_text("hämta 1 st. den").wait_for()  # type: ignore[attr-defined]
+    (order,) = site.registry.orders_due()
+    assert order["ordered_by"] == f"web:{name}" and order["provider"] == "P1"
+
+
+def test_desk_hands_out_an_open_order(page: object, site: Site) -> None:
+    orders = site.registry.orders_due()
+    assert orders, "needs the order above"
+    login(page, site, "desk")
+    page.goto(site.url + "/desk/pickup?provider=P1")  # type: ignore[attr-defined]
+    button = page.get_by_role("button", name=f"Lämna ut beställning {orders[0]['order']}")  # type: ignore[attr-defined]
+    page.screenshot(path=str(site.shots / "pickup-orders.png"), full_page=True)  # type: ignore[attr-defined]
+    button.click()
+    page.get_by_role("heading", name="Kvittens på utlämning").wait_for()  # type: ignore[attr-defined]
+    page.get_by_text(f"Beställning {orders[0]['order']} är levererad.").wait_for()  # type: ignore[attr-defined]
+    assert site.registry.orders_due() == []
+
+
+def test_an_admin_cannot_close_the_month_before_its_locking_date(page: object, site: Site) -> None:
+    from nfcbridge.web.forms import today
+
+    login(page, site, "admin")
+    page.get_by_role("link", name="Månader").click()  # type: ignore[attr-defined]
+    assert axe_violations(page) == []
+    month = today().strftime("%Y-%m")  # this month in Sweden: never past its locking date
+    page.get_by_label("Månad (ÅÅÅÅ-MM)").fill(month)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Stäng månaden").click()  # type: ignore[attr-defined]
+    locking = site.registry.locking_date(month)
+    page.get_by_text(f"kan stängas efter sitt spärrdatum {locking}").wait_for()  # type: ignore[attr-defined]
+    assert site.registry.closed_periods() == []

@@ -72,3 +72,23 @@ def test_nfc_mfultralight_dumps_the_tag_memory(emulator: Pn532Emulator, tmp_path
     assert "NTAG213" in result.stdout  # libnfc identified it by our GET_VERSION answer
     pwd = tag.product.pwd_page * 4  # PWD and PACK always read as zeros
     assert dump.read_bytes() == bytes(tag.memory[:pwd]) + bytes(len(tag.memory) - pwd)
+
+
+def test_nfc_list_sees_an_ntag_424_dna_as_iso14443_4_with_its_ats() -> None:
+    from drivers.emulated.ntag424 import ATS, Ntag424Chip
+
+    field = Field("libnfc-424")
+    chip = field.place(Ntag424Chip(uid=UID))  # type: ignore[arg-type]
+    with Pn532Emulator(field) as em:
+        result = _run("nfc-list", em)
+        unknown = em.chip.unknown
+    assert result.returncode == 0, result.stderr
+    assert "1 ISO14443A passive target(s) found" in result.stdout
+    lines = result.stdout.splitlines()
+    uid_line = next(line for line in lines if "UID (NFCID1)" in line)
+    assert bytes.fromhex(uid_line.split(":", 1)[1]) == chip.uid
+    sak_line = next(line for line in lines if "SAK (SEL_RES)" in line)
+    assert bytes.fromhex(sak_line.split(":", 1)[1]) == b"\x20"
+    ats_line = next(line for line in lines if "ATS:" in line)
+    assert bytes.fromhex(ats_line.split(":", 1)[1]) == ATS[1:]  # libnfc prints it without TL
+    assert unknown == []

@@ -8,11 +8,14 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nfcbridge.config import Settings, StationSettings
 from provisioning.accounts import Accounts, new_totp_secret, totp_code
 from provisioning.registry import Registry
+
+if TYPE_CHECKING:
+    from flask.testing import FlaskClient
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -57,3 +60,17 @@ def csrf(html: str) -> str:
     found = _CSRF.search(html)
     assert found, "no CSRF token on the page"
     return found.group(1)
+
+
+def login_client(client: FlaskClient, people: People, name: str) -> None:
+    """Log *name* in through Flask's test client: password, then a fresh code."""
+    page = client.get("/login")
+    answer = client.post(
+        "/login", data={"username": name, "password": PASSWORD, "csrf_token": csrf(page.text)}
+    )
+    assert answer.location == "/login/code"
+    page = client.get("/login/code")
+    answer = client.post(
+        "/login/code", data={"code": people.code(name), "csrf_token": csrf(page.text)}
+    )
+    assert answer.status_code == 302 and answer.location == "/", answer.text

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from nfcbridge.cli.main import cli
-from nfcbridge.cli.provision_cmd import Progress
+from nfcbridge.cli.progress import Progress
 from provisioning.batch import BatchRunner
 from provisioning.batch_results import TagResult
 from provisioning.batch_token import check_template, new_token, render_uri, uri_message
@@ -120,11 +120,12 @@ def test_a_template_without_token_is_a_configuration_error(state: Path, tmp_path
     assert "provisioning" in result.stderr and "{token}" in result.stderr
 
 
-def test_the_terminal_progress_line_shows_the_counts_and_rate(state: Path):
+def test_the_terminal_progress_bar_counts_the_batch_across_resumes(state: Path):
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
+    run("provision", "--reader", "mock:c7?roll=ntag213", "--batch", "r1", "--count", "3", "--yes")
     with registry(state) as reg:
         runner = BatchRunner(None, reg, "r1", operator="x", count=10)  # type: ignore[arg-type]
         runner.open()
@@ -136,9 +137,17 @@ def test_the_terminal_progress_line_shows_the_counts_and_rate(state: Path):
             progress.tag(result)
         progress.close()
     text = stream.getvalue()
-    assert "\r\x1b[2K[" in text and "2/10 done, 1 refused, 0 spoiled, 0 retry" in text
-    assert "tags/min" in text
-    assert "refused     04AABBCCDDEEFF: why" in text  # refusals scroll above the bar
+    assert "5/10" in text and "1 refused, 0 spoiled, 0 retry" in text
+    assert "refused     04AABBCCDDEEFF: put this tag aside, nothing was written: why" in text
+    assert "\x1b[2K" not in text  # the bar is tqdm's, not hand-made escape codes
+
+
+def test_without_a_terminal_each_line_counts_the_batch_across_resumes(state: Path):
+    run("provision", "--reader", "mock:c8?roll=ntag213", "--batch", "r1", "--count", "2", "--yes")
+    again = run("provision", "--reader", "mock:c8?roll=ntag213", "--batch", "r1", "--count", "4",
+                "--yes")  # fmt: skip
+    lines = [ln for ln in again.stderr.splitlines() if ln.startswith("provisioned")]
+    assert [ln.rsplit("[", 1)[1] for ln in lines] == ["3/4 in the batch]", "4/4 in the batch]"]
 
 
 def test_the_uri_carries_only_a_fresh_random_token():

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from nfcbridge.registry_open import open_registry, pseudonymizer
 from nfcbridge.web.app import create_app
 from provisioning.registry import Registry
 from tests.support.web import PASSWORD, People, csrf, make_people, web_settings
+from tests.support.web import login_client as login
 
 PNR = "19121212-1212"  # a test personnummer (the whole-run scan looks for it everywhere)
 
@@ -36,19 +36,6 @@ def site(tmp_path: Path) -> Iterator[tuple[Flask, Registry, People]]:
     yield app, registry, people
     app.extensions["nfcbridge"].jobs.stop_all()
     registry.close()
-
-
-def login(client: FlaskClient, people: People, name: str) -> None:
-    page = client.get("/login")
-    answer = client.post(
-        "/login", data={"username": name, "password": PASSWORD, "csrf_token": csrf(page.text)}
-    )
-    assert answer.location == "/login/code"
-    page = client.get("/login/code")
-    answer = client.post(
-        "/login/code", data={"code": people.code(name), "csrf_token": csrf(page.text)}
-    )
-    assert answer.status_code == 302 and answer.location == "/", answer.text
 
 
 def test_pages_need_both_factors(site: tuple[Flask, Registry, People]) -> None:
