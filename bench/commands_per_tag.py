@@ -4,12 +4,12 @@ layer beside nfcpy's own ``tag.ndef.records = ...`` plus ``tag.protect()``.
 Both run on the same front door: nfcpy's unmodified pn532 driver talking to the PN532
 emulator on a pty (drivers.emulated.pn532), which answers from the byte-exact chip model.
 Commands are counted from the chip's ``log`` (every frame the tag received), activations by
-counting the chip's ``activate()`` calls. Air time uses HARDWARE.md's frame timings:
+counting the chip's ``activate()`` calls. Air time uses docs/hardware.md's frame timings ("Timing"):
 
     activation (anticollision + select, 7-byte UID) 4.5 ms   GET_VERSION 1.2 ms
     READ_SIG 3.3 ms     READ 2.0 ms     FAST_READ 0.5 ms + 0.036 ms/page
     WRITE 0.9 ms + 4.1 ms EEPROM programming
-    anything else (HALT, READ_CNT, probes) 1.0 ms [our assumption, not in HARDWARE.md]
+    anything else (HALT, READ_CNT, probes) 1.0 ms [our assumption, not in docs/hardware.md]
 
 nfcbridge's sequence: GET_VERSION, one FAST_READ of the state and the TLV area, the changed
 pages (commit page last), a FAST_READ verifying them, CC / dynamic / static / CFGLCK, a
@@ -21,7 +21,7 @@ NTAG 424 DNA (issue 14): the APDUs to provision one 424 DNA / 424 DNA TT as a SU
 (GetVersion, then ``drivers.ntag424.provision_sun`` on the chip model), and the extra a
 SUN read adds to a tap (RATS + SELECT application + SELECT file + two READ BINARY,
 beside a UID-only tap).
-Air time of an APDU at 106 kbit/s, our model [assumption, not in HARDWARE.md]: 0.085 ms
+Air time of an APDU at 106 kbit/s, our model [assumption, not in docs/hardware.md]: 0.085 ms
 per byte each way (9 bits a byte) with PCB and CRC_A, 0.3 ms frame overhead per exchange,
 plus 4.1 ms EEPROM programming for a command that writes non-volatile memory (WriteData,
 ChangeKey, ChangeFileSettings, and the read that steps the SDM counter); the 424's crypto

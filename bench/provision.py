@@ -6,7 +6,7 @@ writes and activations per tag (from the chip model's log) and the modelled air 
 Per tag, the runner's time runs from selection to the committed ``in_stock`` row (identify,
 signature, blank check, NDEF write and read-back, lock, verify after re-select, record);
 the bare path does the same tag commands with no registry lookup and no record, so the
-ratio shows what the registry costs. Air time uses HARDWARE.md's frame timings through
+ratio shows what the registry costs. Air time uses docs/hardware.md's frame timings through
 ``bench/commands_per_tag.py`` (activation 4.5 ms, WRITE 0.9 + 4.1 ms, ...).
 
     python bench/provision.py [--tags 200] [--json]

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nfcbridge.control import request as control_request
-from tests.chaos.harness import (
+from tests.support.harness import (
     REPO,
     free_port,
     start_daemon,

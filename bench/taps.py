@@ -15,7 +15,8 @@ Measured side by side in one run (BENCH.md):
 - tap -> commit with the originality signature read on each tap (``[[readers]]
   check_signature``) and without, side by side (``signature_on_off``): p50 of each, their
   difference, the tag commands a tap sends (counted from the chip model's log) and the
-  modelled cost of the extra commands on an ACR122U (about 20 ms per APDU, HARDWARE.md).
+  modelled cost of the extra commands on an ACR122U (about 20 ms per APDU, docs/hardware.md
+  "Timing").
 
     python bench/taps.py [--seconds 2] [--repeat 7] [--rate-seconds 10] [--json]
     python bench/taps.py --signature-only [--signature-taps 200]
@@ -41,7 +42,7 @@ from nfcbridge.config import load_settings
 from nfcbridge.daemon import Daemon
 from nfcbridge.events import TapEvent
 from nfcbridge.sdnotify import SdNotify
-from tests.chaos.harness import RecordingBackend, new_secret, write_config
+from tests.support.harness import RecordingBackend, new_secret, write_config
 
 
 def raw_sqlite_commits(directory: Path, seconds: float) -> float:
@@ -164,7 +165,7 @@ def latencies(
     }
 
 
-ACR122U_MS_PER_APDU = 20.0  # HARDWARE.md "Readers": host round trip per command
+ACR122U_MS_PER_APDU = 20.0  # docs/hardware.md "Timing": host round trip per command
 
 
 def signature_run(directory: Path, name: str, check: bool, taps: int) -> tuple[float, float]:

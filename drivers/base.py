@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from drivers.errors import CapabilityMissing, NoTag, ReaderError, TagGone
+from drivers.errors import CapabilityMissing, NoTag, ReaderError, ReaderURLError, TagGone
 from drivers.url import ReaderURL
 
 log = logging.getLogger("drivers")
@@ -68,8 +68,18 @@ class Reader(ABC):
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     poll_interval: ClassVar[float] = 0.05
+    #: The URL query options this driver reads (``?key=value``); any other is refused, so a
+    #: typo (``bauds=``, ``tga=``) is an error naming these instead of a silent default.
+    url_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, url: ReaderURL) -> None:
+        unknown = sorted({key for key, _ in url.params} - set(self.url_options))
+        if unknown:
+            known = ", ".join(self.url_options) or "none"
+            raise ReaderURLError(
+                f"unknown option {', '.join(unknown)} for a {url.scheme}: reader (known: {known})",
+                url=str(url),
+            )
         self.url = url
         self._opened = False
         self._closed = False

@@ -13,7 +13,8 @@ boundary with ``raise ... from``.
     │   ├── ReaderNotFound       no such reader attached
     │   ├── ReaderBusy           claimed by another process or a kernel module (``hint``)
     │   ├── ReaderGone           disappeared while open (unplugged, daemon restarted)
-    │   └── CapabilityMissing    the reader cannot do this (e.g. writes on a UID-line reader)
+    │   ├── CapabilityMissing    the reader cannot do this (e.g. writes on a UID-line reader)
+    │   └── UidLineError         a UID-line reader sent a line that is not a UID (drivers.uidline)
     └── TagError                 the tag (``uid`` when known)
         ├── NoTag                no tag presented within the timeout
         ├── TagGone              removed, or no answer, in the middle of an operation
@@ -21,6 +22,10 @@ boundary with ``raise ... from``.
         ├── TagUnsupported       not a chip we know, or a clone (non-NXP vendor)
         ├── TagLocked            a write to a page that is locked
         ├── WriteFailed          EEPROM write error or read-back mismatch
+        ├── LockRefused          a lock refused before anything was written (content, password)
+        ├── TlvError             the TLV area is malformed (drivers.ndef_tlv)
+        ├── SunError             a SUN message that cannot be read (drivers.sun)
+        ├── Ntag424CryptoError   an NTAG 424 DNA cryptographic check failed
         ├── NdefTooLarge         message larger than the tag's NDEF area
         └── UidMismatch          the tag is not the one the caller expected
 """
@@ -96,6 +101,10 @@ class TagLocked(TagError):
 
 class WriteFailed(TagError):
     pass
+
+
+class LockRefused(TagError):
+    """The tag is not locked, and nothing was written: its content or protection is wrong."""
 
 
 class NdefTooLarge(TagError):

@@ -1,4 +1,6 @@
-"""Decoding NTAG21x / Ultralight EV1 lock state from raw pages (HARDWARE.md).
+"""Decoding NTAG21x / Ultralight EV1 lock state from raw pages.
+
+Source: docs/hardware.md, "Lock bits and the permanent-lock order".
 
 Kept apart from the tag layer so the rules can be tested on bytes alone, and so that
 ``tag info`` reports exactly what the bits say after a lock sequence was interrupted at any
@@ -157,7 +159,7 @@ def decode_lock_state(
 
 
 def lock_writes(product: Product, state: LockState) -> list[tuple[int, bytes]]:
-    """The writes a full permanent lock still needs, in the safe order of HARDWARE.md:
+    """The writes a full permanent lock still needs, in the safe order of docs/hardware.md:
     CC read-only -> dynamic lock -> static lock -> CFGLCK (CFG1 with its other bits kept).
     Steps already done are left out, so an interrupted lock can be resumed."""
     steps: list[tuple[int, bytes]] = []

@@ -131,6 +131,7 @@ class MockReader(Reader):
 
     capabilities = frozenset({Capability.TRANSCEIVE, Capability.SIGNAL, Capability.ISO_DEP})
     poll_interval = 0.005
+    url_options = ("tag", "tags", "roll", "count", "uid", "sig", "fault")
 
     def __init__(self, url: ReaderURL) -> None:
         super().__init__(url)

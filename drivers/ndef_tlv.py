@@ -16,6 +16,8 @@ from typing import Any
 
 import ndef
 
+from drivers.errors import TagError
+
 TLV_NULL = 0x00
 TLV_LOCK_CONTROL = 0x01
 TLV_MEMORY_CONTROL = 0x02
@@ -23,7 +25,7 @@ TLV_NDEF = 0x03
 TLV_TERMINATOR = 0xFE
 
 
-class TlvError(ValueError):
+class TlvError(TagError, ValueError):
     """The TLV area is malformed (a length runs past the data area)."""
 
 

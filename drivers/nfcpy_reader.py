@@ -10,10 +10,10 @@ URLs (the target is nfcpy's own path syntax, plus pty paths)::
 
 Only nfcpy's device drivers are used (sense 106A, exchange raw frames): the tag layer
 (``drivers.ntag``) does identification, NDEF and locking over ``transceive``, never nfcpy's
-tag code (see HARDWARE.md, "nfcpy pitfalls"). For serial ports the transport and driver are
-built here rather than through ``ContactlessFrontend.open``, because nfcpy only accepts
-names under /dev matching [A-Za-z0-9-] and would not find a pty or a /dev/ttyNFC0 link by
-the short name.
+tag code (see docs/hardware.md, "Readers: PN532 through nfcpy"). For serial ports the
+transport and driver are built here rather than through ``ContactlessFrontend.open``,
+because nfcpy only accepts names under /dev matching [A-Za-z0-9-] and would not find a pty
+or a /dev/ttyNFC0 link by the short name.
 
 Errors: an unplugged reader surfaces from nfcpy as ``OSError`` or ``termios.error`` (not an
 OSError) and becomes ``ReaderGone``; a USB reader claimed by the kernel's NFC stack or

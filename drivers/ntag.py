@@ -23,10 +23,11 @@ from typing import Any
 
 import ndef
 
+from drivers import type2
 from drivers.base import Reader, Target
 from drivers.errors import (
+    LockRefused,
     NdefTooLarge,
-    TagError,
     TagGone,
     TagLocked,
     TagNak,
@@ -57,9 +58,9 @@ from drivers.products import BY_VERSION, NXP_VENDOR, Product
 from drivers.signature import Verdict, verify_signature
 from drivers.tag_memory import MAX_FAST_READ_PAGES, TagMemory, page_spans
 
-GET_VERSION = b"\x60"
-READ_SIG = b"\x3c\x00"
-READ_CNT = b"\x39\x02"
+GET_VERSION = bytes([type2.GET_VERSION])
+READ_SIG = bytes([type2.READ_SIG, 0x00])
+READ_CNT = bytes([type2.READ_CNT, 0x02])
 
 
 @dataclass(frozen=True)
@@ -227,21 +228,29 @@ class Ntag21x(TagMemory):
             )
         return int.from_bytes(answer, "little")
 
-    def is_blank(self) -> bool:
-        """Factory state: CC, user memory (factory bytes then zeros), no lock bits, no
-        password, mirror, counter or CFGLCK. Stops reading at the first difference."""
+    def is_factory_configured(self) -> bool:
+        """The configuration a tag leaves the factory with: the factory CC, no lock bits, no
+        password (AUTH0 past the last page), no mirror, counter or CFGLCK. The one check
+        of it: ``is_blank`` adds the user memory, the batch runner's retry rule adds its
+        registry history (``provisioning.batch_checks.may_retry``)."""
         p = self.identify()
         lock = self.lock_state()
         cfg0, cfg1 = self._pages[p.cfg0_page], self._pages[p.cfg1_page]
-        if (
+        return not (
             lock.cc != p.factory_cc
             or any(lock.static)
             or (lock.dynamic is not None and any(lock.dynamic))
             or cfg0[0] & CFG_MIRROR_MASK
             or cfg0[3] < p.pages
             or cfg1[0]
-        ):
+        )
+
+    def is_blank(self) -> bool:
+        """Factory state: ``is_factory_configured`` and the user memory as delivered
+        (factory bytes then zeros). Stops reading at the first difference."""
+        if not self.is_factory_configured():
             return False
+        p = self.identify()
         factory = p.factory_user.ljust(p.user_bytes, b"\x00")
         user_pages = list(range(p.user_first, p.user_last + 1))
         for start, end in page_spans(user_pages, MAX_FAST_READ_PAGES):
@@ -324,7 +333,8 @@ class Ntag21x(TagMemory):
 
     # -- permanent lock ------------------------------------------------------------------
     def lock_permanently(self, expected_message: bytes | None = None) -> LockState:
-        """Make the tag read-only forever in the order of HARDWARE.md, then verify.
+        """Make the tag read-only forever in the order of docs/hardware.md ("Lock bits and the
+        permanent-lock order"), then verify.
 
         Refuses, before any OTP write, a tag without a decodable NDEF message (or with one
         other than *expected_message*) or with a password set (locking would freeze it).
@@ -338,18 +348,18 @@ class Ntag21x(TagMemory):
             )
         content = self.read_ndef()
         if content.area is None or content.message is None or content.error or not content.records:
-            raise TagError(
+            raise LockRefused(
                 f"refusing to lock tag {self.uid_hex}: it holds no valid NDEF message",
                 uid=self.uid,
             )
         if expected_message is not None and content.message != expected_message:
-            raise WriteFailed(
+            raise LockRefused(
                 f"refusing to lock tag {self.uid_hex}: NDEF message is not the expected one",
                 uid=self.uid,
             )
         before = self.lock_state()
         if before.auth0 is not None and before.auth0 < p.pages:
-            raise TagError(
+            raise LockRefused(
                 f"refusing to lock tag {self.uid_hex}: a password protects it from page "
                 f"{before.auth0}, and locking would make that permanent",
                 uid=self.uid,

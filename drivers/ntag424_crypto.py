@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
+from drivers.errors import TagError
+
 BLOCK = 16
 ZERO_IV = bytes(BLOCK)
 
@@ -28,7 +30,7 @@ SW_OK = b"\x91\x00"
 SW_MORE = b"\x91\xaf"
 
 
-class Ntag424CryptoError(ValueError):
+class Ntag424CryptoError(TagError, ValueError):
     """A cryptographic check failed (wrong key, wrong MAC, malformed answer)."""
 
 

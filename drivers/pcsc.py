@@ -124,6 +124,8 @@ def _message(rc: int) -> str:
 class PcscReader(Reader):
     """One PC/SC reader slot, by name substring."""
 
+    url_options = ("raw", "share")
+
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSCEIVE})
     poll_interval = 0.05
 

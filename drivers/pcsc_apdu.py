@@ -2,7 +2,7 @@
 
 Pure data in, data out: no pyscard, no I/O, so every byte is golden-tested
 (tests/unit/test_pcsc_apdu.py) and the reader (``drivers.pcsc.PcscReader``) only moves them.
-The mapping (HARDWARE.md, PC/SC Part 3):
+The mapping (docs/hardware.md, "Readers: PC/SC"; opcodes from ``drivers.type2``):
 
     READ 30 pp           -> FF B0 00 pp 10               READ BINARY, 4 pages
     WRITE A2 pp d0..d3   -> FF D6 00 pp 04 d0..d3        UPDATE BINARY, 1 page
@@ -19,6 +19,9 @@ left (``TagGone``). ``65 81`` (memory failure) is NAK 0x5.
 
 from __future__ import annotations
 
+from drivers import type2
+from drivers.errors import NfcError
+
 RAW_MODES = ("acr122", "transparent")
 
 GET_UID = bytes.fromhex("FFCA000000")
@@ -28,23 +31,23 @@ END_TRANSPARENT_SESSION = bytes.fromhex("FFC2000002820000")  # Manage Session: 8
 SIGNAL_OK = bytes.fromhex("FF0040AE0401010101")  # green blinks once, short beep
 SIGNAL_FAIL = bytes.fromhex("FF00405D0402020303")  # red blinks three times, beeps
 
-_NAK_INVALID = b"\x00"
-_NAK_EEPROM = b"\x05"
+_NAK_INVALID = bytes([type2.NAK_INVALID])
+_NAK_EEPROM = bytes([type2.NAK_EEPROM])
 
 
-class NoValidAnswer(Exception):
+class NoValidAnswer(NfcError):
     """The reader reports no valid answer from the tag (the driver raises TagGone)."""
 
 
-class ApduRejected(Exception):
+class ApduRejected(NfcError):
     """The reader does not understand the APDU (the driver raises CapabilityMissing)."""
 
 
 def command_apdu(command: bytes, raw: str) -> bytes:
     """The APDU that carries the Type 2 *command* on a reader with raw path *raw*."""
-    if len(command) == 2 and command[0] == 0x30:
+    if type2.is_read(command):
         return bytes([0xFF, 0xB0, 0x00, command[1], 0x10])
-    if len(command) == 6 and command[0] == 0xA2:
+    if type2.is_write(command):
         return bytes([0xFF, 0xD6, 0x00, command[1], 0x04]) + command[2:]
     if raw == "acr122":
         frame = b"\xd4\x42" + command
@@ -66,10 +69,10 @@ def tag_answer(command: bytes, raw: str, response: bytes) -> bytes:
     data, sw = response[:-2], response[-2:]
     if sw in (b"\x6d\x00", b"\x6e\x00", b"\x6a\x81"):
         raise ApduRejected(f"the reader rejects the APDU (SW {sw.hex().upper()})")
-    storage = command[0] in (0x30, 0xA2) and len(command) in (2, 6)
+    storage = type2.is_read(command) or type2.is_write(command)
     if storage:
         if sw == b"\x90\x00":
-            return data if command[0] == 0x30 else b"\x0a"
+            return data if type2.is_read(command) else bytes([type2.ACK])
         if sw == b"\x65\x81":
             return _NAK_EEPROM  # memory failure: the tag's EEPROM write error
         if sw in (b"\x63\x00", b"\x6a\x82", b"\x6b\x00", b"\x69\x82"):

@@ -1,4 +1,7 @@
-"""Chip tables as data: GET_VERSION -> product, product -> memory map (HARDWARE.md)."""
+"""Chip tables as data: GET_VERSION -> product, product -> memory map.
+
+Source: docs/hardware.md, "NTAG21x memory map".
+"""
 
 from __future__ import annotations
 

@@ -55,6 +55,8 @@ class _Presentation:
 class SerialReader(Reader):
     """A UID-line reader on a serial port (USB CDC, FTDI, a pseudo-terminal)."""
 
+    url_options = ("baud", "format", "hold")
+
     poll_interval = 0.02
 
     def __init__(self, url: ReaderURL) -> None:

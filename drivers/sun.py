@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
+from drivers.errors import TagError
 from drivers.ntag424_crypto import (
     ZERO_IV,
     aes_cbc_decrypt,
@@ -35,7 +36,7 @@ PICC_DATA_TAG_CTR = 0x40
 PICC_UID_LENGTH_MASK = 0x0F
 
 
-class SunError(ValueError):
+class SunError(TagError, ValueError):
     """A SUN message that cannot be read at all (missing or malformed parameters)."""
 
 

@@ -6,6 +6,7 @@ becomes ``DriverMissing`` naming the pip extra to install.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -31,11 +32,20 @@ BUILTIN_DRIVERS: dict[str, DriverEntry] = {
 }
 
 
-def driver_table() -> dict[str, DriverEntry]:
-    table = dict(BUILTIN_DRIVERS)
+@functools.cache
+def _installed_drivers() -> tuple[tuple[str, DriverEntry], ...]:
+    """Drivers other packages install (entry points), read once per process."""
+    found = []
     for ep in entry_points(group="nfcbridge.readers"):
         module, _, cls = ep.value.partition(":")
-        table.setdefault(ep.name, DriverEntry(module, cls, None))
+        found.append((ep.name, DriverEntry(module, cls, None)))
+    return tuple(found)
+
+
+def driver_table() -> dict[str, DriverEntry]:
+    table = dict(BUILTIN_DRIVERS)
+    for name, entry in _installed_drivers():
+        table.setdefault(name, entry)
     return table
 
 

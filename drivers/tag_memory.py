@@ -23,14 +23,13 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
+from drivers import type2
 from drivers.base import Reader, Target
 from drivers.errors import NoTag, TagGone, TagLocked, TagNak, WriteFailed
 from drivers.products import Product
 
 log = logging.getLogger("drivers.ntag")
 
-ACK = 0x0A
-NAK_EEPROM = 0x5
 MAX_FAST_READ_PAGES = 60  # 240 bytes: fits a PN532 frame and a short APDU answer
 
 
@@ -82,7 +81,7 @@ class TagMemory(ABC):
         product = self.identify()
         if self.fast_read:
             try:
-                answer = self.reader.transceive(bytes([0x3A, start, end]))
+                answer = self.reader.transceive(type2.fast_read(start, end))
             except TagGone:
                 answer = b""
             if len(answer) == (end - start + 1) * 4:
@@ -93,7 +92,7 @@ class TagMemory(ABC):
             self.fast_read = False
         page = start
         while page <= end:
-            answer = self.reader.transceive(bytes([0x30, page]))
+            answer = self.reader.transceive(type2.read(page))
             if len(answer) != 16:
                 self._reselect()
                 raise TagNak(
@@ -111,19 +110,32 @@ class TagMemory(ABC):
 
     # -- writing -------------------------------------------------------------------------
     def write_page(self, page: int, data: bytes) -> None:
-        """WRITE one page; a NAK re-selects (the tag is idle) and raises."""
-        answer = self.reader.transceive(bytes([0xA2, page]) + data)
-        if answer == bytes([ACK]):
-            self._remember_write(page, data)
+        """WRITE one page; a NAK re-selects (the tag is idle) and raises.
+
+        A write that got no answer (``TagGone``) may or may not have been programmed, so the
+        page is forgotten from the cache before the error goes on: the next read asks the tag.
+        """
+        old = self._pages.pop(page, None)  # unknown until the tag confirms
+        answer = self.reader.transceive(type2.write(page, data))
+        if answer == bytes([type2.ACK]):
+            self._remember_write(page, data, old)
             return
-        self._pages.pop(page, None)
         code = self._nak(answer)
         self._reselect()
-        if code == NAK_EEPROM:
+        if code == type2.NAK_EEPROM:
             raise WriteFailed(
                 f"tag {self.uid_hex}: EEPROM write error on page {page}", uid=self.uid
             )
-        if code == 0x0:
+        if code == type2.NAK_INVALID:
+            # NAK 0x0 is "invalid argument": a page that does not exist, or one that is
+            # locked or protected (docs/hardware.md, "Type 2 commands, ACK and NAK").
+            if self.product is not None and not 0 <= page < self.product.pages:
+                raise TagNak(
+                    f"tag {self.uid_hex} has no page {page} "
+                    f"({self.product.name} has pages 0-{self.product.pages - 1})",
+                    uid=self.uid,
+                    code=code,
+                )
             raise TagLocked(
                 f"tag {self.uid_hex} refused the write to page {page} "
                 "(locked or password-protected)",
@@ -133,10 +145,9 @@ class TagMemory(ABC):
             f"tag {self.uid_hex} refused the write to page {page}", uid=self.uid, code=code
         )
 
-    def _remember_write(self, page: int, data: bytes) -> None:
+    def _remember_write(self, page: int, data: bytes, old: bytes | None) -> None:
         """Update the cache the way the chip does: OTP pages OR their bits in."""
         p = self.product
-        old = self._pages.get(page)
         if old is not None and p is not None and page in (2, 3, p.dynamic_lock_page):
             merged = bytes(a | b for a, b in zip(old, data, strict=True))
             if page == 2:

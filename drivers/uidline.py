@@ -38,6 +38,8 @@ from __future__ import annotations
 import re
 from typing import Literal, get_args
 
+from drivers.errors import ReaderError
+
 UidFormat = Literal["auto", "hex", "hex-reversed", "decimal", "decimal-reversed"]
 FORMATS: tuple[str, ...] = get_args(UidFormat)
 UID_LENGTHS = (4, 7, 10)
@@ -52,7 +54,7 @@ _HEX_WIDTHS = {2 * n for n in UID_LENGTHS}  # 8, 14, 20 digits
 _DECIMAL_WIDTH_LIMITS = ((10, 4), (17, 7), (25, 10))  # max digits -> bytes
 
 
-class UidLineError(ValueError):
+class UidLineError(ReaderError, ValueError):
     """The line is not a UID in the expected format (a banner, garbage, a cut-off line)."""
 
     def __init__(self, message: str, line: str) -> None:

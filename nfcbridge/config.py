@@ -183,6 +183,9 @@ class Settings:
 
 
 # -- loading and validation -----------------------------------------------------------------
+MAX_KEEP_DAYS = 36500  # a hundred years; beyond it the cut-off date does not exist
+
+
 def load_settings(path: str | os.PathLike[str] | None) -> Settings:
     """Read and validate *path*; None gives the embedded defaults."""
     if path is None:
@@ -197,7 +200,9 @@ def load_settings(path: str | os.PathLike[str] | None) -> Settings:
         raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=file) from None
-    settings = _build(Settings, {**raw, "source": file}, file, "")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start}): TOML is UTF-8", file=file) from None
+    settings: Settings = _build(Settings, {**raw, "source": file}, file, "")
     _check(settings, file)
     return settings
 
@@ -273,9 +278,19 @@ def _check(settings: Settings, file: str) -> None:
             )
         if fw.type == "jsonl" and not fw.path:
             raise ConfigError("a jsonl forwarder needs path", file=file, key=key + ".path")
-    if settings.outbox.keep_days < 0:
+    if not 0 <= settings.outbox.keep_days <= MAX_KEEP_DAYS:
         raise ConfigError(
-            "must not be negative (0 keeps every event forever)", file=file, key="outbox.keep_days"
+            f"must be 0 (keep every event forever) to {MAX_KEEP_DAYS} days",
+            file=file,
+            key="outbox.keep_days",
+        )
+    url = settings.registry.url
+    if url and url != "none" and "://" not in url:
+        raise ConfigError(
+            f"expected a database URL such as sqlite:///path or postgresql://..., "
+            f'or "none" (no registry), not {url!r}',
+            file=file,
+            key="registry.url",
         )
     q = settings.quota
     if q.per_customer < 0 or q.spare < 0:

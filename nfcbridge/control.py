@@ -49,11 +49,17 @@ import struct
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from drivers import table
 from nfcbridge.config import ReaderSettings
+from nfcbridge.errors import Refused
 from nfcbridge.worker import Presentation
+
+if TYPE_CHECKING:
+    from drivers.emulated.chip import EmulatedTag
+    from drivers.emulated.field import Field
+    from nfcbridge.worker import ReaderWorker
 
 log = logging.getLogger("nfcbridge.control")
 
@@ -61,13 +67,13 @@ MAX_HOLD = 60.0
 MAX_LINE = 65536
 
 
-class ControlError(Exception):
-    pass
+class ControlError(Refused):
+    """The control channel refuses a request, or cannot be set up (exit 7)."""
 
 
 class DaemonView(Protocol):
     def reader_settings(self, name: str) -> ReaderSettings | None: ...
-    def worker(self, name: str) -> Any: ...
+    def worker(self, name: str) -> ReaderWorker: ...
     def status(self) -> dict[str, Any]: ...
     def manual(self, request: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -335,7 +341,7 @@ class ControlServer:
         }
 
     @staticmethod
-    def _remove(field: Any, tag: Any, worker: Any, lock: threading.Lock) -> None:
+    def _remove(field: Field, tag: EmulatedTag, worker: ReaderWorker, lock: threading.Lock) -> None:
         try:
             if field.tag is tag:
                 field.remove()

@@ -26,7 +26,7 @@ import signal
 import threading
 import time
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nfcbridge.config import ReaderSettings, Settings
 from nfcbridge.errors import ConfigError, StoreUnavailable
@@ -36,6 +36,13 @@ from nfcbridge.pipeline import Enricher, TapPipeline
 from nfcbridge.sdnotify import SdNotify, watchdog_interval
 from nfcbridge.service import Service
 from nfcbridge.worker import ReaderWorker
+
+if TYPE_CHECKING:
+    from nfcbridge.control import ControlServer
+    from nfcbridge.manual import NoteStore
+    from nfcbridge.metrics import Metrics
+    from nfcbridge.retention import Pruner
+    from provisioning.registry import Registry
 
 log = logging.getLogger("nfcbridge.daemon")
 
@@ -55,17 +62,17 @@ class Daemon:
         self.drain_timeout = drain_timeout
         self.reader_backoff = reader_backoff
         self.prune_interval = prune_interval
-        self.pruner: Any = None  # nfcbridge.retention.Pruner once READY (keep_days > 0)
+        self.pruner: Pruner | None = None  # once READY (keep_days > 0)
         self.outbox: Outbox | None = None
-        self.registry: Any = None
+        self.registry: Registry | None = None
         self.enricher: Enricher | None = None
         self.pipeline: TapPipeline | None = None
         self.workers: dict[str, ReaderWorker] = {}
         self.forwarders: list[Forwarder] = []
-        self.metrics: Any = None
+        self.metrics: Metrics | None = None
         self.metrics_port: int | None = None
-        self.control: Any = None
-        self.notes: Any = None  # nfcbridge.manual.NoteStore, opened with the outbox
+        self.control: ControlServer | None = None
+        self.notes: NoteStore | None = None  # opened with the outbox
         self._notes_purged = float("-inf")
         self.started_at = time.time()
         self._stop = threading.Event()

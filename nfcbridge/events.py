@@ -45,6 +45,8 @@ from typing import Any, Literal
 
 import uuid6
 
+from nfcbridge.timefmt import utc_iso
+
 SCHEMA = "nfcbridge.tap/1"
 Origin = Literal["reader", "simulated", "manual"]
 
@@ -158,8 +160,7 @@ def new_event_id() -> str:
 
 def format_time(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and a ``Z``: ``2026-11-24T07:58:12.345Z``."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return utc_iso(moment)
 
 
 def now_utc() -> datetime:

@@ -21,10 +21,12 @@ import os
 import sqlite3
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
+from nfcbridge.errors import Refused
 from nfcbridge.events import ManualFacts, RegistryFacts, TapEvent, new_event_id
 from nfcbridge.pipeline import TapPipeline
 from provisioning.private_file import create_owner_only
@@ -35,7 +37,7 @@ MAX_NOTE = 2000
 FUTURE_SLACK = timedelta(minutes=5)  # clocks differ a little; a later visit is not registered
 
 
-class ManualError(ValueError):
+class ManualError(Refused, ValueError):
     """A manual registration that cannot be accepted (the reason is the message)."""
 
 
@@ -100,7 +102,9 @@ class NoteStore:
 class ManualRegistry(Protocol):
     """What a manual registration needs of the registry (``provisioning.registry``)."""
 
-    def record_manual(self, **details: Any) -> Any: ...
+    @property
+    def record_manual(self) -> Callable[..., Any]:  # keyword details (Registry.record_manual)
+        ...
 
 
 def _text(request: dict[str, Any], name: str, limit: int = 120) -> str:

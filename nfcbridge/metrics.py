@@ -7,7 +7,6 @@ else happens.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,25 +16,15 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from nfcbridge.errors import ConfigError
+from nfcbridge.listen import parse_listen as listen_address
 
 
 def parse_listen(listen: str, *, file: str | None = None) -> tuple[str, int]:
     """``HOST:PORT`` on a loopback address (metrics never leave the machine)."""
-    host, sep, port = listen.rpartition(":")
-    host = host.strip("[]")
     try:
-        if not sep or not ipaddress.ip_address(host).is_loopback:
-            raise ValueError
-        number = int(port)
-        if not 0 <= number <= 65535:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(
-            f"must be a loopback HOST:PORT such as 127.0.0.1:9464, not {listen!r}",
-            file=file,
-            key="metrics.listen",
-        ) from None
-    return host, number
+        return listen_address(listen, loopback_only=True, example="127.0.0.1:9464")
+    except ValueError as exc:
+        raise ConfigError(str(exc), file=file, key="metrics.listen") from None
 
 
 class _OutboxCollector(Collector):

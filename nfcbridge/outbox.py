@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nfcbridge.errors import StoreUnavailable
 from nfcbridge.events import TapEvent
 from provisioning.private_file import create_owner_only
 
@@ -85,8 +86,8 @@ CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event);
 """
 
 
-class OutboxError(Exception):
-    """The outbox cannot be opened or written (the daemon maps it to exit 8)."""
+class OutboxError(StoreUnavailable):
+    """The outbox cannot be opened or written (exit 8)."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,7 @@ class Outbox:
         """Create the schema if needed, refuse a newer schema, prove we can write."""
         if not self.path.parent.is_dir():
             raise OutboxError(f"cannot open outbox {self.path}: directory does not exist")
+        self._refuse_foreign_file()
         try:
             conn = self._writer_conn()
             with self._write_lock:
@@ -250,6 +252,26 @@ class Outbox:
                 raise OutboxError(f"outbox {self.path} failed its integrity check: {ok}")
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot use outbox {self.path}: {exc}") from exc
+
+    def _refuse_foreign_file(self) -> None:
+        """Refuse, before anything is written to it, a file that is not ours: another
+        program's SQLite database (tables but no outbox schema) or not SQLite at all."""
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            return
+        try:
+            probe = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                version = probe.execute("PRAGMA user_version").fetchone()[0]
+                tables = {r[0] for r in probe.execute("SELECT name FROM sqlite_master")}
+            finally:
+                probe.close()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path} is not an SQLite database ({exc})") from None
+        if version == 0 and tables and "events" not in tables:
+            raise OutboxError(
+                f"outbox {self.path} is another program's database "
+                f"(tables {', '.join(sorted(tables)[:3])}): not touched"
+            )
 
     def ping(self) -> None:
         """A cheap liveness probe for the watchdog (on the writer: it is what taps need)."""

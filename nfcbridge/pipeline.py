@@ -14,11 +14,12 @@ Order of guarantees:
 
 By default only the UID from anticollision is used at tap time; ``tag.product`` and
 ``tag.genuine`` are left null. Reading GET_VERSION and READ_SIG costs two more round trips
-(about 40 ms on an ACR122U, HARDWARE.md) on every door tap, while the originality of each
-tag is already checked once, at provisioning; the registry knows which UIDs were
-provisioned as genuine, so a clone of an unknown UID shows up as ``unknown_tag``. A reader
-that can afford it reads the signature on each tap (``[[readers]] check_signature``,
-``nfcbridge.tap_checks``): a clone of a *known* UID then shows up as ``not_genuine``.
+(about 40 ms on an ACR122U, docs/hardware.md "Timing") on every door tap, while the
+originality of each tag is already checked once, at provisioning; the registry knows which
+UIDs were provisioned as genuine, so a clone of an unknown UID shows up as ``unknown_tag``.
+A reader that can afford it reads the signature on each tap (``[[readers]]
+check_signature``, ``nfcbridge.tap_checks``): a clone of a *known* UID then shows up as
+``not_genuine``.
 """
 
 from __future__ import annotations

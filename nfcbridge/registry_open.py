@@ -24,6 +24,12 @@ def open_registry(settings: Settings, url: str | None = None) -> Registry:
     from provisioning.quota import QuotaPolicy
     from provisioning.registry import Registry
 
+    if url is None and settings.registry.url == "none":
+        raise ConfigError(
+            'is "none" (the daemon runs without a registry): this command needs one',
+            file=settings.source,
+            key="registry.url",
+        )
     quota, municipal = settings.quota, settings.municipal
     return Registry.open(
         url or settings.registry_url,

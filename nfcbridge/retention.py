@@ -43,10 +43,10 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from nfcbridge.outbox import Outbox, OutboxError
+from nfcbridge.timefmt import timestamp_iso
 
 log = logging.getLogger("nfcbridge.retention")
 
@@ -101,10 +101,7 @@ class PruneReport:
         return "\n".join(lines)
 
 
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+_iso = timestamp_iso
 
 
 def _delivered_by_all(names: list[str]) -> tuple[str, dict[str, str]]:

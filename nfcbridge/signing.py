@@ -26,11 +26,13 @@ from pathlib import Path
 
 from standardwebhooks.webhooks import Webhook
 
+from nfcbridge.errors import VerificationFailed
+
 TOLERANCE = 300  # seconds, as the spec recommends
 PREFIX = "whsec_"
 
 
-class SignatureInvalid(Exception):
+class SignatureInvalid(VerificationFailed):
     """The request is not signed with our secret, or too old/new."""
 
 

@@ -12,16 +12,12 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from nfcbridge.outbox import Outbox, OutboxError
+from nfcbridge.timefmt import timestamp_iso
 
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+_iso = timestamp_iso
 
 
 def outbox_status(outbox: Outbox, forwarders: Iterable[str] = ()) -> dict[str, Any]:

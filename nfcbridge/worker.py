@@ -34,6 +34,7 @@ from nfcbridge.config import ReaderSettings
 from nfcbridge.events import Origin, TapEvent, now_utc
 from nfcbridge.outbox import OutboxError
 from nfcbridge.pipeline import TapPipeline
+from nfcbridge.seams import ReaderMetrics
 from nfcbridge.tap_checks import NOT_READ, check_signature
 
 log = logging.getLogger("nfcbridge.worker")
@@ -96,7 +97,7 @@ class ReaderWorker(threading.Thread):
         settings: ReaderSettings,
         pipeline: TapPipeline,
         *,
-        metrics: Any = None,
+        metrics: ReaderMetrics | None = None,
         min_backoff: float = 0.2,
         max_backoff: float = 30.0,
         removal_poll: float = 0.05,

@@ -4,7 +4,7 @@ For each tag presented on the reader::
 
     registry lookup (no tag command) -> identify (GET_VERSION) -> originality (READ_SIG)
     -> blank check (FAST_READ) -> write the NDEF URI and read it back -> permanent lock in
-    the order of HARDWARE.md, verified after a re-select (``Ntag21x.lock_permanently``)
+    the order of docs/hardware.md, verified after a re-select (``Ntag21x.lock_permanently``)
     -> only then ``record_provisioned``: in_stock
 
 The parts: the read-only checks before any write (``provisioning.batch_checks``), the

@@ -17,10 +17,10 @@ from __future__ import annotations
 from drivers.base import Reader, Target
 from drivers.errors import TagLocked, TagNak
 from drivers.errors import TagUnsupported as ChipUnsupported
-from drivers.lockbits import LockLevel
 from drivers.ntag import Ntag21x
 from drivers.signature import Verdict
 from provisioning.batch_token import BatchSettings
+from provisioning.errors import RegistryError
 from provisioning.records import TagRecord
 from provisioning.registry import Registry
 
@@ -49,7 +49,7 @@ class TracedTag(Ntag21x):
         return [names.get(page, f"page {page}") for page in self.writes]
 
 
-class Refused(Exception):
+class Refused(RegistryError):
     """The tag is not taken; the message says why. Nothing was written."""
 
 
@@ -108,18 +108,7 @@ def may_retry(tag: TracedTag, registry: Registry) -> bool:
     last = history[-1] if history else None
     if last is None or last.action != "tag.attempt_failed" or last.details.get("irreversible"):
         return False
-    p = tag.identify()
-    lock = tag.lock_state()
-    return (
-        lock.level is LockLevel.UNLOCKED
-        and lock.cc == p.factory_cc
-        and lock.auth0 is not None
-        and lock.auth0 >= p.pages
-        and lock.cfg0 is not None
-        and not lock.cfg0[0] & 0xC0
-        and lock.cfg1 is not None
-        and lock.cfg1[0] == 0
-    )
+    return tag.is_factory_configured()
 
 
 def known_refusal(record: TagRecord) -> str:

@@ -11,6 +11,7 @@
     │   ├── QuotaExceeded        pickup beyond the provider's allowance (numbers in message)
     │   ├── DuplicateEntity      already exists (provider id, customer, UID)
     │   ├── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
+    │   ├── InvalidInput         a value the registry cannot take (provider id, reference, quota)
     │   └── AccountError         a web account cannot be added or changed as asked
     │       └── LoginRefused     wrong password or code, locked, disabled (one message)
     ├── PseudonymKeyError        the pseudonym key file is missing or unusable (configuration)
@@ -68,6 +69,10 @@ class DuplicateEntity(RegistryError):
 
 class InvalidIdentity(RegistryError):
     pass
+
+
+class InvalidInput(RegistryError, ValueError):
+    """A value the registry cannot store (malformed id or reference, negative quota)."""
 
 
 class AccountError(RegistryError):

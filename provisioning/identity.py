@@ -125,11 +125,15 @@ def load_key(path: Path, *, create: bool) -> bytes:
     likely a mistake (a different key would silently give every customer a new pseudonym).
     """
     if create and not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             pass  # another process created it first: read theirs
+        except OSError as exc:
+            raise PseudonymKeyError(
+                f"cannot create pseudonym key file {path}: {exc.strerror}"
+            ) from None
         else:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(KEY_BYTES) + "\n")

@@ -262,7 +262,7 @@ class LookupMixin:
                     .all()
                 )
                 if len(found) == 1:
-                    return found[0]
+                    return str(found[0])
                 if len(found) > 1:
                     raise UnknownEntity(f"customer reference {ref} is ambiguous; give more digits")
         if not (is_customer_ref(ref) or ref.startswith("psn:")):

@@ -6,6 +6,7 @@ exist so tests and ``bench/registry.py`` can each work in a fresh database of th
 
 from __future__ import annotations
 
+import os
 import secrets
 
 from sqlalchemy import create_engine, text
@@ -15,9 +16,16 @@ from provisioning.errors import StoreUnreachable
 from provisioning.store import normalise_url, safe_url
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+SERVER_ENV = "NFCBRIDGE_PG_SERVER"  # another server (or a closed port: "no PostgreSQL here")
 
 
-def server_available(server_url: str = DEFAULT_SERVER) -> bool:
+def server() -> str:
+    """The administration URL: ``$NFCBRIDGE_PG_SERVER``, else the local default."""
+    return os.environ.get(SERVER_ENV) or DEFAULT_SERVER
+
+
+def server_available(server_url: str | None = None) -> bool:
+    server_url = server_url or server()
     try:
         engine = create_engine(normalise_url(server_url), connect_args={"connect_timeout": 3})
         with engine.connect() as conn:
@@ -28,8 +36,9 @@ def server_available(server_url: str = DEFAULT_SERVER) -> bool:
         return False
 
 
-def create_database(prefix: str = "nfcb_test_", server_url: str = DEFAULT_SERVER) -> str:
+def create_database(prefix: str = "nfcb_test_", server_url: str | None = None) -> str:
     """Create ``<prefix><random>`` and return its URL."""
+    server_url = server_url or server()
     name = f"{prefix}{secrets.token_hex(6)}"
     _autocommit(server_url, f'CREATE DATABASE "{name}"')
     return (
@@ -37,7 +46,8 @@ def create_database(prefix: str = "nfcb_test_", server_url: str = DEFAULT_SERVER
     )
 
 
-def drop_database(url: str, server_url: str = DEFAULT_SERVER) -> None:
+def drop_database(url: str, server_url: str | None = None) -> None:
+    server_url = server_url or server()
     name = make_url(normalise_url(url)).database
     _autocommit(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from provisioning.errors import QuotaExceeded
+from provisioning.errors import InvalidInput, QuotaExceeded
 
 if TYPE_CHECKING:
     from provisioning.records import ProviderStatus
@@ -27,7 +27,7 @@ class QuotaPolicy:
 
     def __post_init__(self) -> None:
         if self.per_customer < 0 or self.spare < 0:
-            raise ValueError("quota policy values must not be negative")
+            raise InvalidInput("quota policy values must not be negative")
 
     def allowance(self, *, customers_without_tag: int, unattached: int) -> int:
         return self.per_customer * customers_without_tag + self.spare - unattached

@@ -28,7 +28,12 @@ from sqlalchemy.exc import IntegrityError
 
 from provisioning import audit
 from provisioning.customer_life import CustomerLifeMixin, check_attach_allowed
-from provisioning.errors import DuplicateEntity, TransitionRefused, UnknownEntity
+from provisioning.errors import (
+    DuplicateEntity,
+    InvalidInput,
+    TransitionRefused,
+    UnknownEntity,
+)
 from provisioning.identity import is_customer_ref
 from provisioning.intake import IntakeMixin
 from provisioning.lookups import LookupMixin, provider_status
@@ -89,10 +94,10 @@ class Registry(
         spare: int | None = None,
     ) -> ProviderStatus:
         if not _PROVIDER_ID.match(provider_id):
-            raise UnknownEntity(
+            raise InvalidInput(
                 f"invalid provider id {provider_id!r} (letters, digits, _ . -; at most 64)"
             )
-        QuotaPolicy(per_customer or 0, spare or 0)  # ValueError on negatives
+        QuotaPolicy(per_customer or 0, spare or 0)  # InvalidInput on negatives
         try:
             with self.store.write() as conn:
                 conn.execute(
@@ -179,7 +184,7 @@ class Registry(
     def add_customer(self, ref: str, provider_id: str, *, operator: str) -> str:
         """Register a customer by reference (``psn:...`` from identity, or ``ext:...``)."""
         if not is_customer_ref(ref):
-            raise UnknownEntity("not a customer reference (psn:<key>:<hex> or ext:<id>)")
+            raise InvalidInput("not a customer reference (psn:<key>:<hex> or ext:<id>)")
         with self.store.write() as conn:
             self._lock_providers(conn, [provider_id])
             owner = conn.execute(
@@ -458,4 +463,5 @@ def _where(row: Row[Any]) -> str:
         return f"active on customer {row.customer_ref} (provider {row.provider_id})"
     if row.state in FINAL_STATES:
         return f"{row.state} (final)"
-    return row.state.replace("_", " ")
+    state: str = row.state
+    return state.replace("_", " ")

@@ -45,12 +45,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the registry; use UTC")
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
+        aware: dt.datetime = value
+        return aware.astimezone(dt.UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=dt.UTC)
+        naive: dt.datetime = value
+        return naive.replace(tzinfo=dt.UTC)
 
 
 metadata = MetaData()

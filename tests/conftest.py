@@ -6,14 +6,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from drivers import mock
 from provisioning import pgadmin
+from provisioning.registry import Registry
+from tests.support import services
+from tests.support.personnummer import files_with_personnummer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,6 +39,20 @@ def allow_lock_uid(request: pytest.FixtureRequest) -> str | None:
     return request.config.getoption("--allow-lock")
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked for a service that is absent is skipped with the reason; in CI
+    (``CI=true``) it fails instead, so a CI machine without the service is noticed."""
+    for marker, missing in services.MISSING.items():
+        if item.get_closest_marker(marker) is None:
+            continue
+        reason = missing()
+        if reason is None:
+            continue
+        if services.in_ci():
+            pytest.fail(f"{reason}: in CI every service must be present", pytrace=False)
+        pytest.skip(reason)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The same registry tests on a fresh SQLite file and on a scratch PostgreSQL database."""
@@ -49,6 +66,22 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         pgadmin.drop_database(url)
 
 
+@pytest.fixture
+def registry_options() -> dict[str, Any]:
+    """Keyword arguments for ``Registry.open`` (policy, rules): a module overrides this."""
+    return {}
+
+
+@pytest.fixture
+def registry(registry_url: str, registry_options: dict[str, Any]) -> Iterator[Registry]:
+    """A fresh registry on SQLite and on PostgreSQL: the one registry fixture."""
+    reg = Registry.open(registry_url, **registry_options)
+    try:
+        yield reg
+    finally:
+        reg.close()
+
+
 @pytest.fixture(autouse=True)
 def no_mock_reader_left_open():
     """Every test closes the mock readers it opens (benches are process-wide)."""
@@ -56,29 +89,6 @@ def no_mock_reader_left_open():
     left = mock.open_benches()
     mock.reset_benches()
     assert not left, f"mock readers left open on benches: {left}"
-
-
-# Every personnummer the tests type in (valid and invalid ones): none may ever reach a file.
-TEST_PERSONNUMMER = ("811218-9876", "811218-9875", "701063-2391", "121212-1212")
-_ANY_FORM = re.compile(
-    b"|".join(
-        rb"(?:19|20)?" + re.escape(n[:6].encode()) + rb"[-+]?" + re.escape(n[7:].encode())
-        for n in TEST_PERSONNUMMER
-    )
-)
-
-
-def files_with_personnummer(root: Path) -> list[str]:
-    """Files under *root* (databases, logs, outputs) holding a test personnummer in any form."""
-    found = []
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            try:
-                if _ANY_FORM.search(path.read_bytes()):
-                    found.append(str(path))
-            except OSError:
-                continue
-    return found
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

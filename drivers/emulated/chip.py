@@ -1,6 +1,6 @@
 """A byte-exact model of NTAG213/215/216 and Ultralight EV1 (MF0UL11/MF0UL21).
 
-What is modelled (HARDWARE.md, NXP datasheets): the memory map with UID/BCC pages, factory
+What is modelled (docs/hardware.md, NXP datasheets): the memory map with UID/BCC pages, factory
 CC and user memory; GET_VERSION, READ (4 pages, wrapping past the last page), FAST_READ,
 WRITE, COMPATIBILITY_WRITE (two frames), READ_CNT and the NFC counter, PWD_AUTH with
 AUTH0/PROT/AUTHLIM, READ_SIG, HALT; one-time-programmable CC and lock bits (static lock
@@ -10,7 +10,8 @@ re-selected; faults injected at the k-th command since the tag entered the field
 
 Lock bits and CFGLCK are latched when the tag is activated: a lock written in this session
 takes effect after the next re-selection (the conservative reading of the datasheet,
-HARDWARE.md "[partly unconfirmed]"), which is why the tag layer verifies after a re-select.
+docs/hardware.md "Lock bits and the permanent-lock order", unconfirmed), which is why the
+tag layer verifies after a re-select.
 
 Not modelled: the UID/counter ASCII mirror, the ECC-protected 16-bit block-lock mapping of
 the dynamic lock byte 2 beyond "bit j freezes the j-th group of dynamic lock bits"
@@ -27,6 +28,9 @@ from dataclasses import dataclass
 from drivers.products import Product, product_by_name
 from drivers.signature import sign_with_test_key
 
+# The opcodes and ACK/NAK codes are spelled here on purpose rather than imported from
+# ``drivers.type2``: the model is written from the datasheet independently of the tag layer,
+# so a wrong byte in one of them shows up as a disagreement in the tests.
 ACK = b"\x0a"
 NAK_ARGUMENT = b"\x00"  # invalid argument (page address, locked page)
 NAK_CRC = b"\x01"

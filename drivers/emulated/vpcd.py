@@ -54,7 +54,7 @@ SW_WRONG_P1P2 = b"\x6b\x00"
 SW_INS_NOT_SUPPORTED = b"\x6d\x00"
 SW_CLA_NOT_SUPPORTED = b"\x6e\x00"
 
-NAK_EEPROM = 0x05
+NAK_EEPROM = 0x05  # spelled here, not imported from drivers.type2: an independent emulator
 
 # pcscd polls a vpcd slot about every 0.4 s, and vpcd accepts a waiting card during the
 # poll. A card that connects before pcscd has polled the slot empty since the previous card

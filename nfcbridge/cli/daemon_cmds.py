@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.timefmt import timestamp_iso
 
 
 @click.command("run", short_help="Run the tap daemon: readers, outbox, forwarders.")
@@ -98,10 +98,7 @@ def outbox() -> None:
     """Inspect the local outbox, re-send dead letters, prune delivered history."""
 
 
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+_iso = timestamp_iso
 
 
 @outbox.command("list", short_help="Undelivered events, or the dead letters.")

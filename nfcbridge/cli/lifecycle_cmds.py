@@ -97,7 +97,10 @@ def _scan_pickup(
     from provisioning.errors import QuotaExceeded, RegistryError
 
     issued: list[str] = []
-    say = lambda text: click.echo(text, err=True)  # noqa: E731 - stdout stays for the result
+
+    def say(text: str) -> None:  # stdout stays for the result
+        click.echo(text, err=True)
+
     say(f"put each tag for {provider_id} on {url}; Enter or {timeout:g} s idle stops")
     with open_reader(url) as reader:
         idle_until = time.monotonic() + timeout

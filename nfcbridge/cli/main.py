@@ -6,13 +6,13 @@ Every error is turned into a single line on stderr and an exit code (see
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from nfcbridge import __version__
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
-from nfcbridge.errors import AppError
+from nfcbridge.errors import ExitCode, exit_code_for
 
 EPILOG = """\b
 Examples:
@@ -23,55 +23,67 @@ Examples:
 
 Exit codes: 0 ok, 2 usage, 3 config, 4 reader, 5 no tag, 6 tag, 7 refused by a
 registry rule, 8 store unavailable, 9 confirmation required, 10 verification failed
-(audit chain, read-back, a failed tag check), 130 interrupted, 1 internal error.
+(audit chain, read-back, a failed tag check), 130 interrupted, 1 internal error (a bug).
+With --json, errors are JSON on stderr.
 """
 
 
-def exit_code_for(exc: BaseException) -> int:
-    """Map an exception from any layer to the documented exit code."""
-    from drivers import errors as d
-
-    if isinstance(exc, AppError):
-        return exc.exit_code
-    if isinstance(exc, d.NoTag):
-        return 5
-    if isinstance(exc, d.TagError):
-        return 6
-    if isinstance(exc, d.ReaderError):
-        return 4
-    try:
-        from provisioning import errors as p
-    except ImportError:  # pragma: no cover - provisioning is part of the distribution
-        return 1
-    if isinstance(exc, p.StoreError):
-        return 8
-    if isinstance(exc, p.RegistryError):
-        return 7
-    return 1
+JSON_ERRORS = "nfcbridge.json_errors"
 
 
 class BoundaryGroup(click.Group):
-    """The error boundary: domain errors become one line and an exit code."""
+    """The error boundary: every error becomes one line on stderr and its exit code.
+
+    The codes come from ``nfcbridge.errors.exit_code_for`` (one table). With ``--json`` on
+    the command line the line is ``{"error": {"code": N, "message": "..."}}``. Ctrl-C,
+    also at a prompt, is 130; end of input at a prompt is a usage error (2).
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[JSON_ERRORS] = "--json" in args  # known before any option is parsed
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         debug = bool(ctx.params.get("debug"))
+        as_json = bool(ctx.meta.get(JSON_ERRORS))
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except click.exceptions.Exit:
             raise
+        except click.ClickException as exc:
+            if not as_json:
+                raise
+            fail(ctx, ExitCode(exc.exit_code), exc.format_message(), as_json=True)
+        except click.Abort as exc:  # click turns Ctrl-C and end of input at a prompt into it
+            if isinstance(exc.__context__, EOFError):
+                fail(ctx, ExitCode.USAGE, "no input (end of input at a prompt)", as_json=as_json)
+            fail(ctx, ExitCode.INTERRUPTED, "interrupted", as_json=as_json)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+            fail(ctx, ExitCode.INTERRUPTED, "interrupted", as_json=as_json)
         except Exception as exc:
             code = exit_code_for(exc)
-            if debug or code == 1:
+            if debug or code == ExitCode.INTERNAL:
                 import traceback
 
                 traceback.print_exc()
-            message = str(exc) or type(exc).__name__
-            prefix = "internal error: " if code == 1 else "error: "
-            click.echo(prefix + message.splitlines()[0], err=True)
-            ctx.exit(code)
+            message = (str(exc) or type(exc).__name__).splitlines()[0]
+            if code == ExitCode.INTERNAL:
+                message = "internal error: " + message
+            fail(ctx, code, message, as_json=as_json)
+
+
+def fail(ctx: click.Context, code: ExitCode, message: str, *, as_json: bool) -> NoReturn:
+    """Print *message* as the one error line (JSON with *as_json*) and exit with *code*."""
+    if as_json:
+        import json
+
+        line = json.dumps({"error": {"code": int(code), "message": message}}, ensure_ascii=False)
+    elif message.startswith("internal error: ") or message == "interrupted":
+        line = message
+    else:
+        line = "error: " + message
+    click.echo(line, err=True)
+    ctx.exit(int(code))
 
 
 @click.group(

@@ -10,8 +10,13 @@ import click
 if TYPE_CHECKING:
     from drivers.url import ReaderURL
 
+    UidParamBase = click.ParamType[bytes]
+    ReaderUrlParamBase = click.ParamType[ReaderURL]
+else:  # click < 8.2 has no generic ParamType at run time
+    UidParamBase = ReaderUrlParamBase = click.ParamType
 
-class UidParam(click.ParamType):
+
+class UidParam(UidParamBase):
     """A 7-byte UID in hex, with or without ':' separators (04:A1:B2... or 04A1B2...)."""
 
     name = "UID"
@@ -31,7 +36,7 @@ class UidParam(click.ParamType):
         return uid
 
 
-class ReaderUrlParam(click.ParamType):
+class ReaderUrlParam(ReaderUrlParamBase):
     """A reader URL, parsed once; an unknown scheme is a usage error listing known ones."""
 
     name = "URL"
@@ -69,6 +74,22 @@ def timeout_option(f: Any) -> Any:
         default=None,
         help="Seconds to wait for a tag (default: provisioning.tag_timeout).",
     )(f)
+
+
+class OutputPath(click.Path):
+    """A file the command will write: its directory must exist (checked before any work)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import os
+
+        path = super().convert(value, param, ctx)
+        directory = os.path.dirname(os.path.abspath(os.fsdecode(path)))
+        if not os.path.isdir(directory):
+            self.fail(f"directory {directory} does not exist", param, ctx)
+        return path
 
 
 # -- personnummer: asked at a hidden prompt, validated, never echoed or stored ------------------
@@ -117,6 +138,8 @@ def read_personnummer(value: str | None = ASK) -> str:
         answer: str = click.prompt(
             "Personnummer (not shown)", hide_input=True, err=True, value_proc=_validated
         )
-    except click.Abort:  # end of input or Ctrl-C at the prompt: nothing was done
-        raise click.UsageError("no personnummer typed: nothing was done") from None
+    except click.Abort as exc:  # nothing was done
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise  # Ctrl-C: the boundary exits 130
+        raise click.UsageError("no personnummer typed (end of input): nothing was done") from None
     return answer

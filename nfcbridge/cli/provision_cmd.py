@@ -25,7 +25,7 @@ import click
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 from nfcbridge.cli.params import reader_option
 from nfcbridge.cli.progress import Progress
-from nfcbridge.errors import ConfigError, ConfirmationRequired
+from nfcbridge.errors import BatchIncomplete, ConfigError, ConfirmationRequired, Interrupted
 
 if TYPE_CHECKING:
     from drivers.url import ReaderURL
@@ -112,18 +112,15 @@ def provision(
     summary = _summary(runner, results, interrupted, before is not None, after)
     emit(summary, as_json, _human(summary))
     if interrupted:
-        raise KeyboardInterrupt
+        done = after.provisioned if after is not None else 0
+        raise Interrupted(f"batch {runner.name} stopped at {done} provisioned tags")
     if runner.tag_left:
-        from drivers.errors import NoTag
-
-        raise NoTag(  # exit 5, like a reader left without a tag
+        raise BatchIncomplete(  # exit 5, like a reader left without a tag
             f"batch {runner.name}: a tag stayed on the reader for {settings.tag_timeout:g} s; "
             "take it off and run the same command again to go on"
         )
     if count and not dry_run and (after.provisioned if after else 0) < count:
-        from drivers.errors import NoTag
-
-        raise NoTag(  # exit 5: scripts see the roll is not done
+        raise BatchIncomplete(  # exit 5: scripts see the roll is not done
             f"batch {runner.name} holds {after.provisioned if after else 0} of {count} tags: "
             f"no tag presented "
             f"within {settings.tag_timeout:g} s; run the same command again to go on"

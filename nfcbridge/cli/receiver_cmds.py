@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.cli.params import OutputPath
 
 if TYPE_CHECKING:
     from nfcbridge.receiver.sun_check import SunChecker
@@ -39,7 +40,7 @@ def receiver() -> None:
 @click.option(
     "--db",
     "db",
-    type=click.Path(dir_okay=False),
+    type=OutputPath(),
     required=True,
     help="SQLite file for the events (created if missing).",
 )
@@ -78,7 +79,8 @@ def serve(
     max_threads: int,
 ) -> None:
     """Receive signed tap events until interrupted."""
-    from nfcbridge.receiver.server import ReceiverHTTPServer, parse_listen
+    from nfcbridge.listen import parse_listen
+    from nfcbridge.receiver.server import ReceiverHTTPServer
     from nfcbridge.receiver.store import open_store
     from nfcbridge.signing import load_secret
 
@@ -100,7 +102,9 @@ def serve(
         )
     except OSError as exc:
         store.close()
-        raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from None
+        raise click.BadParameter(
+            f"cannot listen on {listen}: {exc.strerror}", param_hint="--listen"
+        ) from None
     click.echo(f"receiver listening on {server.url} (events in {db})", err=True)
     try:
         server.serve_forever()

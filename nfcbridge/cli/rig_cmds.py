@@ -11,7 +11,9 @@ import click
 
 from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
 from nfcbridge.cli.demo_cmd import demo
+from nfcbridge.cli.params import OutputPath
 from nfcbridge.cli.rig_config_cmd import rig_config
+from nfcbridge.config import ForwarderSettings, ReaderSettings
 
 
 @click.group("rig", short_help="Simulated door taps: scenarios and their replay.")
@@ -94,14 +96,14 @@ def rig() -> None:
 @click.option(
     "--out",
     "out",
-    type=click.Path(dir_okay=False),
+    type=OutputPath(),
     required=True,
     help="Scenario file to write (JSON lines).",
 )
 @click.option(
     "--truth",
     "truth_path",
-    type=click.Path(dir_okay=False),
+    type=OutputPath(),
     help="Also write the ground truth (the report a correct receiver gives) as JSON.",
 )
 @click.option(
@@ -226,7 +228,9 @@ def truth(file: str) -> None:
     help="The daemon's control socket (default: from the config).",
 )
 @click.option(
-    "--standalone", is_flag=True, help="No daemon: in-process mock readers and a minimal pipeline."
+    "--standalone",
+    is_flag=True,
+    help="No daemon running: the daemon's own pipeline in-process, on a temporary outbox.",
 )
 @click.option("--forward-to", help="With --standalone: webhook URL of a receiver.")
 @click.option(
@@ -237,7 +241,7 @@ def truth(file: str) -> None:
 @click.option(
     "--jsonl",
     "jsonl_path",
-    type=click.Path(dir_okay=False),
+    type=OutputPath(),
     help="With --standalone: append the events to this JSON lines file.",
 )
 @click.option(
@@ -297,14 +301,14 @@ def run(
         finally:
             client.close()
     else:
-        deliver = _delivery(forward_to, secret_file, jsonl_path)
         from nfcbridge.rig.standalone import Station
 
-        try:
-            with Station(scenario, deliver, run=run_id) as station:
-                result = replay(scenario, station, **options)  # type: ignore[arg-type]
-        finally:
-            deliver.close()
+        forwarder = _forwarder(forward_to, secret_file, jsonl_path)
+        # The station's re-tap window stays below the replay's gap between two taps of a
+        # tag, so every planned tap is its own presentation (a daemon's config decides it).
+        window = min(ReaderSettings.retap_window, retap_gap / 2)
+        with Station(scenario, forwarder, run=run_id, retap_window=window) as station:
+            result = replay(scenario, station, **options)  # type: ignore[arg-type]
     emit(
         {
             "run": run_id,
@@ -359,19 +363,20 @@ def new_run_id(name: str) -> str:
     return f"{slug}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S.%fZ')[:-4]}Z"
 
 
-def _delivery(forward_to: str | None, secret_file: str | None, jsonl_path: str | None):  # type: ignore[no-untyped-def]
-    from nfcbridge.rig.standalone import JsonlDelivery, WebhookDelivery
+def _forwarder(
+    forward_to: str | None, secret_file: str | None, jsonl_path: str | None
+) -> ForwarderSettings:
+    """The standalone station's one forwarder, configured as the daemon's would be."""
+    from nfcbridge.rig.standalone import jsonl, webhook
 
     if bool(forward_to) == bool(jsonl_path):
         raise click.UsageError("--standalone needs exactly one of --forward-to URL or --jsonl FILE")
     if forward_to:
         if not secret_file:
             raise click.UsageError("--forward-to needs --secret-file")
-        from nfcbridge.signing import load_secret
-
-        return WebhookDelivery(forward_to, load_secret(secret_file))
+        return webhook(forward_to, secret_file)
     assert jsonl_path is not None
-    return JsonlDelivery(jsonl_path)
+    return jsonl(jsonl_path)
 
 
 def _summary(scenario, truth, file: str) -> dict[str, object]:  # type: ignore[no-untyped-def]

@@ -31,16 +31,16 @@ def web(app: AppContext, listen: str | None) -> None:
     """
     from waitress import create_server
 
-    from nfcbridge.metrics import parse_listen
+    from nfcbridge.listen import parse_listen
     from nfcbridge.web.app import create_app
 
     settings = app.settings
     value = listen or settings.web.listen
     try:
-        host, port = parse_listen(value)
-    except ConfigError:
+        host, port = parse_listen(value, loopback_only=True)
+    except ValueError as exc:
         raise ConfigError(
-            f"must be a loopback HOST:PORT such as 127.0.0.1:8080, not {value!r}",
+            str(exc),
             file=settings.source if listen is None else None,
             key="web.listen" if listen is None else "--listen",
         ) from None

@@ -12,12 +12,18 @@ from typing import Any
 from nfcbridge.config import ForwarderSettings, Settings, read_secret
 from nfcbridge.forwarders.base import Forwarder, Outcome, TransientError
 from nfcbridge.outbox import Outbox
+from nfcbridge.seams import DeliveryMetrics
 
 __all__ = ["Forwarder", "Outcome", "TransientError", "build_forwarder"]
 
 
 def build_forwarder(
-    fs: ForwarderSettings, index: int, settings: Settings, outbox: Outbox, *, metrics: Any = None
+    fs: ForwarderSettings,
+    index: int,
+    settings: Settings,
+    outbox: Outbox,
+    *,
+    metrics: DeliveryMetrics | None = None,
 ) -> Forwarder:
     key = f"forwarders[{index}]"
     common: dict[str, Any] = {

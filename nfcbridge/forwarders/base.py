@@ -22,12 +22,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from nfcbridge.errors import StoreUnavailable
 from nfcbridge.outbox import Outbox, OutboxError, StoredEvent
+from nfcbridge.seams import DeliveryMetrics
 
 log = logging.getLogger("nfcbridge.forwarders")
 
 
-class TransientError(Exception):
+class TransientError(StoreUnavailable):
     """Try again later (network down, 5xx, 429, broker away)."""
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
@@ -70,7 +72,7 @@ class Forwarder(threading.Thread):
         batch_size: int = 100,
         base_backoff: float = 0.5,
         idle_wait: float = 1.0,
-        metrics: Any = None,
+        metrics: DeliveryMetrics | None = None,
         rng: random.Random | None = None,
     ) -> None:
         super().__init__(name=f"forwarder-{name}", daemon=True)

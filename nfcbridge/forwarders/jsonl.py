@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from nfcbridge.forwarders.base import Forwarder, Outcome, TransientError
-from nfcbridge.outbox import StoredEvent
+from nfcbridge.outbox import Outbox, StoredEvent
 
 
 class JsonlForwarder(Forwarder):
     kind = "jsonl"
 
-    def __init__(self, name: str, outbox: Any, *, path: str | Path, **kwargs: Any) -> None:
+    def __init__(self, name: str, outbox: Outbox, *, path: str | Path, **kwargs: Any) -> None:
         super().__init__(name, outbox, **kwargs)
         self.path = Path(path)
 

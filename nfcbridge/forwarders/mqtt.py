@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from nfcbridge.forwarders.base import Forwarder, Outcome, TransientError
-from nfcbridge.outbox import StoredEvent
+from nfcbridge.outbox import Outbox, StoredEvent
 
 log = logging.getLogger("nfcbridge.forwarders.mqtt")
 
@@ -27,7 +27,7 @@ class MqttForwarder(Forwarder):
     def __init__(
         self,
         name: str,
-        outbox: Any,
+        outbox: Outbox,
         *,
         station: str,
         host: str,
@@ -80,7 +80,7 @@ class MqttForwarder(Forwarder):
         import paho.mqtt.client as mqtt
 
         client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
+            mqtt.CallbackAPIVersion.VERSION2,  # type: ignore[attr-defined]
             client_id=self.client_id,
             clean_session=False,
             protocol=mqtt.MQTTv311,

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from nfcbridge.forwarders.base import Forwarder, Outcome, TransientError
-from nfcbridge.outbox import StoredEvent
+from nfcbridge.outbox import Outbox, StoredEvent
 from nfcbridge.signing import sign
 
 TRANSIENT_STATUS = frozenset({408, 425, 429})
@@ -61,7 +61,7 @@ class WebhookForwarder(Forwarder):
     def __init__(
         self,
         name: str,
-        outbox: Any,
+        outbox: Outbox,
         *,
         url: str,
         key: bytes,

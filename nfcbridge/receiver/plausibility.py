@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from nfcbridge import events as ev
 from nfcbridge.receiver.pairing import JOINT_WINDOW, Tap, Visit, overlaps
 
 NOT_ATTACHED = frozenset({"not_attached", "issued", "in_stock"})
@@ -244,7 +245,7 @@ def _by_state(ordered: list[Seen]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str], list[Seen]] = defaultdict(list)
     for s in ordered:
         status = s.registry.get("customer_status")
-        if "retired" in s.kinds:
+        if {ev.RETIRED_TAG, "retired"} & set(s.kinds):  # named, or the state alone
             groups[("after_retired", s.uid)].append(s)
         if NOT_ATTACHED.intersection(s.kinds):
             groups[("before_attached", s.uid)].append(s)

@@ -1,9 +1,10 @@
 """The receiver's report: visits, durations, double staffing, missing end taps, anomalies and
 sequence gaps, per customer and per provider, from the stored tap events (schema v1).
 
-Which taps count: a tap whose event flags its tag as not payable (``unknown``, ``retired``,
-``spoiled``, ``not_attached``, or a registry state other than ``active``) is an anomaly and
-never half a visit. Other anomalies (``not_genuine``) are reported and the tap still pairs.
+Which taps count: a tap whose event flags its tag as not payable (``unknown_tag``,
+``retired_tag``, ``spoiled_tag``, ``not_attached``: the names of ``nfcbridge.events``, or a
+registry state other than ``active``) is an anomaly and never half a visit. Other anomalies
+(``not_genuine``) are reported and the tap still pairs.
 An event without a registry block and without anomalies comes from a station that has no
 registry: its tap pairs, and the customer is shown as ``tag:<UID>``.
 Pairing rules: ``nfcbridge.receiver.pairing``. Taps that cannot be what they claim (a tag
@@ -18,39 +19,42 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
+from nfcbridge import events as ev
 from nfcbridge.receiver.manual_share import DEFAULT_LIMIT, manual_entry, manual_share
 from nfcbridge.receiver.pairing import JOINT_WINDOW, MAX_VISIT, Tap, double_staffing, pair_taps
 from nfcbridge.receiver.plausibility import Limits, Seen, find_implausible
 from nfcbridge.receiver.sun_check import SUN_INVALID, SUN_REPLAYED, SunChecker
+from nfcbridge.timefmt import parse_iso, utc_iso
 
-NOT_PAYABLE = {"unknown", "retired", "spoiled", "not_attached", "in_stock", "issued", "blank"}
+# The event's anomaly names (nfcbridge.events), and registry states a station may send
+# without naming an anomaly: a tap flagged with any of them is never half a visit.
+NOT_PAYABLE = {
+    ev.UNKNOWN_TAG,
+    ev.RETIRED_TAG,
+    ev.SPOILED_TAG,
+    ev.NOT_ATTACHED,
+    "retired",
+    "spoiled",
+    "in_stock",
+    "issued",
+    "blank",
+}
 # SUN (issue 14): a tap whose SUN message is missing, wrong or replayed is not a real tap of
 # the tag; an opened tamper loop is reported and the tap still pairs.
 NOT_PAYABLE |= {"sun_missing", SUN_INVALID, SUN_REPLAYED}
-_ALIASES = {  # the daemon's names (nfcbridge.events) -> the report's
-    "unknown_tag": "unknown",
-    "retired_tag": "retired",
-    "spoiled_tag": "spoiled",
-    "unattached": "not_attached",
-    "clone": "not_genuine",
-    "issued": "not_attached",  # a registry state given as the anomaly's name
-    "in_stock": "not_attached",
-}
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+_iso = utc_iso
 
 
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+parse_time = parse_iso
 
 
 def anomaly_kinds(event: dict[str, Any]) -> list[str]:
     kinds = set()
     for item in event.get("anomalies") or []:
         name = item if isinstance(item, str) else str(item.get("kind") or item.get("type"))
-        kinds.add(_ALIASES.get(name.lower(), name.lower()))
+        kinds.add(name.lower())
     registry = event.get("registry")
     if not kinds and isinstance(registry, dict) and registry.get("state") not in (None, "active"):
         kinds.add(str(registry["state"]))  # a station that did not name the anomaly itself

@@ -20,19 +20,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from nfcbridge.errors import AppError
+from nfcbridge.errors import AppError, ExitCode
+from nfcbridge.timefmt import utc_iso
 
 
 class ControlUnavailable(AppError):
     """The daemon's control socket cannot be reached (not running, or not ours)."""
 
-    exit_code = 8
+    exit_code = ExitCode.STORE
 
 
 class ControlRefused(AppError):
     """The daemon answered ``ok: false``."""
 
-    exit_code = 4
+    exit_code = ExitCode.READER
 
 
 class ControlClient:
@@ -81,7 +82,7 @@ class ControlClient:
     ) -> dict[str, Any]:
         message: dict[str, Any] = {"op": "tap", "reader": reader, "uid": uid, "hold": hold}
         if at is not None:
-            message["at"] = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            message["at"] = utc_iso(at)
         if run is not None:
             message["run"] = run
         return self.request(message)

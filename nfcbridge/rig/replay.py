@@ -27,10 +27,13 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from nfcbridge.errors import AppError
+from nfcbridge.errors import AppError, ExitCode
 from nfcbridge.rig.scenario import PlannedTap, Scenario
+
+if TYPE_CHECKING:
+    from nfcbridge.rig.control_client import ControlClient
 
 log = logging.getLogger("nfcbridge.rig")
 
@@ -38,7 +41,7 @@ log = logging.getLogger("nfcbridge.rig")
 class ReplayFailed(AppError):
     """A tap could not be presented (the daemon refused it, the reader did not see it)."""
 
-    exit_code = 4
+    exit_code = ExitCode.READER
 
 
 class TapSink(Protocol):
@@ -50,7 +53,7 @@ class TapSink(Protocol):
 class ControlSink:
     """Taps into a running daemon through its control socket."""
 
-    def __init__(self, client: Any, run: str | None = None) -> None:
+    def __init__(self, client: ControlClient, run: str | None = None) -> None:
         self.client = client
         self.run = run  # every tap's event carries it (``rig run`` makes one per replay)
 

@@ -72,7 +72,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from nfcbridge.errors import AppError
+from nfcbridge.errors import AppError, ExitCode
 
 VERSION = 1
 DEFAULT_HOLD = 1.0
@@ -82,7 +82,7 @@ TAG_STATES = ("active", "retired", "unknown", "issued")
 class ScenarioError(AppError):
     """A scenario file that cannot be used; exit code 3 like any other input file."""
 
-    exit_code = 3
+    exit_code = ExitCode.CONFIG
 
 
 @dataclass(frozen=True)

@@ -295,7 +295,7 @@ def _known(rec: _Record, key: str, names: set[str] | dict[str, Any]) -> str:
 
 
 def _tag_ref(s: Scenario, rec: _Record) -> str:
-    text = rec.get("tag", str)
+    text: str = rec.get("tag", str)
     uid = text.replace(":", "").upper()
     if uid not in s.tags:
         raise rec.error("tag", f"no tag {text!r} declared before this line")

@@ -1,218 +1,170 @@
-"""A station inside the rig: one mock reader per staff member and a minimal tap pipeline.
+"""A station inside the rig: the daemon itself, in-process, on a temporary directory.
 
-Used by ``rig run --standalone`` when no daemon is running: the replay places an
-``EmulatedTag`` with the tag's UID on ``drivers.mock.bench(reader)``; a worker per reader
-sees it through the real ``mock:`` driver (``wait_for_tag``/``wait_for_removal``, one event
-per presentation), builds the schema v1 event, ``origin: simulated``, and hands it to a
-delivery (a signed webhook POST to a receiver, or a JSON lines file).
+Used by ``rig run --standalone`` when no daemon is running. There is one tap path: the
+scenario is seeded into a temporary SQLite registry (``nfcbridge.rig.seed``, what ``rig
+seed`` does for a real daemon), and ``nfcbridge.daemon.Daemon`` runs on a temporary outbox
+with one ``mock:`` reader per staff member and one forwarder (a signed webhook to a
+receiver, or a JSON lines file). Each tap goes through the daemon's control-channel tap
+(``ControlServer.tap``, called in-process): the tag is placed on the mock reader, the
+reader worker sees it, the pipeline debounces, enriches from the registry, builds the
+event (``nfcbridge.events``) and commits it, and the forwarder delivers it with the
+daemon's retry policy. So the events, their anomaly names and the customers' names are
+byte for byte what a daemon sends (apart from ids and times): ``origin: simulated``,
+``occurred_at`` the tap's scenario moment, ``clock_synced: false``.
 
-It is not the daemon: no outbox, no retries beyond a few, no registry. Enrichment comes
-from the scenario itself, as a registry holding the scenario's tags would give it: an
-active tag gives ``{"state": "active", "customer", "provider"}``, a retired one
-``{"state": "retired", ...}`` with anomaly ``retired``, an unknown one no registry block
-and anomaly ``unknown``. ``occurred_at`` is the tap's scenario moment (``replay`` module
-docstring) and ``clock_synced`` is false because it is not the station's clock.
+On leaving, the station waits up to ``drain_timeout`` seconds for the forwarder to
+deliver everything, then stops the daemon; anything undelivered or dead-lettered is an
+error (``ReplayFailed``), and the temporary directory is removed.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from nfcbridge.config import (
+    ControlSettings,
+    ForwarderSettings,
+    OutboxSettings,
+    ReaderSettings,
+    RegistrySettings,
+    Settings,
+    StationSettings,
+)
+from nfcbridge.daemon import Daemon
+from nfcbridge.rig.replay import ReplayFailed
 from nfcbridge.rig.scenario import Scenario
+from nfcbridge.timefmt import utc_iso
 
-log = logging.getLogger("nfcbridge.rig")
-SCHEMA = "nfcbridge.tap/1"
+if TYPE_CHECKING:
+    from nfcbridge.control import ControlServer
+
+OPERATOR = "rig-standalone"
 
 
-def enrich(s: Scenario, uid: str) -> tuple[dict[str, Any] | None, list[str]]:
-    tag = s.tags.get(uid)
-    if tag is None or tag.state == "unknown":
-        return None, ["unknown"]
-    customer = s.customers.get(tag.customer or "")
-    provider = customer.provider if customer else None
-    if tag.state == "active":
-        return {"state": "active", "customer": tag.customer, "provider": provider}, []
-    return {"state": tag.state, "customer": None, "provider": provider}, [tag.state]
+def webhook(url: str, secret_file: str | Path) -> ForwarderSettings:
+    """A forwarder to a receiver, as ``[[forwarders]] type = "webhook"`` would configure."""
+    return ForwarderSettings(type="webhook", name="receiver", url=url, secret_file=str(secret_file))
+
+
+def jsonl(path: str | Path) -> ForwarderSettings:
+    """A forwarder appending to a JSON lines file."""
+    return ForwarderSettings(type="jsonl", name="file", path=str(path))
 
 
 class Station:
-    """Mock readers and their workers; ``tap`` is a replay sink."""
+    """The daemon on a temporary directory, fed by the rig; ``tap`` is a replay sink."""
 
     def __init__(
         self,
         scenario: Scenario,
-        deliver: Callable[[dict[str, Any]], None],
+        forwarder: ForwarderSettings,
+        *,
         station: str | None = None,
+        retap_window: float = ReaderSettings.retap_window,
+        drain_timeout: float = 30.0,
         see_timeout: float = 10.0,
         run: str | None = None,
     ) -> None:
         self.scenario = scenario
+        self.forwarder = forwarder
         self.run = run  # the replay's id, carried by every event
-        self.deliver = deliver
         self.station = station or scenario.station
+        self.retap_window = retap_window
+        self.drain_timeout = drain_timeout
         self.see_timeout = see_timeout
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._readers: list[Any] = []
-        self._pending: dict[str, datetime | None] = {}
-        self._seen: dict[str, threading.Event] = {}
-        self._last: dict[str, dict[str, Any] | Exception] = {}
+        self.daemon: Daemon | None = None
+        self.control: ControlServer | None = None
+        self._dir: Path | None = None
+
+    def settings(self, directory: Path) -> Settings:
+        readers = tuple(
+            ReaderSettings(name=s.reader, url=f"mock:{s.reader}", retap_window=self.retap_window)
+            for s in self.scenario.staff.values()
+        )
+        return Settings(
+            station=StationSettings(name=self.station, data_dir=str(directory)),
+            registry=RegistrySettings(url=f"sqlite:///{directory / 'registry.db'}"),
+            readers=readers,
+            outbox=OutboxSettings(keep_days=0),
+            forwarders=(self.forwarder,),
+            control=ControlSettings(socket="off"),
+            source="<rig run --standalone>",
+        )
 
     def __enter__(self) -> Station:
-        from drivers.table import open_reader
+        from nfcbridge.control import ControlServer
+        from nfcbridge.rig.seed import seed_registry
+        from provisioning.registry import Registry
 
-        for staff in self.scenario.staff.values():
-            reader = open_reader(f"mock:{staff.reader}")
-            self._readers.append(reader)
-            self._seen[staff.reader] = threading.Event()
-            thread = threading.Thread(
-                target=self._work,
-                args=(staff.reader, reader),
-                name=f"station-{staff.reader}",
-                daemon=True,
-            )
-            thread.start()
-            self._threads.append(thread)
+        self._dir = Path(tempfile.mkdtemp(prefix="nfcbridge-rig-"))
+        try:
+            settings = self.settings(self._dir)
+            with Registry.open(settings.registry_url) as registry:
+                seed_registry(registry, self.scenario, operator=OPERATOR)
+            daemon = Daemon(settings, drain_timeout=self.drain_timeout)
+            daemon.prepare()
+            daemon.start()
+        except BaseException:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
+        # The daemon's control-channel tap, called in-process (the socket is never bound).
+        self.control = ControlServer(self._dir / "control.sock", daemon)
+        self.daemon = daemon
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        for reader in self._readers:
-            reader.close()
+        daemon, self.daemon = self.daemon, None
+        if daemon is None:
+            return
+        try:
+            problem = self._drain(daemon)
+        finally:
+            daemon.shutdown()
+            if self._dir is not None:
+                shutil.rmtree(self._dir, ignore_errors=True)
+        if problem and exc[0] is None:
+            raise ReplayFailed(problem)
+
+    def _drain(self, daemon: Daemon) -> str | None:
+        """Wait until the forwarder has everything; what is left, as a sentence."""
+        outbox = daemon.outbox
+        assert outbox is not None
+        name = self.forwarder.name
+        deadline = time.monotonic() + self.drain_timeout
+        while outbox.progress(name).pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = outbox.progress(name).pending
+        dead = outbox.dead_letters()
+        if dead:
+            return f"{len(dead)} events rejected by {name}: {dead[0].reason}"
+        if left:
+            return f"{left} events not delivered by {name} within {self.drain_timeout:g} s"
+        return None
 
     # -- the sink side --------------------------------------------------------------------
     def tap(self, reader: str, uid: str, hold: float, at: datetime | None) -> dict[str, Any]:
-        from drivers.emulated.chip import EmulatedTag
-        from drivers.mock import bench
-
+        """What ``rig run`` sends a daemon's control socket, handled by the same code."""
+        assert self.control is not None, "use the station as a context manager"
+        request: dict[str, Any] = {"op": "tap", "reader": reader, "uid": uid, "hold": hold}
+        if at is not None:
+            request["at"] = utc_iso(at)
+        request["wait"] = self.see_timeout
         tag = self.scenario.tags.get(uid)
-        seen = self._seen[reader]
-        seen.clear()
-        self._pending[reader] = at
-        placed = time.monotonic()
-        field = bench(reader)
-        field.place(EmulatedTag(tag.product if tag else "NTAG213", uid=bytes.fromhex(uid)))
-        try:
-            if not seen.wait(self.see_timeout):
-                raise TimeoutError(f"reader {reader} did not see tag {uid}")
-            outcome = self._last[reader]
-            if isinstance(outcome, Exception):
-                raise outcome
-            time.sleep(max(0.0, placed + hold - time.monotonic()))
-        finally:
-            field.remove()
-        return {"ok": True, "event_id": outcome["event_id"], "seq": outcome["seq"]}
+        if tag is not None:
+            request["product"] = tag.product
+        if self.run is not None:
+            request["run"] = self.run
+        answer = self.control.tap(request)
+        if answer.get("event_id") is None:
+            raise ReplayFailed(f"tap of {uid} on {reader}: {answer.get('note')}")
+        return answer
 
-    # -- the reader side ------------------------------------------------------------------
-    def _work(self, name: str, reader: Any) -> None:
-        from drivers.errors import NoTag
-
-        seq = 0
-        while not self._stop.is_set():
-            try:
-                target = reader.wait_for_tag(timeout=0.2)
-            except NoTag:
-                continue
-            at = self._pending.pop(name, None) or datetime.now(UTC)
-            uid = target.uid.hex().upper()
-            registry, anomalies = enrich(self.scenario, uid)
-            seq += 1
-            event = {
-                "schema": SCHEMA,
-                "event_id": _uuid7(),
-                "station": self.station,
-                "reader": name,
-                "seq": seq,
-                "occurred_at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "clock_synced": False,
-                "tag": {
-                    "uid": uid,
-                    "product": self.scenario.tags[uid].product
-                    if uid in self.scenario.tags
-                    else None,
-                    "genuine": None,
-                    "signature": None,
-                },
-                "registry": registry,
-                "origin": "simulated",
-                "anomalies": anomalies,
-            }
-            if self.run is not None:
-                event["run"] = self.run
-            try:
-                self.deliver(event)
-                self._last[name] = event
-            except Exception as exc:
-                self._last[name] = exc
-            self._seen[name].set()
-            while not self._stop.is_set() and not reader.wait_for_removal(timeout=0.2):
-                pass
-
-
-def _uuid7() -> str:
-    import uuid6
-
-    return str(uuid6.uuid7())
-
-
-# -- deliveries -------------------------------------------------------------------------------
-class WebhookDelivery:
-    """POST each event signed per Standard Webhooks; a few retries, then the error."""
-
-    def __init__(self, url: str, key: bytes, attempts: int = 5, timeout: float = 10.0) -> None:
-        import httpx
-
-        self.url = url
-        self.key = key
-        self.attempts = attempts
-        self.client = httpx.Client(timeout=timeout)
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        import httpx
-
-        from nfcbridge.signing import signed_headers
-
-        body = json.dumps(event, separators=(",", ":")).encode()
-        for attempt in range(1, self.attempts + 1):
-            try:
-                reply = self.client.post(
-                    self.url,
-                    content=body,
-                    headers=signed_headers(self.key, event["event_id"], body),
-                )
-            except httpx.HTTPError as exc:
-                problem = str(exc)
-            else:
-                if reply.status_code < 300:
-                    return
-                problem = f"HTTP {reply.status_code}: {reply.text[:200]}"
-                if 400 <= reply.status_code < 500 and reply.status_code not in (401, 408, 429):
-                    break
-            time.sleep(min(2.0, 0.1 * 2**attempt))
-        raise RuntimeError(f"delivery to {self.url} failed: {problem}")
-
-    def close(self) -> None:
-        self.client.close()
-
-
-class JsonlDelivery:
-    def __init__(self, path: str | Path) -> None:
-        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
-        self._lock = threading.Lock()
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        with self._lock:
-            self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
-            self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
+    def manual(self, registration: dict[str, Any]) -> dict[str, Any]:
+        """A manual registration, as the daemon's control socket takes it (``op: manual``)."""
+        assert self.control is not None, "use the station as a context manager"
+        return self.control.handle({"op": "manual", **registration})

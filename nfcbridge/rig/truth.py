@@ -16,19 +16,25 @@ the differences as sentences (empty: the report equals the truth). Plausibility 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
+from nfcbridge import events as ev
 from nfcbridge.receiver.pairing import overlaps
 from nfcbridge.receiver.plausibility import Limits
 from nfcbridge.rig.plausible_truth import expected_plausibility
 from nfcbridge.rig.scenario import Scenario
+from nfcbridge.timefmt import parse_iso, utc_iso
 
 HELD = 10.0  # seconds: a hold this long is "a tag held on the reader"
+# A scenario tag's state -> the anomaly a station's event names for a tap of it.
+ANOMALY_OF_STATE = {
+    "retired": ev.RETIRED_TAG,
+    "unknown": ev.UNKNOWN_TAG,
+    "issued": ev.NOT_ATTACHED,
+}
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+_iso = utc_iso
 
 
 def expected_report(s: Scenario, limits: Limits | None = None) -> dict[str, Any]:
@@ -67,13 +73,13 @@ def expected_report(s: Scenario, limits: Limits | None = None) -> dict[str, Any]
         ended = tag.customer is not None and s.customers[tag.customer].end_reason is not None
         state = "retired" if ended else tag.state  # an ended customer's tag is retired
         entry = {
-            "kind": "not_attached" if state == "issued" else state,
+            "kind": ANOMALY_OF_STATE[state],
             "reader": s.reader_of(lt.staff),
             "uid": lt.tag,
             "at": _iso(s.at(lt.t)),
         }
         anomalies.append(entry)
-        planted.append(dict(entry))
+        planted.append({**entry, "kind": state})
     doubles = []
     ordered = sorted(s.visits, key=lambda v: v.start)
     for i, a in enumerate(ordered):
@@ -207,8 +213,7 @@ def _match(
     return problems
 
 
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+_parse = parse_iso
 
 
 def _close(a: str | None, b: str | None, tolerance: float) -> bool:

@@ -23,7 +23,7 @@ import pytest
 from nfcbridge.control import ControlError
 from nfcbridge.control import request as control_request
 from nfcbridge.outbox import Outbox
-from tests.chaos.harness import (
+from tests.support.harness import (
     RecordingBackend,
     new_secret,
     start_daemon,

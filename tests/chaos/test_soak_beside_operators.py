@@ -39,7 +39,7 @@ pytest.importorskip("nfc")
 from drivers.emulated.chip import EmulatedTag  # noqa: E402
 from drivers.emulated.field import Field  # noqa: E402
 from nfcbridge.control import request as control_request  # noqa: E402
-from tests.chaos.harness import (  # noqa: E402
+from tests.support.harness import (  # noqa: E402
     REPO,
     RecordingBackend,
     free_port,

@@ -16,8 +16,7 @@ from drivers import open_reader
 from drivers.base import Reader
 from drivers.emulated.chip import EmulatedTag
 from drivers.ntag import Ntag21x
-
-TAG_TIMEOUT = 5.0  # seconds; pcscd sees a card about 0.5 s after it is placed
+from tests.support.backends import TAG_TIMEOUT
 
 BACKENDS = [
     pytest.param("mock", id="mock"),

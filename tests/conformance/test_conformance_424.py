@@ -25,7 +25,7 @@ from nfcbridge.signing import signed_headers
 from nfcbridge.worker import read_sun
 from provisioning.registry import Registry
 from provisioning.sun_provision import provision_sun_tag
-from tests.conformance.conftest import TAG_TIMEOUT
+from tests.support.backends import TAG_TIMEOUT
 
 MASTER = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
 WEBHOOK_KEY = b"k" * 32

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from nfcbridge.cli.main import cli
 from nfcbridge.control import request as control_request
 from nfcbridge.outbox import Outbox
-from tests.chaos.harness import (
+from tests.support.harness import (
     RecordingBackend,
     free_port,
     new_secret,

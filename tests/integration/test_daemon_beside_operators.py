@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from nfcbridge.control import request as control_request
-from tests.chaos.harness import REPO, free_port, start_daemon, uid_for, wait_ready, write_config
+from tests.support.harness import REPO, free_port, start_daemon, uid_for, wait_ready, write_config
 
 
 def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ from drivers.emulated.field import Field  # noqa: E402
 from nfcbridge.config import load_settings  # noqa: E402
 from nfcbridge.daemon import Daemon  # noqa: E402
 from nfcbridge.sdnotify import SdNotify  # noqa: E402
-from tests.chaos.harness import write_config  # noqa: E402
+from tests.support.harness import write_config  # noqa: E402
 
 
 def wait(predicate, timeout: float = 30.0) -> None:

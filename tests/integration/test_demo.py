@@ -74,7 +74,7 @@ def test_demo_json_and_kept_files(tmp_path: Path) -> None:
     assert report["origins"] == {"simulated": taps} and report["gaps"] == []
     assert len(report["double_staffing"]) == steps["scenario"]["double_staffing"] == 1
     assert len(report["missing_end"]) == steps["scenario"]["missing_end"] == 1
-    assert [a["kind"] for a in report["anomalies"]] == ["unknown"]
+    assert [a["kind"] for a in report["anomalies"]] == ["unknown_tag"]
     names = {p.name for p in work.iterdir()}
     assert {"nfcbridge.toml", "registry.db", "outbox.db", "scenario.jsonl", "receiver.db"} <= names
     assert stat.S_IMODE((work / "whsec.txt").stat().st_mode) == 0o600

@@ -22,7 +22,13 @@ from nfcbridge.signing import decode_secret
 from provisioning import audit
 from provisioning.months import month_of
 from provisioning.registry import Registry
-from tests.chaos.harness import new_secret, start_daemon, stop_daemon, wait_ready, webhook_forwarder
+from tests.support.harness import (
+    new_secret,
+    start_daemon,
+    stop_daemon,
+    wait_ready,
+    webhook_forwarder,
+)
 
 NOTE = "Telefonen startade inte i trapphuset, besöket började 07:58"
 UID = "04C0FFEE000001"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from nfcbridge import events as ev
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.server import ReceiverHTTPServer
 from nfcbridge.receiver.store import EventStore
@@ -19,7 +20,13 @@ from nfcbridge.rig.seed import seed_registry
 from nfcbridge.rig.truth import compare, expected_report
 from nfcbridge.signing import decode_secret
 from provisioning.registry import Registry
-from tests.chaos.harness import new_secret, start_daemon, stop_daemon, wait_ready, webhook_forwarder
+from tests.support.harness import (
+    new_secret,
+    start_daemon,
+    stop_daemon,
+    wait_ready,
+    webhook_forwarder,
+)
 
 SCENARIO = """\
 {"kind": "scenario", "version": 1, "name": "life", "start": "2026-11-24T06:00:00Z", "station": "rig-life"}
@@ -45,7 +52,7 @@ def test_ended_customers_locks_and_manual_registrations_match_the_ground_truth(
 ) -> None:
     scenario = parse_scenario(SCENARIO, "life.jsonl")
     truth = expected_report(scenario)
-    assert [a["kind"] for a in truth["anomalies"]] == ["retired"]
+    assert [a["kind"] for a in truth["anomalies"]] == [ev.RETIRED_TAG]  # the events' name
     assert [m["kind"] for m in truth["manual"]] == ["start", "end"]
     assert {(f["kind"], f["uid"]) for f in truth["plausibility"]} == {
         ("digital_lock", "04AA000000C003"),

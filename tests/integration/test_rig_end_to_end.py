@@ -14,7 +14,6 @@ seeded with ``nfcbridge.rig.seed``.
 
 from __future__ import annotations
 
-import base64
 import os
 import stat
 import time
@@ -32,11 +31,11 @@ from nfcbridge.rig.generator import DayParameters, generate_day
 from nfcbridge.rig.replay import ControlSink, replay
 from nfcbridge.rig.scenario import Scenario
 from nfcbridge.rig.seed import seed_registry
-from nfcbridge.rig.standalone import Station, WebhookDelivery
+from nfcbridge.rig.standalone import Station, webhook
 from nfcbridge.rig.truth import compare, expected_report
 from nfcbridge.signing import decode_secret
 from provisioning.registry import Registry
-from tests.chaos.harness import (
+from tests.support.harness import (
     new_secret,
     start_daemon,
     stop_daemon,
@@ -59,18 +58,18 @@ def test_district_day_standalone(tmp_path: Path) -> None:
     day = generate_day(DAY)
     truth = expected_report(day)
     assert 1450 <= len(truth["visits"]) - len(truth["double_staffing"]) <= 1550
-    key = decode_secret("whsec_" + base64.b64encode(os.urandom(32)).decode())
+    secret = new_secret()
+    secret_file = tmp_path / "whsec.txt"
+    secret_file.write_text(secret)
     store = EventStore(tmp_path / "rx.db")
-    server = ReceiverHTTPServer(("127.0.0.1", 0), key, store)
+    server = ReceiverHTTPServer(("127.0.0.1", 0), decode_secret(secret), store)
     server.start_background()
-    deliver = WebhookDelivery(server.url, key)
     try:
-        with Station(day, deliver) as station:
+        with Station(day, webhook(server.url, secret_file), retap_window=0.0) as station:
             result = replay(day, station, speed=100, max_idle=0.03, retap_gap=0.3)
         assert result.errors == []
         events = store.events()
     finally:
-        deliver.close()
         server.stop()
         store.close()
     assert len(events) == len(day.taps())
@@ -144,7 +143,7 @@ def test_district_day_through_daemon(tmp_path: Path) -> None:
 
 def _daemon_config(directory: Path, day: Scenario, url: str, secret_file: Path) -> Path:
     readers = "".join(
-        f'[[readers]]\nname = "{s.reader}"\nurl = "mock:{s.reader}"\nretap_window = 0.1\n'
+        f'[[readers]]\nname = "{s.reader}"\nurl = "mock:{s.reader}"\nretap_window = 0.0\n'
         for s in day.staff.values()
     )
     path = directory / "rig.toml"

@@ -8,8 +8,8 @@ from pathlib import Path
 from nfcbridge.forwarders.webhook import WebhookForwarder
 from nfcbridge.outbox import Outbox
 from nfcbridge.signing import decode_secret
-from tests.chaos.harness import RecordingBackend, new_secret
-from tests.unit.test_events import make
+from tests.support.events import make
+from tests.support.harness import RecordingBackend, new_secret
 
 
 def test_every_event_arrives_signed_despite_failures_and_lost_replies(tmp_path: Path) -> None:

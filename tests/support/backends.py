@@ -18,6 +18,7 @@ from drivers.emulated.field import Field
 from drivers.mock import bench
 
 KINDS = ("mock", "pn532", "pcsc")
+TAG_TIMEOUT = 5.0  # seconds; pcscd sees a card about 0.5 s after it is placed
 
 
 # A reader of each kind that is not there (an in-process mock reader is never absent).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import update
@@ -23,12 +22,11 @@ def history(registry: Registry, subject: str) -> list[audit.AuditEntry]:
         return list(audit.entries(conn, subject))
 
 
-@pytest.fixture
-def registry(registry_url: str) -> Iterator[Registry]:
-    with Registry.open(registry_url) as reg:
-        reg.add_provider("P1", "Omsorg Ett", operator="test")
-        reg.add_provider("P2", "Omsorg Två", operator="test")
-        yield reg
+@pytest.fixture(autouse=True)
+def two_providers(registry: Registry) -> None:
+    """Every test's registry (tests/conftest.py) has two providers."""
+    registry.add_provider("P1", "Omsorg Ett", operator="test")
+    registry.add_provider("P2", "Omsorg Två", operator="test")
 
 
 @pytest.fixture

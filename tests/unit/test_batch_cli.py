@@ -78,10 +78,13 @@ def test_a_roll_that_runs_out_before_the_count_exits_5_and_can_be_resumed(state:
         "--count", "3", "--timeout", "0.05", "--yes", "--json", code=5,
     )  # fmt: skip
     assert json.loads(short.stdout)["batch_totals"]["provisioned"] == 2  # summary still printed
-    assert short.stderr.strip().splitlines()[-1] == (
-        "error: batch r2 holds 2 of 3 tags: no tag presented within 0.05 s; "
-        "run the same command again to go on"
-    )
+    assert json.loads(short.stderr.strip().splitlines()[-1]) == {  # --json: errors as JSON
+        "error": {
+            "code": 5,
+            "message": "batch r2 holds 2 of 3 tags: no tag presented within 0.05 s; "
+            "run the same command again to go on",
+        }
+    }
     run("provision", "--reader", "mock:c5?roll=ntag213", "--batch", "r2", "--count", "3", "--yes")
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
 
 import ndef
 import pytest
@@ -21,7 +20,7 @@ from sqlalchemy import func, select
 from drivers import open_reader
 from drivers.emulated.chip import EmulatedTag, Fault
 from drivers.mock import bench
-from provisioning import audit, pgadmin
+from provisioning import audit
 from provisioning.batch import BatchSettings, run_batch
 from provisioning.batch_results import TagResult
 from provisioning.registry import Registry
@@ -32,21 +31,6 @@ TEMPLATE = "https://kvitto.example.se/t/{token}"
 SETTINGS = BatchSettings(uri_template=TEMPLATE, token_bytes=12, tag_timeout=0.05)
 WRITE = 0xA2
 OUTCOMES = {"provisioned", "spoiled", "retry"}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def registry(request: pytest.FixtureRequest, tmp_path) -> Iterator[Registry]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'registry.db'}"
-    else:
-        url = pgadmin.create_database()
-    reg = Registry.open(url)
-    try:
-        yield reg
-    finally:
-        reg.close()
-        if request.param == "postgres":
-            pgadmin.drop_database(url)
 
 
 def present(reg: Registry, tag: EmulatedTag, batch: str) -> TagResult:
@@ -210,6 +194,6 @@ def test_a_clean_run_is_the_sequence_the_fault_tests_enumerate(registry):
     p = tag.product
     assert ops[:3] == [0x60, 0x3C, 0x3A]  # GET_VERSION, READ_SIG, FAST_READ
     lock = [c[1] for c in tag.log if c[0] == WRITE and c[1] in (2, 3, 0x28, p.cfg1_page)]
-    assert lock == [3, 0x28, 2, p.cfg1_page]  # CC, dynamic, static, CFGLCK (HARDWARE.md)
+    assert lock == [3, 0x28, 2, p.cfg1_page]  # CC, dynamic, static, CFGLCK (docs/hardware.md)
     assert ops[-1] == 0x3A  # verify after re-select
     assert list(itertools.takewhile(lambda c: c != WRITE, ops)) == [0x60, 0x3C, 0x3A]

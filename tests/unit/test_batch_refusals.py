@@ -10,7 +10,6 @@ import dataclasses
 import datetime as dt
 import os
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,7 +21,6 @@ from drivers.errors import TagGone
 from drivers.mock import bench
 from drivers.ntag import Ntag21x
 from drivers.url import ReaderURL
-from provisioning import pgadmin
 from provisioning.batch import BatchSettings, run_batch
 from provisioning.batch_results import TagResult
 from provisioning.registry import Registry
@@ -62,21 +60,10 @@ class DeskReader(Reader):
         return answer
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def registry(request: pytest.FixtureRequest, tmp_path) -> Iterator[Registry]:
-    url = (
-        f"sqlite:///{tmp_path / 'registry.db'}"
-        if request.param == "sqlite"
-        else pgadmin.create_database()
-    )
-    reg = Registry.open(url)
-    reg.open_batch("old", operator=OP)
-    try:
-        yield reg
-    finally:
-        reg.close()
-        if request.param == "postgres":
-            pgadmin.drop_database(url)
+@pytest.fixture(autouse=True)
+def old_batch(registry: Registry) -> None:
+    """Every test's registry (tests/conftest.py) has an earlier batch."""
+    registry.open_batch("old", operator=OP)
 
 
 def first_result(reader: Reader, reg: Registry, **kw) -> TagResult:

@@ -19,27 +19,7 @@ from nfcbridge.config import load_settings
 from nfcbridge.control import ControlServer, request
 from nfcbridge.daemon import Daemon
 from nfcbridge.sdnotify import SdNotify
-
-
-def config(tmp_path: Path, extra_readers: str = "") -> Path:
-    path = tmp_path / "c.toml"
-    path.write_text(f"""
-[station]
-name = "st"
-data_dir = "{tmp_path}"
-[registry]
-url = "none"
-[[readers]]
-name = "rig"
-url = "mock:ctl-rig"
-retap_window = 0.0
-{extra_readers}
-[[forwarders]]
-type = "jsonl"
-name = "file"
-path = "{tmp_path / "taps.jsonl"}"
-""")
-    return path
+from tests.support.daemon_config import config
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,12 +19,15 @@ DAY = dt.date(2026, 11, 20)
 
 
 @pytest.fixture
-def registry(registry_url: str) -> Iterator[Registry]:
-    reg = Registry.open(registry_url, policy=QuotaPolicy(per_customer=1, spare=0))
-    reg.open_batch("b1", operator=OP)
-    reg.add_provider("P-1", "Omsorg Ett AB", operator=OP)
-    yield reg
-    reg.close()
+def registry_options() -> dict[str, object]:
+    return {"policy": QuotaPolicy(per_customer=1, spare=0)}
+
+
+@pytest.fixture(autouse=True)
+def one_provider(registry: Registry) -> None:
+    """Every test's registry (tests/conftest.py) has a batch and one provider."""
+    registry.open_batch("b1", operator=OP)
+    registry.add_provider("P-1", "Omsorg Ett AB", operator=OP)
 
 
 def stock(reg: Registry, n: int) -> list[str]:

@@ -16,7 +16,7 @@ from drivers.emulated.chip import EmulatedTag
 from nfcbridge.config import load_settings
 from nfcbridge.daemon import Daemon
 from nfcbridge.sdnotify import SdNotify, watchdog_interval
-from tests.unit.test_control import config
+from tests.support.daemon_config import config
 
 
 @pytest.fixture

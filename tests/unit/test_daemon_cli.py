@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from nfcbridge.cli.main import cli
 from nfcbridge.outbox import Outbox
-from tests.unit.test_events import make
+from tests.support.events import make
 
 
 def setup(tmp_path: Path) -> Path:

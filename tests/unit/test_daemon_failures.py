@@ -15,7 +15,7 @@ from nfcbridge.errors import ConfigError
 from nfcbridge.events import TagFacts, TapEvent, new_event_id, now_utc
 from nfcbridge.outbox import Outbox, OutboxError
 from nfcbridge.sdnotify import SdNotify
-from tests.unit.test_control import config
+from tests.support.daemon_config import config
 
 
 def daemon_with(tmp_path: Path, extra: str) -> Daemon:

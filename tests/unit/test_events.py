@@ -4,25 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 
 from nfcbridge import events as ev
-from nfcbridge.events import RegistryFacts, TagFacts, TapEvent
-
-
-def make(**kw: object) -> TapEvent:
-    base: dict[str, object] = {
-        "event_id": ev.new_event_id(),
-        "station": "alvsjo-1",
-        "reader": "desk-left",
-        "occurred_at": datetime(2026, 11, 24, 7, 58, 12, 345678, tzinfo=UTC),
-        "tag": TagFacts("04A1B2C3D4E5F6"),
-        "origin": "reader",
-        "clock_synced": True,
-        "seq": 1042,
-    }
-    base.update(kw)
-    return TapEvent(**base)  # type: ignore[arg-type]
+from nfcbridge.events import RegistryFacts, TagFacts
+from tests.support.events import make
 
 
 def test_json_has_exactly_the_schema_v1_keys_in_order() -> None:

@@ -12,7 +12,7 @@ import pytest
 from nfcbridge.forwarders.base import Forwarder, Outcome, TransientError
 from nfcbridge.forwarders.jsonl import JsonlForwarder
 from nfcbridge.outbox import Outbox, StoredEvent
-from tests.unit.test_events import make
+from tests.support.events import make
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ import pytest
 
 from drivers.emulated.chip import EmulatedTag, Fault
 from drivers.errors import (
+    LockRefused,
     NdefTooLarge,
-    TagError,
     TagGone,
     TagLocked,
+    TagNak,
     TagUnsupported,
     WriteFailed,
 )
@@ -254,7 +255,7 @@ def test_replaced_tag_on_reselect_is_gone(on_reader):
 def test_lock_refuses_a_tag_without_a_message(on_reader):
     tag = EmulatedTag("NTAG213")
     ntag = on_reader(tag)
-    with pytest.raises(TagError, match="no valid NDEF"):
+    with pytest.raises(LockRefused, match="no valid NDEF"):
         ntag.lock_permanently()
     assert writes(tag) == [] and not ntag.irreversible_attempted
 
@@ -266,7 +267,7 @@ def test_lock_refuses_a_password_protected_tag(on_reader):
     tag.memory[0x29 * 4 + 3] = 0x10  # AUTH0: password from page 0x10
     fresh = again(ntag)
     tag.log.clear()
-    with pytest.raises(TagError, match="password"):
+    with pytest.raises(LockRefused, match="password"):
         fresh.lock_permanently()
     assert writes(tag) == [] and not fresh.irreversible_attempted
 
@@ -276,9 +277,9 @@ def test_lock_refuses_an_unexpected_message(on_reader):
     ntag = on_reader(tag)
     ntag.write_ndef([ndef.UriRecord(URI)])
     tag.log.clear()
-    with pytest.raises(WriteFailed, match="expected"):
+    with pytest.raises(LockRefused, match="expected") as caught:
         ntag.lock_permanently(expected_message=b"\xd1\x01\x01U\x00")
-    assert writes(tag) == []
+    assert writes(tag) == [] and not isinstance(caught.value, WriteFailed)
 
 
 def test_lock_sets_irreversible_attempted_before_the_first_otp_write(on_reader):
@@ -319,3 +320,34 @@ def test_lock_twice_writes_nothing_the_second_time(on_reader):
     tag.log.clear()
     assert fresh.lock_permanently().level is LockLevel.LOCKED
     assert writes(tag) == [] and not fresh.irreversible_attempted
+
+
+class WritesButDoesNotAnswer(EmulatedTag):
+    """A chip that programs a WRITE and then goes silent (the answer lost on the air)."""
+
+    def transceive(self, command: bytes) -> bytes | None:
+        answer = super().transceive(command)
+        if command and command[0] == WRITE:
+            self._selected = False
+            return None
+        return answer
+
+
+def test_a_write_without_an_answer_is_forgotten_by_the_page_cache(on_reader):
+    tag = WritesButDoesNotAnswer("NTAG213")
+    ntag = on_reader(tag)
+    before = ntag.read_pages(6, 6)
+    with pytest.raises(TagGone):
+        ntag.write_page(6, b"\x11\x22\x33\x44")
+    ntag._reselect()
+    assert before != b"\x11\x22\x33\x44"
+    assert ntag.read_pages(6, 6) == b"\x11\x22\x33\x44"  # asked the tag, not the cache
+
+
+def test_nak_to_a_write_past_the_last_page_names_the_page_not_a_lock(on_reader):
+    tag = EmulatedTag("NTAG213")
+    ntag = on_reader(tag)
+    ntag.identify()
+    with pytest.raises(TagNak, match="has no page 45") as caught:
+        ntag.write_page(45, b"\x01\x02\x03\x04")
+    assert not isinstance(caught.value, TagLocked) and caught.value.code == 0x0

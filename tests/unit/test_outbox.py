@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nfcbridge.outbox import Outbox, OutboxError
-from tests.unit.test_events import make
+from tests.support.events import make
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from nfcbridge.cli.main import cli
 from nfcbridge.outbox import Outbox
-from tests.unit.test_outbox_retention import backdate, commit, deliver, kept
+from tests.support.outbox import backdate, commit, deliver, kept
 
 
 def setup(tmp_path: Path) -> tuple[Path, list[str]]:

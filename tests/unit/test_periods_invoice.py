@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -39,18 +38,20 @@ def test_a_moment_belongs_to_its_month_in_swedish_time():
 
 
 @pytest.fixture
-def registry(registry_url: str) -> Iterator[Registry]:
-    reg = Registry.open(
-        registry_url,
-        policy=QuotaPolicy(per_customer=1, spare=100),
-        rules=MunicipalRules(locking_working_days=3),
-    )
-    reg.open_batch("b1", operator=OP)
-    reg.add_provider("P-PRIV", "Privat Omsorg AB", operator=OP)
-    reg.set_billing("P-PRIV", kind="private", price_ore=2500, operator=OP)
-    reg.add_provider("P-KOM", "Kommunens hemtjänst", operator=OP)
-    yield reg
-    reg.close()
+def registry_options() -> dict[str, object]:
+    return {
+        "policy": QuotaPolicy(per_customer=1, spare=100),
+        "rules": MunicipalRules(locking_working_days=3),
+    }
+
+
+@pytest.fixture(autouse=True)
+def two_providers(registry: Registry) -> None:
+    """Every test's registry (tests/conftest.py): a batch, a private and a municipal provider."""
+    registry.open_batch("b1", operator=OP)
+    registry.add_provider("P-PRIV", "Privat Omsorg AB", operator=OP)
+    registry.set_billing("P-PRIV", kind="private", price_ore=2500, operator=OP)
+    registry.add_provider("P-KOM", "Kommunens hemtjänst", operator=OP)
 
 
 def pickup_at(reg: Registry, provider: str, when: dt.datetime, monkeypatch: pytest.MonkeyPatch):

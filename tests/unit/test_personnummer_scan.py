@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import files_with_personnummer
+from tests.support.personnummer import files_with_personnummer
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,7 @@ staff), replayed standalone at 1000x with idle stretches capped: a few seconds."
 
 from __future__ import annotations
 
-import base64
 import itertools
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,9 +24,10 @@ from nfcbridge.rig.implausible import plant_implausible
 from nfcbridge.rig.replay import replay
 from nfcbridge.rig.scenario import scenario_lines
 from nfcbridge.rig.scenario_parser import parse_scenario
-from nfcbridge.rig.standalone import Station, WebhookDelivery
+from nfcbridge.rig.standalone import Station, webhook
 from nfcbridge.rig.truth import compare, expected_report
 from nfcbridge.signing import decode_secret
+from tests.support.harness import new_secret
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 A, B, C = "04000000000001", "04000000000002", "04000000000003"
@@ -121,29 +120,28 @@ def test_taps_after_retirement_before_attachment_or_on_ended_and_locked_customer
 
 
 @pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[tuple[ReceiverHTTPServer, bytes]]:
-    key = decode_secret("whsec_" + base64.b64encode(os.urandom(32)).decode())
+def receiver(tmp_path: Path) -> Iterator[tuple[ReceiverHTTPServer, Path]]:
+    """The reference receiver, and the file holding its webhook secret."""
+    secret = new_secret()
+    secret_file = tmp_path / "whsec.txt"
+    secret_file.write_text(secret)
     store = EventStore(tmp_path / "rx.db")
-    srv = ReceiverHTTPServer(("127.0.0.1", 0), key, store)
+    srv = ReceiverHTTPServer(("127.0.0.1", 0), decode_secret(secret), store)
     srv.start_background()
-    yield srv, key
+    yield srv, secret_file
     srv.stop()
     store.close()
 
 
 def test_a_district_day_with_planted_patterns_reports_exactly_those(receiver) -> None:
-    srv, key = receiver
+    srv, secret_file = receiver
     day = generate_day(
         DayParameters(customers=24, staff=6, anomalies=0.2, double_staffing=0.1, seed=5)
     )
     planted = plant_implausible(day)
     day = parse_scenario("\n".join(scenario_lines(day)))  # the format carries every pattern
-    deliver = WebhookDelivery(srv.url, key)
-    try:
-        with Station(day, deliver) as station:
-            result = replay(day, station, speed=1000, max_idle=0.02, retap_gap=0.2)
-    finally:
-        deliver.close()
+    with Station(day, webhook(srv.url, secret_file), retap_window=0.0) as station:
+        result = replay(day, station, speed=1000, max_idle=0.02, min_hold=0.02, retap_gap=0.05)
     assert result.errors == []
     report = build_report(srv.store.events())
     truth = expected_report(day)

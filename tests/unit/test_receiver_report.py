@@ -90,14 +90,17 @@ def test_two_readers_overlapping_on_one_tag_is_double_staffing() -> None:
 def test_unknown_and_retired_taps_are_anomalies_not_visits() -> None:
     r = build_report(
         [
-            tap("s1", X, 0, anomalies=["unknown"], state=None),
-            tap("s1", B, 1, anomalies=["retired"], state="retired"),
+            tap("s1", X, 0, anomalies=["unknown_tag"], state=None),
+            tap("s1", B, 1, anomalies=["retired_tag"], state="retired"),
             tap("s1", A, 2),
             tap("s1", A, 32),
         ]
     )
     assert durations(r) == [("s1", A, 1800.0)]
-    assert [(a["kind"], a["uid"]) for a in r["anomalies"]] == [("unknown", X), ("retired", B)]
+    assert [(a["kind"], a["uid"]) for a in r["anomalies"]] == [
+        ("unknown_tag", X),
+        ("retired_tag", B),
+    ]
 
 
 def test_registry_state_alone_flags_an_anomaly_and_genuineness_does_not_block_pairing() -> None:
@@ -144,7 +147,7 @@ def test_arrival_order_does_not_matter() -> None:
     assert build_report(events) == build_report(list(reversed(events)))
 
 
-def test_the_daemons_anomaly_names_are_understood() -> None:
+def test_the_report_names_anomalies_as_the_events_do_with_no_aliases() -> None:
     r = build_report(
         [
             tap("s1", X, 0, anomalies=["unknown_tag"], state=None),
@@ -153,5 +156,6 @@ def test_the_daemons_anomaly_names_are_understood() -> None:
             tap("s1", A, 32, state=None),
         ]
     )
-    assert [a["kind"] for a in r["anomalies"]] == ["unknown", "retired", "registry_unavailable"]
+    kinds = ["unknown_tag", "retired_tag", "registry_unavailable"]
+    assert [a["kind"] for a in r["anomalies"]] == kinds
     assert durations(r) == [("s1", A, 1800.0)]  # an unavailable registry does not lose a visit

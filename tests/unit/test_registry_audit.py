@@ -5,33 +5,21 @@ To tamper, the tests first drop the append-only triggers, as an administrator co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from provisioning import pgadmin
 from provisioning.audit import row_hash
 from provisioning.registry import Registry
 
 OP = "desk-bo"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def registry(request: pytest.FixtureRequest, tmp_path) -> Iterator[Registry]:
-    url = (
-        f"sqlite:///{tmp_path / 'registry.db'}"
-        if request.param == "sqlite"
-        else pgadmin.create_database()
-    )
-    reg = Registry.open(url)
-    for n in range(1, 7):  # six audit rows
-        reg.add_provider(f"P-{n}", f"Provider {n}", operator=OP)
-    yield reg
-    reg.close()
-    if request.param == "postgres":
-        pgadmin.drop_database(url)
+@pytest.fixture(autouse=True)
+def six_audit_rows(registry: Registry) -> None:
+    """Every test's registry (tests/conftest.py) starts with six audit rows."""
+    for n in range(1, 7):
+        registry.add_provider(f"P-{n}", f"Provider {n}", operator=OP)
 
 
 def sql(reg: Registry, statement: str, **params: object) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text, update
@@ -16,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from provisioning.errors import (
     DuplicateEntity,
+    InvalidInput,
     QuotaExceeded,
     TagAlreadyKnown,
     TransitionRefused,
@@ -30,14 +30,14 @@ OP = "desk-anna"
 _uids = itertools.count(1)
 
 
-@pytest.fixture
-def registry(registry_url: str) -> Iterator[Registry]:
-    reg = Registry.open(registry_url, policy=QuotaPolicy(per_customer=1, spare=2))
-    reg.open_batch("b1", operator=OP)
-    reg.add_provider("P-1", "Omsorg Ett AB", operator=OP)
-    reg.add_provider("P-2", "Omsorg Två AB", operator=OP)
-    yield reg
-    reg.close()
+@pytest.fixture(autouse=True)
+def two_providers(registry: Registry) -> None:
+    """Every test's registry (tests/conftest.py, default quota 1 per customer + 2 spare)
+    has a batch and two providers."""
+    assert registry.policy == QuotaPolicy(per_customer=1, spare=2)
+    registry.open_batch("b1", operator=OP)
+    registry.add_provider("P-1", "Omsorg Ett AB", operator=OP)
+    registry.add_provider("P-2", "Omsorg Två AB", operator=OP)
 
 
 def new_uid() -> bytes:
@@ -318,8 +318,16 @@ def test_duplicates_are_refused(registry: Registry):
 def test_unknown_provider_for_a_customer_and_bad_references_are_refused(registry: Registry):
     with pytest.raises(UnknownEntity, match="no provider P-9"):
         registry.add_customer("ext:x1", "P-9", operator=OP)
-    with pytest.raises(UnknownEntity, match="not a customer reference"):
+    with pytest.raises(InvalidInput, match="not a customer reference"):
         registry.add_customer("198112189876", "P-1", operator=OP)
+
+
+def test_invalid_input_is_not_reported_as_an_unknown_entity(registry: Registry):
+    with pytest.raises(InvalidInput, match="invalid provider id") as caught:
+        registry.add_provider("P 1/x", "Bad id", operator=OP)
+    assert not isinstance(caught.value, UnknownEntity)
+    with pytest.raises(InvalidInput, match="negative"):
+        registry.add_provider("P-7", "Negative", operator=OP, spare=-1)
 
 
 # -- quota -----------------------------------------------------------------------------------

@@ -3,9 +3,7 @@ through in-process mock readers into a real receiver whose report equals the tru
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -21,9 +19,10 @@ from nfcbridge.receiver.store import EventStore
 from nfcbridge.rig.control_client import ControlClient, ControlRefused, ControlUnavailable
 from nfcbridge.rig.generator import DayParameters, generate_day
 from nfcbridge.rig.replay import ControlSink, Timeline, replay
-from nfcbridge.rig.standalone import Station, WebhookDelivery
+from nfcbridge.rig.standalone import Station, webhook
 from nfcbridge.rig.truth import compare, expected_report
 from nfcbridge.signing import decode_secret
+from tests.support.harness import new_secret
 
 
 def test_timeline_scales_and_skips_idle_stretches() -> None:
@@ -34,29 +33,28 @@ def test_timeline_scales_and_skips_idle_stretches() -> None:
 
 
 @pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[tuple[ReceiverHTTPServer, bytes]]:
-    key = decode_secret("whsec_" + base64.b64encode(os.urandom(32)).decode())
+def receiver(tmp_path: Path) -> Iterator[tuple[ReceiverHTTPServer, Path]]:
+    """The reference receiver, and the file holding its webhook secret."""
+    secret = new_secret()
+    secret_file = tmp_path / "whsec.txt"
+    secret_file.write_text(secret)
     store = EventStore(tmp_path / "rx.db")
-    srv = ReceiverHTTPServer(("127.0.0.1", 0), key, store)
+    srv = ReceiverHTTPServer(("127.0.0.1", 0), decode_secret(secret), store)
     srv.start_background()
-    yield srv, key
+    yield srv, secret_file
     srv.stop()
     store.close()
 
 
 def test_standalone_replay_at_high_speed_reports_exactly_the_ground_truth(
-    receiver: tuple[ReceiverHTTPServer, bytes],
+    receiver: tuple[ReceiverHTTPServer, Path],
 ) -> None:
-    srv, key = receiver
+    srv, secret_file = receiver
     day = generate_day(
         DayParameters(customers=24, staff=6, anomalies=0.2, double_staffing=0.1, seed=5)
     )
-    deliver = WebhookDelivery(srv.url, key)
-    try:
-        with Station(day, deliver) as station:
-            result = replay(day, station, speed=1000, max_idle=0.02, retap_gap=0.2)
-    finally:
-        deliver.close()
+    with Station(day, webhook(srv.url, secret_file), retap_window=0.0) as station:
+        result = replay(day, station, speed=1000, max_idle=0.02, min_hold=0.02, retap_gap=0.05)
     assert result.errors == []
     events = srv.store.events()
     assert len(events) == result.taps == len(day.taps())

@@ -27,8 +27,8 @@ from nfcbridge.receiver.store import EventStore
 from nfcbridge.sdnotify import SdNotify
 from nfcbridge.signing import load_secret
 from nfcbridge.worker import ReaderWorker
-from tests.chaos.harness import RecordingBackend, new_secret
-from tests.unit.test_events import make
+from tests.support.events import make
+from tests.support.harness import RecordingBackend, new_secret
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:

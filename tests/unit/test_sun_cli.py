@@ -58,7 +58,9 @@ def test_sun_verify_exits_10_when_one_mac_bit_is_changed(
     code, out, err = run([flipped, *keys, *extra, "--json"])
     assert code == 10
     assert json.loads(out)["valid"] is False
-    assert err.strip() == "error: SUN message MAC does not verify"
+    assert json.loads(err) == {  # --json: the error is JSON on stderr too
+        "error": {"code": 10, "message": "SUN message MAC does not verify"}
+    }
 
 
 @pytest.mark.parametrize("content", ["", "00" * 15, "zz" * 16, "00" * 17])

@@ -23,7 +23,7 @@ from nfcbridge.receiver.sun_check import SunChecker
 from nfcbridge.sdnotify import SdNotify
 from provisioning.registry import Registry
 from provisioning.sun_provision import provision_sun_tag
-from tests.unit.test_control import config
+from tests.support.daemon_config import config
 
 MASTER = bytes.fromhex("0F1E2D3C4B5A69788796A5B4C3D2E1F0")
 

@@ -29,13 +29,12 @@ from provisioning.sun_provision import provision_sun_tag
 MASTER = bytes.fromhex("0F1E2D3C4B5A69788796A5B4C3D2E1F0")
 
 
-@pytest.fixture
-def registry(registry_url: str) -> Iterator[Registry]:
-    with Registry.open(registry_url) as reg:
-        reg.add_provider("P-1", "Hemtjänst Syd", operator="t")
-        reg.add_customer("ext:c1", "P-1", operator="t")
-        reg.add_customer("ext:c2", "P-1", operator="t")
-        yield reg
+@pytest.fixture(autouse=True)
+def two_customers(registry: Registry) -> None:
+    """Every test's registry (tests/conftest.py) has a provider and two customers."""
+    registry.add_provider("P-1", "Hemtjänst Syd", operator="t")
+    registry.add_customer("ext:c1", "P-1", operator="t")
+    registry.add_customer("ext:c2", "P-1", operator="t")
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from nfcbridge.forwarders.base import TransientError
 from nfcbridge.forwarders.webhook import WebhookForwarder, parse_retry_after
 from nfcbridge.outbox import Outbox
 from nfcbridge.signing import decode_secret
-from tests.chaos.harness import new_secret
-from tests.unit.test_events import make
+from tests.support.events import make
+from tests.support.harness import new_secret
 
 
 @pytest.fixture
