@@ -161,10 +161,20 @@ def encode_message(records: ndef.Record | list[ndef.Record] | bytes) -> bytes:
 
 
 def decode_message(message: bytes) -> list[ndef.Record]:
-    """Records of *message*; an empty message has none. Raises ``ndef.DecodeError``."""
+    """Records of *message*; an empty message has none. Raises ``ndef.DecodeError``, also
+    for what ndeflib lets through as another error (a record type that is not ASCII
+    raises ``UnicodeDecodeError`` there): the bytes come from a tag, so nothing else."""
     if not message:
         return []
-    return list(ndef.message_decoder(message))
+    try:
+        records = list(ndef.message_decoder(message))
+        for record in records:
+            record_to_dict(record)  # the fields a caller reads must decode too
+    except ndef.DecodeError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise ndef.DecodeError(f"{type(exc).__name__}: {exc}") from None
+    return records
 
 
 def record_to_dict(record: ndef.Record) -> dict[str, Any]:

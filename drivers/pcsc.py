@@ -192,7 +192,10 @@ class PcscReader(Reader):
         # PC/SC has no per-APDU timeout: the reader applies the tag's frame timeout itself.
         if self._card is None:
             raise TagGone("no tag connected", uid=self.target.uid if self.target else None)
-        apdu = command_apdu(command, self.raw)
+        try:
+            apdu = command_apdu(command, self.raw)
+        except ValueError as exc:  # a command no APDU can carry: this reader cannot send it
+            raise CapabilityMissing(str(exc), url=str(self.url)) from None
         if apdu[1] == 0xC2 and not self._session_open:
             self._start_transparent_session()
         response = self._transmit(apdu)
@@ -330,7 +333,10 @@ class PcscReader(Reader):
     def _start_transparent_session(self) -> None:
         """PC/SC 2.02 readers take Transparent Exchange only inside a session."""
         response = self._transmit(START_TRANSPARENT_SESSION)
-        status = parse_tlv(response[:-2]).get(0xC0, b"\x00")
+        try:
+            status = parse_tlv(response[:-2]).get(0xC0, b"\x00")
+        except ValueError:
+            status = b"\xff"  # malformed data objects: no session
         if response[-2:] != b"\x90\x00" or status[:1] != b"\x00":
             raise CapabilityMissing(
                 f"reader {self.reader_name!r} refuses a transparent session "

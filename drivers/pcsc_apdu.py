@@ -44,18 +44,24 @@ class ApduRejected(NfcError):
 
 
 def command_apdu(command: bytes, raw: str) -> bytes:
-    """The APDU that carries the Type 2 *command* on a reader with raw path *raw*."""
+    """The APDU that carries the Type 2 *command* on a reader with raw path *raw*.
+
+    ``ValueError`` for an unknown raw mode or a command too long for a short APDU."""
     if type2.is_read(command):
         return bytes([0xFF, 0xB0, 0x00, command[1], 0x10])
     if type2.is_write(command):
         return bytes([0xFF, 0xD6, 0x00, command[1], 0x04]) + command[2:]
     if raw == "acr122":
-        frame = b"\xd4\x42" + command
-        return bytes([0xFF, 0x00, 0x00, 0x00, len(frame)]) + frame
-    if raw == "transparent":
-        objects = b"\x95" + bytes([len(command)]) + command
-        return bytes([0xFF, 0xC2, 0x00, 0x01, len(objects)]) + objects + b"\x00"
-    raise ValueError(f"unknown raw mode {raw!r}")
+        body = b"\xd4\x42" + command
+    elif raw == "transparent":
+        body = b"\x95" + ber_length(len(command)) + command
+    else:
+        raise ValueError(f"unknown raw mode {raw!r}")
+    if len(body) > 0xFF:
+        raise ValueError(f"a {len(command)}-byte command does not fit in a short APDU")
+    if raw == "acr122":
+        return bytes([0xFF, 0x00, 0x00, 0x00, len(body)]) + body
+    return bytes([0xFF, 0xC2, 0x00, 0x01, len(body)]) + body + b"\x00"
 
 
 def tag_answer(command: bytes, raw: str, response: bytes) -> bytes:
@@ -88,7 +94,10 @@ def tag_answer(command: bytes, raw: str, response: bytes) -> bytes:
         if data[2] != 0x00:  # PN532 status: 01 timeout, 02 CRC error, ...
             raise NoValidAnswer(f"no answer from the tag (PN532 status {data[2]:02X})")
         return data[3:]
-    objects = parse_tlv(data)
+    try:
+        objects = parse_tlv(data)
+    except ValueError as exc:
+        raise NoValidAnswer(f"malformed transparent exchange answer: {exc}") from None
     status = objects.get(0xC0, b"")
     if len(status) != 3 or status[0] != 0x00:
         raise NoValidAnswer(f"no answer from the tag (transparent status {status.hex() or '-'})")
@@ -97,12 +106,45 @@ def tag_answer(command: bytes, raw: str, response: bytes) -> bytes:
     return objects[0x97]
 
 
+def ber_length(length: int) -> bytes:
+    """A BER-TLV length (PC/SC 2.02 part 3): one byte below 128, else 81 xx or 82 xx xx."""
+    if length < 0x80:
+        return bytes([length])
+    if length <= 0xFF:
+        return bytes([0x81, length])
+    if length <= 0xFFFF:
+        return bytes([0x82]) + length.to_bytes(2, "big")
+    raise ValueError(f"length {length} does not fit a BER-TLV length of at most 3 bytes")
+
+
 def parse_tlv(data: bytes) -> dict[int, bytes]:
-    """The one-byte-tag, one-byte-length objects of a Transparent Exchange answer."""
+    """The data objects of a Transparent Exchange answer: BER-TLV with 1- or 2-byte tags
+    (``5F 46``) and short or long-form lengths (``81 xx``, ``82 xx xx``), PC/SC 2.02 part 3.
+
+    ``ValueError`` when a tag or length is cut off, a value runs past the end, or a length
+    uses a form other than those (``80`` indefinite, ``83`` and longer)."""
     out: dict[int, bytes] = {}
     i = 0
-    while i + 1 < len(data):
-        tag, length = data[i], data[i + 1]
-        out[tag] = data[i + 2 : i + 2 + length]
-        i += 2 + length
+    while i < len(data):
+        tag = data[i]
+        i += 1
+        if tag & 0x1F == 0x1F:
+            if i >= len(data):
+                raise ValueError(f"two-byte tag {tag:02X} cut off at offset {i}")
+            tag = (tag << 8) | data[i]
+            i += 1
+        if i >= len(data):
+            raise ValueError(f"tag {tag:02X} at offset {i} has no length")
+        length = data[i]
+        i += 1
+        if length & 0x80:
+            size = length & 0x7F
+            if size not in (1, 2) or i + size > len(data):
+                raise ValueError(f"bad BER length {length:02X} for tag {tag:02X}")
+            length = int.from_bytes(data[i : i + size], "big")
+            i += size
+        if i + length > len(data):
+            raise ValueError(f"tag {tag:02X} runs {i + length - len(data)} bytes past the end")
+        out[tag] = data[i : i + length]
+        i += length
     return out

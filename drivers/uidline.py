@@ -97,7 +97,7 @@ def _parse_hex(body: str, text: str) -> bytes:
             raise UidLineError("not a hex UID", text)
         digits = match.group(1)
         if len(digits) % 2:
-            raise UidLineError("odd number of hex digits", text)
+            raise UidLineError("odd number of hex digits", text[:64])
         uid = bytes.fromhex(digits)
     if len(uid) not in UID_LENGTHS:
         raise UidLineError(f"a {len(uid)}-byte UID (expected 4, 7 or 10 bytes)", text)
@@ -107,6 +107,8 @@ def _parse_hex(body: str, text: str) -> bytes:
 def _parse_decimal(body: str, text: str) -> bytes:
     if not _DIGITS.match(body):
         raise UidLineError("not a decimal UID", text)
+    if len(body) > _DECIMAL_WIDTH_LIMITS[-1][0]:  # before int(): a line may be any length
+        raise UidLineError("decimal number too long for a UID", text[:64])
     value = int(body)
     for max_digits, length in _DECIMAL_WIDTH_LIMITS:
         if len(body) <= max_digits and value < 1 << (8 * length):

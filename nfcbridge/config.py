@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nfcbridge.errors import ConfigError
+from nfcbridge.limits import range_error, url_error
 
 
 def default_data_dir() -> Path:
@@ -246,13 +247,17 @@ def _convert(hint: Any, value: Any, file: str, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         raise TypeError(f"unsupported config type {hint}")  # not used by Settings
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        if abs(value) > 2**53:
+            raise ConfigError(f"number {value} is too large", file=file, key=key)
+        value = float(value)
     if hint in (str, int, float, bool) and (
         not isinstance(value, hint) or (hint is int and isinstance(value, bool))
     ):
         raise ConfigError(
             f"expected {hint.__name__}, got {type(value).__name__} {value!r}", file=file, key=key
         )
+    if why := range_error(key, value):  # ranges: nfcbridge.limits.CONFIG_RANGES
+        raise ConfigError(why, file=file, key=key)
     return value
 
 
@@ -270,6 +275,8 @@ def _check(settings: Settings, file: str) -> None:
             raise ConfigError(f"duplicate forwarder name {fw.name!r}", file=file, key=key + ".name")
         if fw.type == "webhook" and not fw.url:
             raise ConfigError("a webhook forwarder needs url", file=file, key=key + ".url")
+        if fw.type == "webhook" and (why := url_error(fw.url)):
+            raise ConfigError(why, file=file, key=key + ".url")
         if fw.type == "webhook" and not fw.secret_file:
             raise ConfigError(
                 "a webhook forwarder needs secret_file (the secret is never in the TOML)",

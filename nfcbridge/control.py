@@ -47,13 +47,18 @@ import socket
 import stat
 import struct
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from drivers import table
 from nfcbridge.config import ReaderSettings
-from nfcbridge.errors import Refused
+from nfcbridge.control_request import (
+    MAX_HOLD,
+    ControlError,
+    decode_request,
+    parse_at,
+    parse_tap_request,
+)
 from nfcbridge.worker import Presentation
 
 if TYPE_CHECKING:
@@ -61,14 +66,11 @@ if TYPE_CHECKING:
     from drivers.emulated.field import Field
     from nfcbridge.worker import ReaderWorker
 
+__all__ = ["MAX_HOLD", "ControlError", "ControlServer", "parse_at", "request"]
+
 log = logging.getLogger("nfcbridge.control")
 
-MAX_HOLD = 60.0
 MAX_LINE = 65536
-
-
-class ControlError(Refused):
-    """The control channel refuses a request, or cannot be set up (exit 7)."""
 
 
 class DaemonView(Protocol):
@@ -76,24 +78,6 @@ class DaemonView(Protocol):
     def worker(self, name: str) -> ReaderWorker: ...
     def status(self) -> dict[str, Any]: ...
     def manual(self, request: dict[str, Any]) -> dict[str, Any]: ...
-
-
-def parse_at(value: Any) -> datetime | None:
-    """The ``at`` of a tap request as an aware UTC datetime; ``ControlError`` if malformed."""
-    if value is None:
-        return None
-    example = "e.g. 2026-11-24T07:58:12.345Z"
-    if not isinstance(value, str):
-        raise ControlError(f"bad tap request: 'at' must be an ISO 8601 string ({example})")
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ControlError(
-            f"bad tap request: 'at' is not an ISO 8601 time: {value[:40]!r} ({example})"
-        ) from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ControlError(f"bad tap request: 'at' needs a time zone ({example})")
-    return moment.astimezone(UTC)
 
 
 RUN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -226,9 +210,7 @@ class ControlServer:
                     self._reply(conn, {"ok": False, "error": "request too long"})
                     return
                 try:
-                    request = json.loads(raw)
-                    if not isinstance(request, dict):
-                        raise ControlError("a request is a JSON object")
+                    request = decode_request(raw)
                     answer = self.handle(request)
                 except (ValueError, ControlError) as exc:
                     answer = {"ok": False, "error": str(exc)}
@@ -267,9 +249,8 @@ class ControlServer:
         from drivers.emulated.chip import EmulatedTag
         from drivers.mock import bench
 
-        name = request.get("reader")
-        if not isinstance(name, str):
-            raise ControlError(f"no reader named {name!r}")
+        req = parse_tap_request(request)  # refused here: nothing placed, nothing committed
+        name, uid, hold, at = req.reader, req.uid, req.hold, req.at
         settings = self.daemon.reader_settings(name)
         if settings is None:
             raise ControlError(f"no reader named {name!r}")
@@ -279,15 +260,7 @@ class ControlServer:
                 f"reader {name!r} is a {url.scheme}: reader; taps can only be injected into "
                 "mock: readers"
             )
-        try:
-            uid = bytes.fromhex(str(request.get("uid", "")).replace(":", ""))
-            hold = float(request.get("hold", 0.2))
-            tag = EmulatedTag(str(request.get("product", "NTAG213")), uid=uid)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise ControlError(f"bad tap request: {exc}") from None
-        if not 0 <= hold <= MAX_HOLD:
-            raise ControlError(f"hold must be between 0 and {MAX_HOLD:g} s")
-        at = parse_at(request.get("at"))
+        tag = EmulatedTag(req.product, uid=uid)
         run = parse_run(request.get("run"))
         worker = self.daemon.worker(name)
         lock = self._lock(name)
@@ -307,7 +280,7 @@ class ControlServer:
         worker.stamp_next(uid_hex, at, run)
         try:
             field.place(tag)
-            seen.wait(float(request.get("wait", 10.0)))
+            seen.wait(req.wait)
         finally:
             worker.stamp_next(uid_hex, None)  # unused if merged or not seen: never kept
             with contextlib.suppress(ValueError):

@@ -306,13 +306,18 @@ class EmulatedTag:
             return p.has_cfglck and bool(self._latched_access & CFGLCK)
         return False
 
+    def _write_refused(self, page: int) -> bool:
+        """A WRITE to *page* is refused (NAK, nothing stored): no such page, behind AUTH0
+        without authentication, or locked."""
+        if page < 2 or page > self.product.last_page:
+            return True
+        if page >= self.auth0 and not self._authenticated:
+            return True
+        return self._page_locked(page)
+
     def _write(self, page: int, data: bytes) -> bytes:
         p = self.product
-        if page < 2 or page > p.last_page:
-            return NAK_ARGUMENT
-        if page >= self.auth0 and not self._authenticated:
-            return NAK_ARGUMENT
-        if self._page_locked(page):
+        if self._write_refused(page):
             return NAK_ARGUMENT
         if page == 2:
             self._write_static_lock(data)
@@ -355,12 +360,13 @@ class EmulatedTag:
         )
 
     def _tear(self, command: bytes) -> None:
-        """A write interrupted by removal: half of the new bytes reach the EEPROM."""
-        if command[0] != WRITE or len(command) != 6:
+        """A write interrupted by removal: half of the new bytes reach the EEPROM. A write
+        the tag would refuse changes nothing, torn or not; OTP pages (lock bytes, CC and
+        the dynamic lock page) are left alone (a torn OTP write never clears a bit)."""
+        if self._pending_compat_write is not None or command[0] != WRITE or len(command) != 6:
             return
         page = command[1]
-        if 4 <= page <= self.product.last_page and not self._page_locked(page):
-            if page in (self.product.dynamic_lock_page,):
-                return
-            old = self.page(page)
-            self._set_page(page, command[2:4] + old[2:4])
+        if page < 4 or page == self.product.dynamic_lock_page or self._write_refused(page):
+            return
+        old = self.page(page)
+        self._set_page(page, command[2:4] + old[2:4])

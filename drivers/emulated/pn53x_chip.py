@@ -114,26 +114,29 @@ class FrameParser:
         if (a, b) == (0xFF, 0x00):
             del buf[:4]
             return HostFrame("nack")
+        # A header that does not check out is not a frame: only its start code is dropped,
+        # so a frame right after a stray 00 FF (or inside a corrupt one) is still found.
         if (a, b) == (0xFF, 0xFF):
             if len(buf) < 7:
                 return None
             hi, lo, lcs = buf[4], buf[5], buf[6]
             length, body = (hi << 8) | lo, 7
-            if (hi + lo + lcs) & 0xFF:
+            if (hi + lo + lcs) & 0xFF or length == 0:
                 del buf[:2]
                 return HostFrame("bad", b"extended length checksum")
         else:
             length, body = a, 4
-            if (a + b) & 0xFF:
+            if (a + b) & 0xFF or length == 0:  # LEN counts TFI: an information frame has 1+
                 del buf[:2]
                 return HostFrame("bad", b"length checksum")
         if len(buf) < body + length + 1:
             return None
         payload = bytes(buf[body : body + length])
         dcs = buf[body + length]
-        del buf[: body + length + 1]
         if (sum(payload) + dcs) & 0xFF:
+            del buf[:2]
             return HostFrame("bad", b"data checksum")
+        del buf[: body + length + 1]
         return HostFrame("info", payload)
 
 

@@ -49,6 +49,7 @@ SW_OK = b"\x90\x00"
 SW_NO_INFO = b"\x63\x00"  # operation failed (the tag NAKed or did not answer)
 SW_MEMORY_FAILURE = b"\x65\x81"  # UPDATE BINARY: EEPROM write error
 SW_WRONG_LENGTH = b"\x67\x00"
+SW_EXECUTION_ERROR = b"\x6f\x00"  # no precise diagnosis
 SW_FUNCTION_NOT_SUPPORTED = b"\x6a\x81"
 SW_WRONG_P1P2 = b"\x6b\x00"
 SW_INS_NOT_SUPPORTED = b"\x6d\x00"
@@ -182,24 +183,43 @@ class StorageCardApdus:
         out = b"\xc0\x03\x00\x90\x00"
         if len(answer) == 1 and answer[0] <= 0x0F:
             out += b"\x92\x01\x04"  # a 4-bit ACK/NAK: 4 valid bits in the last byte
-        return out + b"\x97" + bytes([len(answer)]) + answer + SW_OK
+        return out + b"\x97" + _ber_length(len(answer)) + answer + SW_OK
+
+
+def _ber_length(n: int) -> bytes:
+    """PC/SC 2.02 part 3 data object lengths: 0-127 in one byte, then 81 xx, 82 xx xx
+    (a FAST_READ of a whole NTAG216 answers 924 bytes)."""
+    if n < 0x80:
+        return bytes([n])
+    if n <= 0xFF:
+        return bytes([0x81, n])
+    return bytes([0x82, n >> 8, n & 0xFF])
 
 
 def _parse_tlv(data: bytes) -> list[tuple[int, bytes]] | None:
-    """BER-TLV with 1- or 2-byte tags (5F 46 timer) and short lengths; None if malformed."""
+    """BER-TLV with 1- or 2-byte tags (5F 46 timer) and short or long-form (81 xx,
+    82 xx xx) lengths; None if malformed."""
     out: list[tuple[int, bytes]] = []
     i = 0
     while i < len(data):
         tag = data[i]
         i += 1
-        if tag & 0x1F == 0x1F and i < len(data):
+        if tag & 0x1F == 0x1F:
+            if i >= len(data):
+                return None
             tag = (tag << 8) | data[i]
             i += 1
         if i >= len(data):
             return None
         length = data[i]
         i += 1
-        if length > 0x7F or i + length > len(data):
+        if length & 0x80:
+            size = length & 0x7F
+            if size not in (1, 2) or i + size > len(data):
+                return None
+            length = int.from_bytes(data[i : i + size], "big")
+            i += size
+        if i + length > len(data):
             return None
         out.append((tag, data[i : i + length]))
         i += length
@@ -320,6 +340,10 @@ class VirtualCard:
                     reply = self._handle(message, tag)
                 except _TagVanished:
                     return  # removed mid-command: the reader loses the card, no answer
+                except Exception as exc:  # a bug in the model must not kill the card thread
+                    log.exception("vpcd card: failed on %s", message.hex())
+                    self.errors.append(f"failed on {message.hex()}: {exc!r}")
+                    reply = SW_EXECUTION_ERROR
                 if reply is not None:
                     sock.sendall(struct.pack(">H", len(reply)) + reply)
 

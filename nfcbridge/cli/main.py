@@ -131,20 +131,32 @@ def config_show(app: AppContext, as_json: bool) -> None:
     click.echo(render_toml(data))
 
 
-def render_toml(data: dict[str, Any]) -> str:
-    """The settings as TOML: tables, arrays of tables, and the derived paths as comments."""
+def toml_value(value: Any) -> str:
+    """A TOML value: JSON's form is TOML's for strings, numbers, booleans and arrays, except
+    DEL (U+007F), which TOML strings must escape (settings floats are always finite)."""
     import json
 
-    def pairs(table: dict[str, Any]) -> list[str]:
-        return [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in table.items()]
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
-    lines = [f"# settings in force, from {data['source']}"]
+
+def _comment(text: str) -> str:
+    """*text* inside a TOML comment: as is when printable, else as an escaped string."""
+    return text if text.isprintable() else toml_value(text)
+
+
+def render_toml(data: dict[str, Any]) -> str:
+    """The settings as TOML: tables, arrays of tables, and the derived paths as comments."""
+
+    def pairs(table: dict[str, Any]) -> list[str]:
+        return [f"{key} = {toml_value(value)}" for key, value in table.items()]
+
+    lines = [f"# settings in force, from {_comment(str(data['source']))}"]
     for key, value in data.items():
         if key == "source":
             continue
         if key == "derived":
             lines += ["", "# derived from the settings above:"]
-            lines += [f"#   {k} = {v}" for k, v in value.items()]
+            lines += [f"#   {k} = {_comment(str(v))}" for k, v in value.items()]
         elif isinstance(value, (list, tuple)):
             for item in value:
                 lines += ["", f"[[{key}]]", *pairs(item)]

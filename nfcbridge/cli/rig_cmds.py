@@ -14,6 +14,7 @@ from nfcbridge.cli.demo_cmd import demo
 from nfcbridge.cli.params import OutputPath
 from nfcbridge.cli.rig_config_cmd import rig_config
 from nfcbridge.config import ForwarderSettings, ReaderSettings
+from nfcbridge.limits import MAX_CUSTOMERS, MAX_STAFF, MAX_VISITS_PER_CUSTOMER
 
 
 @click.group("rig", short_help="Simulated door taps: scenarios and their replay.")
@@ -34,21 +35,21 @@ def rig() -> None:
 @rig.command("generate")
 @click.option(
     "--customers",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_CUSTOMERS),
     default=500,
     show_default=True,
     help="Customers in the district, each with a tag on the door.",
 )
 @click.option(
     "--staff",
-    type=click.IntRange(2),
+    type=click.IntRange(2, MAX_STAFF),
     default=120,
     show_default=True,
     help="Staff members, each with one phone (one mock reader).",
 )
 @click.option(
     "--visits-per-customer",
-    type=click.FloatRange(0),
+    type=click.FloatRange(0, MAX_VISITS_PER_CUSTOMER),
     default=3.0,
     show_default=True,
     help="Visits per customer in the day, on average.",

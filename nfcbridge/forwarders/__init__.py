@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from nfcbridge.config import ForwarderSettings, Settings, read_secret
+from nfcbridge.errors import ConfigError
 from nfcbridge.forwarders.base import Forwarder, Outcome, TransientError
 from nfcbridge.outbox import Outbox
 from nfcbridge.seams import DeliveryMetrics
@@ -62,4 +64,8 @@ def build_forwarder(
         )
     from nfcbridge.forwarders.jsonl import JsonlForwarder
 
+    folder = Path(fs.path).parent
+    if not folder.is_dir():
+        where = {"file": settings.source, "key": key + ".path"}
+        raise ConfigError(f"directory {folder} does not exist", **where)
     return JsonlForwarder(fs.name, outbox, path=fs.path, **common)

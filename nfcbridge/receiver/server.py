@@ -20,73 +20,20 @@ import ipaddress
 import json
 import logging
 import threading
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from nfcbridge.receiver.event_schema import EventInvalid, check_event
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.store import EventStore
 from nfcbridge.receiver.sun_check import SunChecker
 from nfcbridge.signing import SignatureInvalid, verify
 
+__all__ = ["EventInvalid", "ReceiverHTTPServer", "check_event"]
+
 log = logging.getLogger("nfcbridge.receiver")
 SCHEMA = "nfcbridge.tap/1"
 MAX_BODY = 1 << 20
-
-
-class EventInvalid(ValueError):
-    pass
-
-
-def check_event(event: Any, webhook_id: str) -> dict[str, Any]:
-    """*event* if it is a v1 tap event whose id is the webhook id; ``EventInvalid`` if not."""
-    if not isinstance(event, dict):
-        raise EventInvalid("body is not a JSON object")
-    if event.get("schema") != SCHEMA:
-        raise EventInvalid(f"schema is {event.get('schema')!r}, expected {SCHEMA!r}")
-    for name, kind in (
-        ("event_id", str),
-        ("station", str),
-        ("reader", str),
-        ("seq", int),
-        ("occurred_at", str),
-        ("anomalies", list),
-    ):
-        if not isinstance(event.get(name), kind) or isinstance(event.get(name), bool):
-            raise EventInvalid(f"field {name!r} missing or not a {kind.__name__}")
-    if event["event_id"] != webhook_id:
-        raise EventInvalid("event_id differs from webhook-id")
-    if event.get("origin") not in ("reader", "simulated", "manual"):
-        raise EventInvalid("field 'origin' must be 'reader', 'simulated' or 'manual'")
-    if event["origin"] == "manual":
-        check_manual(event)
-    elif not isinstance(event.get("tag"), dict) or not isinstance(event["tag"].get("uid"), str):
-        raise EventInvalid("field 'tag.uid' missing")
-    if event.get("run") is not None and not isinstance(event["run"], str):
-        raise EventInvalid("field 'run' must be a string when present")
-    if event.get("registry") is not None and not isinstance(event["registry"], dict):
-        raise EventInvalid("field 'registry' must be an object or null")
-    try:
-        moment = datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00"))
-    except ValueError:
-        raise EventInvalid("field 'occurred_at' is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise EventInvalid("field 'occurred_at' has no time zone")
-    return event
-
-
-def check_manual(event: dict[str, Any]) -> None:
-    """A manual registration: a ``manual`` block, no tag, and never the note itself."""
-    manual = event.get("manual")
-    if not isinstance(manual, dict):
-        raise EventInvalid("a manual registration needs a 'manual' object")
-    for name in ("staff", "customer", "reason", "note_ref", "note_sha256"):
-        if not isinstance(manual.get(name), str):
-            raise EventInvalid(f"field 'manual.{name}' missing")
-    if manual.get("kind") not in ("start", "end"):
-        raise EventInvalid("field 'manual.kind' must be 'start' or 'end'")
-    if "note" in manual:
-        raise EventInvalid("a manual registration must not carry its note")
 
 
 class _Handler(BaseHTTPRequestHandler):

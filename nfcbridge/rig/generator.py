@@ -23,6 +23,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from nfcbridge.limits import MAX_CUSTOMERS, MAX_STAFF, MAX_VISITS_PER_CUSTOMER, moment_error
 from nfcbridge.rig.scenario import Customer, LoneTap, Scenario, Staff, Tag, Visit
 
 ANOMALY_KINDS = ("missed_end", "held", "unknown", "retired")
@@ -69,8 +70,14 @@ class _Slot:  # one staff member's part of a job
 def generate_day(p: DayParameters) -> Scenario:
     if p.customers < 1 or p.staff < 2:
         raise ValueError("a district day needs at least 1 customer and 2 staff")
+    _check_bounds(p)
     rng = random.Random(p.seed)
-    start = datetime.fromisoformat(p.start.replace("Z", "+00:00")).astimezone(UTC)
+    start = datetime.fromisoformat(p.start.replace("Z", "+00:00"))
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise ValueError(f"start {p.start!r} needs a time zone")
+    if why := moment_error(start):
+        raise ValueError(f"start {p.start!r} {why}")
+    start = start.astimezone(UTC)
     s = Scenario(name=p.name, start=start, station="rig")
     n_providers = max(1, min(p.providers or round(p.customers / 100), p.staff // 2))
     providers = [f"P-{i + 1:02d}" for i in range(n_providers)]
@@ -102,6 +109,19 @@ def generate_day(p: DayParameters) -> Scenario:
 
     check_timing(s)  # a generator bug must not produce a scenario no receiver could match
     return s
+
+
+def _check_bounds(p: DayParameters) -> None:
+    """Sizes a day can have: the generator holds the whole day in memory."""
+    for what, value, high in (
+        ("customers", p.customers, MAX_CUSTOMERS),
+        ("staff", p.staff, MAX_STAFF),
+        ("visits per customer", p.visits_per_customer, MAX_VISITS_PER_CUSTOMER),
+    ):
+        if not 0 <= value <= high:  # also refuses NaN
+            raise ValueError(f"{what} must be between 0 and {high:g}, not {value:g}")
+    if not 1 <= p.day_hours <= 24:
+        raise ValueError(f"a day has 1 to 24 hours, not {p.day_hours:g}")
 
 
 def _households(

@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from drivers.products import PRODUCTS
+from nfcbridge.limits import MAX_HOLD_SECONDS, MAX_SCENARIO_SECONDS, moment_error
 from nfcbridge.rig.scenario import (
     DEFAULT_HOLD,
     TAG_STATES,
@@ -32,7 +34,7 @@ from provisioning.customer_life import END_REASONS
 MANUAL_REASONS = ("technical_fault", "started_outside", "ended_outside")  # nfcbridge.manual
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_CLOCK = re.compile(r"^(\d+):([0-5]\d)(?::([0-5]\d(?:\.\d+)?))?$")
+_CLOCK = re.compile(r"^([0-9]{1,6}):([0-5][0-9])(?::([0-5][0-9](?:\.[0-9]{1,9})?))?$")
 
 
 class _Record:
@@ -79,15 +81,15 @@ class _Record:
             if not m:
                 raise self.error(key, f"{value!r} is not seconds or HH:MM[:SS]")
             value = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3) or 0)
-        if value < 0:
-            raise self.error(key, "must not be negative")
+        if not 0 <= value <= MAX_SCENARIO_SECONDS:  # also refuses NaN; before float()
+            raise self.error(key, f"must be between 0 and {MAX_SCENARIO_SECONDS:g} s")
         return float(value)
 
     def seconds(self, key: str, default: float) -> float:
-        value = float(self.get(key, (int, float), default))
-        if value <= 0:
-            raise self.error(key, "must be positive")
-        return value
+        value = self.get(key, (int, float), default)
+        if not 0 < value <= MAX_HOLD_SECONDS:
+            raise self.error(key, f"must be positive and at most {MAX_HOLD_SECONDS:g} s")
+        return float(value)
 
     def finish(self) -> None:
         extra = sorted(set(self.data) - self.used)
@@ -105,9 +107,13 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         if not stripped or stripped.startswith("#"):
             continue
         try:
-            data = json.loads(stripped)
+            data = json.loads(stripped, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
             raise ScenarioError(f"{source}:{number}: not valid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise ScenarioError(f"{source}:{number}: JSON nested too deeply") from None
+        except ValueError as exc:  # NaN/Infinity, integers of 4300+ digits
+            raise ScenarioError(f"{source}:{number}: not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise ScenarioError(f"{source}:{number}: expected a JSON object")
         rec = _Record(data, source, number)
@@ -125,6 +131,10 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{source}: empty scenario (no header record)")
     check_timing(scenario)
     return scenario
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -146,8 +156,10 @@ def _header(rec: _Record) -> Scenario:
         start = datetime.fromisoformat(start_text.replace("Z", "+00:00"))
     except ValueError:
         raise rec.error("start", f"{start_text!r} is not an ISO 8601 time") from None
-    if start.tzinfo is None:
+    if start.tzinfo is None or start.utcoffset() is None:
         raise rec.error("start", "needs a time zone (e.g. 2026-11-24T06:00:00Z)")
+    if why := moment_error(start):
+        raise rec.error("start", f"{start_text!r} {why}")
     return Scenario(
         name=rec.get("name", str, "scenario"),
         start=start.astimezone(UTC),
@@ -240,7 +252,10 @@ def _tag(s: Scenario, rec: _Record) -> None:
         raise rec.error("customer", "an unknown tag belongs to no customer")
     if state == "issued" and customer is None:
         raise rec.error("customer", "an issued tag needs the customer whose door it is for")
-    product = rec.get("product", str, "NTAG213")
+    product = rec.get("product", str, "NTAG213").upper()
+    if product not in PRODUCTS:
+        known = ", ".join(sorted(PRODUCTS))
+        raise rec.error("product", f"{product!r} is not a tag product (known: {known})")
     s.tags[hexuid] = Tag(hexuid, state, customer, product)
 
 

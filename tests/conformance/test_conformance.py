@@ -249,3 +249,19 @@ def test_real_reader_lock_only_when_allowed(real_reader, allow_lock_uid):
     assert [r.iri for r in Ntag21x(real_reader, real_reader.reselect()).read_ndef().records] == [
         URI
     ]
+
+
+# -- reading a whole tag ---------------------------------------------------------------------
+def test_a_whole_ntag216_reads_with_fast_read(rig):
+    tag = EmulatedTag("NTAG216")
+    user = tag.product.user_bytes  # 888: every user byte set, the configuration left as is
+    tag.memory[16 : 16 + user] = (bytes(range(256)) * 4)[:user]
+    ntag = rig.ntag(tag)
+    last = tag.product.last_page
+    got = ntag.read_pages(0, last, fresh=True)
+    hidden = {tag.product.pwd_page, tag.product.pack_page}  # read as zeros by design
+    want = b"".join(bytes(4) if p in hidden else tag.page(p) for p in range(last + 1))
+    assert got == want
+    reads = [c for c in tag.log if c[0] in (0x30, 0x3A)]
+    assert reads and all(c[0] == 0x3A for c in reads)  # FAST_READ only, no fallback to READ
+    assert ntag.reader.transceive(bytes([0x3A, 0x00, 0x3F])) == bytes(tag.memory[:256])
