@@ -220,7 +220,15 @@ def test_soak_with_operators_scrapers_and_faults_loses_nothing(tmp_path: Path) -
         for loop in loops:
             loop.join(60)
         backend.fail_rate = 0.0
-        # quiet now: descriptors and threads after many scrapes and status calls
+        # quiet now: every reader back (an unplugged PN532 is re-opened with backoff, and its
+        # tty is then open again: not a leak), then descriptors and threads after many
+        # scrapes and status calls
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            readers = control_request(station.sock, {"op": "status"}, 5.0)["status"]["readers"]
+            if all(r["state"] == "ok" for r in readers):
+                break
+            time.sleep(0.2)
         pid = station.proc.pid
         for _ in range(10):
             scrape()
