@@ -1,6 +1,6 @@
 """The daemon's local control channel: a Unix socket, owner-only, JSON lines.
 
-Security: the socket is created with mode 0600 (umask during bind, then chmod), and every
+Security: the socket is created with mode 0600 (umask during bind), and every
 connection's peer credentials (``SO_PEERCRED``) are checked: a process of another uid is
 refused even if the file mode was loosened by hand.
 
@@ -16,7 +16,9 @@ Protocol: one JSON object per line in, one per line out.
      "at": "2026-11-24T07:58:12.345Z"}
         -> {"ok": true, "event_id": "...", "seq": 12, "origin": "simulated"}
            or {"ok": true, "event_id": null, "note": "..."} when the presentation made no
-           new event (re-tap window) or was not seen in time
+           new event (merged: re-tap window)
+           or {"ok": false, "event_id": null, "error": "..."} when the tap was NOT stored
+           (the commit failed) or the presentation was not seen in time
 
 A tap places an emulated tag with that UID on the mock reader's bench and removes it
 ``hold`` seconds after the reader saw it, so an injected tap travels the real reader path
@@ -42,6 +44,7 @@ import logging
 import os
 import re
 import socket
+import stat
 import struct
 import threading
 from pathlib import Path
@@ -56,7 +59,7 @@ from nfcbridge.control_request import (
     parse_at,
     parse_tap_request,
 )
-from nfcbridge.events import TapEvent
+from nfcbridge.worker import Presentation
 
 if TYPE_CHECKING:
     from drivers.emulated.chip import EmulatedTag
@@ -107,6 +110,7 @@ class ControlServer:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._closing = threading.Event()
+        self._bound = False
 
     # -- lifecycle ------------------------------------------------------------------------
     def check(self) -> None:
@@ -115,6 +119,13 @@ class ControlServer:
             raise ControlError(f"control socket path {self.path} is too long (max 107 bytes)")
         if not self.path.parent.is_dir():
             raise ControlError(f"control socket directory {self.path.parent} does not exist")
+        if self.path.is_symlink() or (
+            self.path.exists() and not stat.S_ISSOCK(self.path.stat().st_mode)
+        ):
+            raise ControlError(
+                f"control socket path {self.path} exists and is not a socket: refusing to "
+                "replace it"
+            )
         if self.path.exists():
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -138,11 +149,26 @@ class ControlServer:
             sock.bind(str(self.path))
         finally:
             os.umask(old)
-        os.chmod(self.path, 0o600)
+        self._bound = True  # ours from now on: close() removes it
         sock.listen(16)
         self._sock = sock
         self._thread = threading.Thread(target=self._accept_loop, name="control", daemon=True)
         self._thread.start()
+
+    # the Service shape
+    @property
+    def name(self) -> str:
+        return "control"
+
+    def stop(self, *, drain: bool = False) -> None:
+        self.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def healthy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def close(self) -> None:
         self._closing.set()
@@ -151,8 +177,10 @@ class ControlServer:
                 self._sock.shutdown(socket.SHUT_RDWR)
             self._sock.close()
             self._sock = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        if self._bound:  # never the socket of another daemon that made our check fail
+            self._bound = False
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
 
     # -- connections ----------------------------------------------------------------------
     def _accept_loop(self) -> None:
@@ -254,12 +282,12 @@ class ControlServer:
             raise ControlError(f"reader {name!r} is busy")
         field = bench(url.target)
         seen = threading.Event()
-        result: dict[str, TapEvent | None] = {}
+        result: list[Presentation] = []
         uid_hex = uid.hex().upper()
 
-        def listener(presented: str, event: TapEvent | None) -> None:
-            if presented == uid_hex and not seen.is_set():
-                result["event"] = event
+        def listener(outcome: Presentation) -> None:
+            if outcome.uid == uid_hex and not seen.is_set():
+                result.append(outcome)
                 seen.set()
 
         worker.presentation_listeners.append(listener)
@@ -275,14 +303,22 @@ class ControlServer:
             timer = threading.Timer(hold, self._remove, args=(field, tag, worker, lock))
             timer.daemon = True
             timer.start()
-        event = result.get("event")
+        if not result:
+            return {
+                "ok": False,
+                "event_id": None,
+                "error": "presentation not handled in time (reader down?)",
+            }
+        outcome = result[0]
+        if outcome.error is not None:
+            return {"ok": False, "event_id": None, "error": f"tap NOT stored: {outcome.error}"}
+        event = outcome.event
         if event is None:
-            note = (
-                "merged into the previous presentation (re-tap window)"
-                if seen.is_set()
-                else "presentation not handled in time (reader down?)"
-            )
-            return {"ok": True, "event_id": None, "note": note}
+            return {
+                "ok": True,
+                "event_id": None,
+                "note": "merged into the previous presentation (re-tap window)",
+            }
         return {
             "ok": True,
             "event_id": event.event_id,

@@ -6,10 +6,13 @@ the outbox and the registry, reads every secret and checks the control socket pa
 before any thread starts. A mistake is one line naming the file and key (exit 3) or the
 store (exit 8); the daemon never runs half-configured.
 
-Then ``start()`` opens the control socket and the metrics endpoint, starts the forwarders
-and one worker per reader, and tells systemd ``READY=1``. The main loop pings the watchdog
-(``WATCHDOG=1``) only while it is healthy: the outbox answers and every worker and
-forwarder thread is alive; otherwise systemd restarts us.
+Then ``start()`` opens the metrics endpoint, starts the forwarders and one worker per
+reader, opens the control socket last (a client that reaches it finds everything running),
+and tells systemd ``READY=1``. Every one of these parts has the same shape
+(``nfcbridge.service``). The main loop pings the watchdog (``WATCHDOG=1``) only while it is
+healthy: the outbox answers and every part is healthy; otherwise systemd restarts us.
+``run()`` is prepare / start / loop / shutdown in ``try/finally``: whatever fails, every
+started part is stopped and the control socket it created is removed.
 
 SIGTERM (or SIGINT) drains: readers stop first (no new taps), forwarders get up to
 ``drain_timeout`` seconds to deliver what is pending, then everything is closed and
@@ -31,6 +34,7 @@ from nfcbridge.forwarders import Forwarder, build_forwarder
 from nfcbridge.outbox import Outbox, OutboxError
 from nfcbridge.pipeline import Enricher, TapPipeline
 from nfcbridge.sdnotify import SdNotify, watchdog_interval
+from nfcbridge.service import Service
 from nfcbridge.worker import ReaderWorker
 
 if TYPE_CHECKING:
@@ -72,6 +76,7 @@ class Daemon:
         self._notes_purged = float("-inf")
         self.started_at = time.time()
         self._stop = threading.Event()
+        self._started: list[Service] = []  # the parts started, in order (see shutdown)
         self.ready = threading.Event()
 
     # -- validation (no threads) ----------------------------------------------------------
@@ -120,7 +125,7 @@ class Daemon:
         if self.metrics is not None:
             outbox = self.outbox
             names = [f.forwarder_name for f in self.forwarders]
-            self.metrics.watch_outbox(lambda: [outbox.progress(n) for n in names])
+            self.metrics.watch_outbox(lambda: outbox.progress_all(names))
 
     def _check_readers(self) -> None:
         from drivers import table
@@ -164,18 +169,37 @@ class Daemon:
     # -- running --------------------------------------------------------------------------
     def start(self) -> None:
         assert self.pipeline is not None, "prepare() first"
-        if self.control is not None:
-            self.control.start()
         if self.metrics is not None:
             from nfcbridge.metrics import parse_listen
 
-            host, port = parse_listen(self.settings.metrics.listen)
-            self.metrics_port = self.metrics.serve(host, port)
+            listen = self.settings.metrics.listen
+            self.metrics.address = parse_listen(listen)
+            try:
+                self._start(self.metrics)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot listen on {listen}: {exc.strerror or exc}",
+                    file=self.settings.source,
+                    key="metrics.listen",
+                ) from None
+            self.metrics_port = self.metrics.port
         for fw in self.forwarders:
             self.pipeline.subscribe(fw.wake)
-            fw.start()
+            self._start(fw)
         for worker in self.workers.values():
-            worker.start()
+            self._start(worker)
+        if self.control is not None:  # last: a client that reaches it finds all running
+            self._start(self.control)
+
+    def _start(self, service: Service) -> None:
+        service.start()
+        self._started.append(service)
+
+    def services(self) -> list[Service]:
+        """The started long-running parts, in start order."""
+        parts: list[Any] = [self.metrics, *self.forwarders, *self.workers.values()]
+        parts += [self.control, self.pruner]
+        return [p for p in parts if p is not None and p in self._started]
 
     def healthy(self) -> bool:
         try:
@@ -184,10 +208,9 @@ class Daemon:
         except OutboxError as exc:
             log.error("outbox unhealthy: %s", exc)
             return False
-        threads: list[threading.Thread] = [*self.workers.values(), *self.forwarders]
-        dead = [t.name for t in threads if not t.is_alive()]
-        if dead:
-            log.error("threads not running: %s", ", ".join(dead))
+        sick = [s.name for s in self.services() if not s.healthy()]
+        if sick:
+            log.error("not running: %s", ", ".join(sick))
             return False
         return True
 
@@ -195,25 +218,33 @@ class Daemon:
         self._stop.set()
 
     def run(self, *, install_signals: bool = True) -> int:
-        self.prepare()
-        if install_signals:
-            self._install_signals()
-        self.start()
-        self.notify.ready(f"{len(self.workers)} readers, {len(self.forwarders)} forwarders")
-        self.ready.set()
-        self._start_pruner()
-        log.info(
-            "nfcbridge daemon ready: %d readers, %d forwarders",
-            len(self.workers),
-            len(self.forwarders),
-        )
+        """prepare / start / loop / shutdown. Whatever fails on the way (a port in use, a
+        store that breaks), ``shutdown`` runs: every started thread is stopped and the
+        control socket this daemon created is removed."""
+        try:
+            self.prepare()
+            if install_signals:
+                self._install_signals()
+            self.start()
+            self.notify.ready(f"{len(self.workers)} readers, {len(self.forwarders)} forwarders")
+            self.ready.set()
+            self._start_pruner()
+            log.info(
+                "nfcbridge daemon ready: %d readers, %d forwarders",
+                len(self.workers),
+                len(self.forwarders),
+            )
+            self._loop()
+        finally:
+            self.shutdown()
+        return 0
+
+    def _loop(self) -> None:
         interval = watchdog_interval() or 1.0
         while not self._stop.wait(interval):
             if self.healthy():
                 self.notify.watchdog()
             self.purge_notes_if_due()
-        self.shutdown()
-        return 0
 
     def _start_pruner(self) -> None:
         """Outbox retention in its own thread (a long first run never delays the watchdog):
@@ -225,7 +256,7 @@ class Daemon:
 
         names = [f.forwarder_name for f in self.forwarders]
         self.pruner = Pruner(self.outbox, names, keep_days, interval=self.prune_interval)
-        self.pruner.start()
+        self._start(self.pruner)
 
     def _install_signals(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
@@ -235,36 +266,39 @@ class Daemon:
         signal.signal(signal.SIGINT, handler)
 
     def shutdown(self) -> None:
-        """Stop readers, let forwarders deliver within ``drain_timeout``, close."""
+        """Stop readers, let forwarders deliver within ``drain_timeout``, close. Only the
+        parts that were started are stopped (this also runs after a failed start)."""
         self.notify.stopping("draining")
         log.info("stopping: draining the outbox for up to %.0f s", self.drain_timeout)
+        started = self.services()
+        workers = [s for s in started if isinstance(s, ReaderWorker)]
+        forwarders = [s for s in started if isinstance(s, Forwarder)]
+        others = [s for s in started if s not in workers and s not in forwarders]
         if self.pruner is not None:  # stops between batches: never holds up the drain
             self.pruner.stop()
-        workers = [w for w in self.workers.values() if w.ident is not None]  # started ones
-        forwarders = [f for f in self.forwarders if f.ident is not None]
-        for worker in workers:
+        for worker in workers:  # no new taps
             worker.stop()
         for worker in workers:
             worker.join(timeout=5.0)
-        if self.control is not None:
+        if self.control is not None:  # also one that was created but never started
             self.control.close()
         deadline = time.monotonic() + self.drain_timeout
         for fw in forwarders:
-            fw.drain()
+            fw.stop(drain=True)
         for fw in forwarders:
             fw.join(timeout=max(0.0, deadline - time.monotonic()))
         for fw in forwarders:
             fw.stop()
         for fw in forwarders:
             fw.join(timeout=5.0)
-        if self.metrics is not None:
-            self.metrics.close()
+        for service in reversed(others):
+            service.stop()
+            service.join(timeout=10.0)
+        self._started.clear()
         if self.enricher is not None:
             self.enricher.close()
         if self.registry is not None:
             self.registry.close()
-        if self.pruner is not None:
-            self.pruner.join(timeout=10.0)
         if self.outbox is not None:
             self.outbox.close()
         if self.notes is not None:

@@ -195,8 +195,8 @@ class Demo:
         import base64
 
         from nfcbridge.receiver.server import ReceiverHTTPServer
-        from nfcbridge.receiver.signature import decode_secret
         from nfcbridge.receiver.store import EventStore
+        from nfcbridge.signing import decode_secret
 
         secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
         fd = os.open(self.dir / "whsec.txt", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     STORE = 8  # registry, outbox, daemon socket or backend unavailable
     CONFIRM = 9  # an irreversible operation without --yes
     VERIFY = 10  # audit chain broken, tag read-back differs, signature invalid
+    UNHEALTHY = 11  # nfcbridge status: the daemon is not running, or running with problems
     INTERRUPTED = 130  # Ctrl-C, also at a prompt
 
 
@@ -70,6 +71,12 @@ class SpotCheckFailed(VerificationFailed):
 
 class StoreUnavailable(AppError):
     exit_code = ExitCode.STORE
+
+
+class DaemonUnhealthy(AppError):
+    """``nfcbridge status``: the daemon is not running, or running with problems."""
+
+    exit_code = ExitCode.UNHEALTHY
 
 
 class Refused(AppError):

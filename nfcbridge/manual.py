@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol, cast
 from nfcbridge.errors import Refused
 from nfcbridge.events import ManualFacts, RegistryFacts, TapEvent, new_event_id
 from nfcbridge.pipeline import TapPipeline
+from provisioning.private_file import create_owner_only
 
 REASONS = ("technical_fault", "started_outside", "ended_outside")
 KINDS = ("start", "end")
@@ -46,7 +47,7 @@ class NoteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        create_owner_only(self.path)  # never a second descriptor on a live database
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -86,6 +86,7 @@ class Metrics:
             "nfcbridge_dead_lettered", "Events dead-lettered", ["forwarder"], registry=r
         )
         self._server: Any = None
+        self.address: tuple[str, int] = ("127.0.0.1", 0)
 
     def watch_outbox(self, probe: Callable[[], Iterable[Any]]) -> None:
         self.registry.register(_OutboxCollector(probe))
@@ -113,13 +114,36 @@ class Metrics:
     def dead_letter(self, forwarder: str) -> None:
         self.dead.labels(forwarder).inc()
 
+    # the Service shape (the endpoint's thread belongs to prometheus_client)
+    name = "metrics"
+
     def serve(self, host: str, port: int) -> int:
-        """Start the HTTP endpoint; returns the bound port (useful with port 0)."""
+        """Start the HTTP endpoint; returns the bound port (useful with port 0).
+        ``OSError`` when the address cannot be bound."""
+        self.address = (host, port)
+        self.start()
+        return self.port
+
+    @property
+    def port(self) -> int:
+        """The bound port (0 when not serving)."""
+        return int(self._server.server_address[1]) if self._server is not None else 0
+
+    def start(self) -> None:
         from prometheus_client import start_http_server
 
+        host, port = self.address
         server, _thread = start_http_server(port, addr=host, registry=self.registry)
         self._server = server
-        return int(server.server_address[1])
+
+    def stop(self, *, drain: bool = False) -> None:
+        self.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        """``close`` already waited for the serving thread."""
+
+    def healthy(self) -> bool:
+        return self._server is not None
 
     def close(self) -> None:
         if self._server is not None:

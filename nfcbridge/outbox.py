@@ -4,7 +4,8 @@ SQLite in WAL mode with ``synchronous=FULL``: when ``commit`` returns, the event
 power cut. Tables::
 
     events        id (global order), event_id (UUIDv7, unique), reader, seq, payload (JSON)
-    sequences     reader -> last seq (monotonic across restarts, even if events are pruned)
+    sequences     reader -> last seq of events retention deleted (a reader's next seq is one
+                  more than the highest in events or here: monotonic even after pruning)
     progress      forwarder -> watermark (every event id <= watermark is done for it)
     deliveries    (forwarder, event): the remote end confirmed this event (the proof that
                   retention, ``nfcbridge.retention``, needs before it may delete an event);
@@ -12,33 +13,36 @@ power cut. Tables::
                   scan the whole table
     dead_letters  permanent rejections per forwarder; never deleted (a retry stamps the row)
 
-Event ids are AUTOINCREMENT and sequence numbers come from ``sequences``, so neither is ever
-reused after retention pruned old events.
+Event ids are AUTOINCREMENT and sequence numbers continue from ``sequences`` once retention
+pruned a reader's events, so neither is ever reused.
 
 Each forwarder keeps its own progress, so a slow MQTT broker never holds back the webhook.
 Delivery is at-least-once: a forwarder marks an event delivered only after the remote end
 confirmed it, so a crash in between re-sends the same payload with the same event id.
 
-One connection per thread (sqlite3 objects must not cross threads); writers take
-``BEGIN IMMEDIATE`` so concurrent writers queue on the lock instead of dead-locking.
+One writer connection (behind a lock) and short-lived reader connections (``reading``):
+see ``Outbox``. Writers take ``BEGIN IMMEDIATE`` so writers of several processes (the
+daemon, ``nfcbridge outbox retry``) queue on SQLite's lock instead of dead-locking.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nfcbridge.errors import StoreUnavailable
 from nfcbridge.events import TapEvent
+from provisioning.private_file import create_owner_only
 
-SCHEMA_VERSION = 1
+# 2: ``sequences`` is written by retention only (before it deletes events), not on every
+# tap; a program that knows only schema 1 would reuse sequence numbers, so it must refuse.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -118,68 +122,103 @@ class ForwarderProgress:
 
 
 class Outbox:
+    """The outbox file. One writer connection, opened by ``open``/``check`` and kept until
+    ``close`` (writes from every thread queue on a lock); reads run on a short-lived
+    connection of their own (``reading``), closed when the block ends, so a thread that
+    reads once (a scrape, a status call) leaves nothing open behind it.
+
+    No other descriptor is ever opened on the database file: closing one would drop every
+    POSIX lock this process holds on it, SQLite's included, and the next process to close
+    its connection would think itself the last user and delete the WAL under us
+    (``provisioning.private_file``).
+    """
+
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
         self._busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
+        self._writer_lock = threading.Lock()  # guards opening/closing the writer
+        self._write_lock = threading.Lock()  # one write transaction at a time
 
     # -- connections ----------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path) -> Outbox:
         """Open (creating if needed) and check the outbox; ``OutboxError`` if unusable."""
         outbox = cls(path)
-        outbox.check()
+        try:
+            outbox.check()
+        except BaseException:
+            outbox.close()
+            raise
         return outbox
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                # events carry customer pseudonyms: owner-only, like its -wal and -shm files
-                os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
-                conn = sqlite3.connect(
-                    self.path,
-                    timeout=self._busy_timeout,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
-                conn.execute("PRAGMA foreign_keys=ON")
-            except (sqlite3.Error, OSError) as exc:
-                raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            create_owner_only(self.path)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
         return conn
+
+    def _writer_conn(self) -> sqlite3.Connection:
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = self._connect()
+            return self._writer
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection of its own for read-only queries from any thread, closed at the end
+        of the block (WAL readers never wait for the writer)."""
+        conn = self._connect()
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: {exc}") from exc
+        finally:
+            conn.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         # Writers of this process queue on a lock: SQLite's own busy handler sleeps in
         # growing steps (1, 2, 5, 10... ms), which would add tens of ms to a tap.
         with self._write_lock:
-            conn = self._conn()
+            conn = self._writer_conn()
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise OutboxError(f"outbox {self.path}: {exc}") from exc
             try:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            try:
                 conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
-                raise OutboxError(f"outbox {self.path}: commit failed: {exc}") from exc
-
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection, for read-only queries outside this class (retention)."""
-        return self._conn()
+            except BaseException as exc:
+                # only when a transaction is still open: SQLite may already have rolled it
+                # back (a full disk, I/O error), and a second ROLLBACK's "no transaction is
+                # active" would hide the real cause
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise OutboxError(f"outbox {self.path}: {exc}") from exc
+                raise
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction queued with the taps' (``BEGIN IMMEDIATE``, in-process lock)."""
@@ -191,14 +230,15 @@ class Outbox:
             raise OutboxError(f"cannot open outbox {self.path}: directory does not exist")
         self._refuse_foreign_file()
         try:
-            conn = self._conn()
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn = self._writer_conn()
+            with self._write_lock:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise OutboxError(
                     f"outbox {self.path} has schema {version}, newer than this program's "
                     f"{SCHEMA_VERSION}"
                 )
-            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
             if mode != "wal":
                 raise OutboxError(f"outbox {self.path}: cannot enable WAL (mode {mode})")
             with self._write() as c:
@@ -206,7 +246,8 @@ class Outbox:
                     if statement.strip():
                         c.execute(statement)
                 c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            ok = conn.execute("PRAGMA quick_check").fetchone()[0]
+            with self._write_lock:
+                ok = conn.execute("PRAGMA quick_check").fetchone()[0]
             if ok != "ok":
                 raise OutboxError(f"outbox {self.path} failed its integrity check: {ok}")
         except sqlite3.Error as exc:
@@ -233,19 +274,19 @@ class Outbox:
             )
 
     def ping(self) -> None:
-        """A cheap liveness probe for the watchdog."""
+        """A cheap liveness probe for the watchdog (on the writer: it is what taps need)."""
         try:
-            self._conn().execute("SELECT 1 FROM sequences LIMIT 1").fetchall()
+            with self._write_lock:
+                self._writer_conn().execute("SELECT 1 FROM sequences LIMIT 1").fetchall()
         except sqlite3.Error as exc:
             raise OutboxError(f"outbox {self.path}: {exc}") from exc
 
     def close(self) -> None:
-        with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
+        with self._write_lock, self._writer_lock:
+            conn, self._writer = self._writer, None
+        if conn is not None:
             with suppress(sqlite3.Error):
                 conn.close()
-        self._local = threading.local()
 
     # -- taps -----------------------------------------------------------------------------
     def commit(self, event: TapEvent) -> TapEvent:
@@ -253,10 +294,7 @@ class Outbox:
         as stored. The event id was assigned by the caller before, and is stored with it."""
         try:
             with self._write() as c:
-                row = c.execute(
-                    "SELECT last_seq FROM sequences WHERE reader = ?", (event.reader,)
-                ).fetchone()
-                stored = event.with_seq((row[0] if row else 0) + 1)
+                stored = event.with_seq(self._last_seq(c, event.reader) + 1)
                 c.execute(
                     "INSERT INTO events (event_id, reader, seq, occurred_at, committed_at,"
                     " payload) VALUES (?, ?, ?, ?, ?, ?)",
@@ -268,11 +306,6 @@ class Outbox:
                         time.time(),
                         stored.to_json(),
                     ),
-                )
-                c.execute(
-                    "INSERT INTO sequences (reader, last_seq) VALUES (?, ?) ON CONFLICT(reader)"
-                    " DO UPDATE SET last_seq = excluded.last_seq",
-                    (stored.reader, stored.seq),
                 )
         except sqlite3.Error as exc:
             raise OutboxError(f"outbox {self.path}: cannot store tap: {exc}") from exc
@@ -286,11 +319,19 @@ class Outbox:
         with self._write() as c:
             c.execute("INSERT OR IGNORE INTO progress (forwarder) VALUES (?)", (forwarder,))
 
-    def pending(self, forwarder: str, limit: int = 100) -> list[StoredEvent]:
-        """Undelivered, not dead-lettered events for *forwarder*, in commit order."""
-        rows = (
-            self._conn()
-            .execute(
+    def open_reader(self) -> sqlite3.Connection:
+        """A read connection for a long-running part that reads in a loop (a forwarder):
+        the caller owns it and closes it when it ends."""
+        return self._connect()
+
+    def pending(
+        self, forwarder: str, limit: int = 100, *, conn: sqlite3.Connection | None = None
+    ) -> list[StoredEvent]:
+        """Undelivered, not dead-lettered events for *forwarder*, in commit order (on
+        *conn*, the caller's ``open_reader`` connection, or a short-lived one)."""
+        with nullcontext(conn) if conn is not None else self.reading() as c:
+            rows = self._query(
+                c,
                 "SELECT e.id, e.event_id, e.reader, e.seq, e.committed_at, e.payload FROM events e"
                 " WHERE e.id > COALESCE((SELECT watermark FROM progress WHERE forwarder = :f), 0)"
                 " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.forwarder = :f"
@@ -300,9 +341,13 @@ class Outbox:
                 " ORDER BY e.id LIMIT :n",
                 {"f": forwarder, "n": limit},
             )
-            .fetchall()
-        )
         return [StoredEvent(*row) for row in rows]
+
+    def _query(self, c: sqlite3.Connection, sql: str, args: Any) -> list[Any]:
+        try:
+            return c.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: {exc}") from exc
 
     def mark_delivered(self, forwarder: str, events: list[StoredEvent] | list[int]) -> None:
         ids = [e.id if isinstance(e, StoredEvent) else e for e in events]
@@ -369,34 +414,39 @@ class Outbox:
         if limit is not None:
             sql += " LIMIT ?"
             args += (limit,)
-        return [StoredEvent(*r) for r in self._conn().execute(sql, args).fetchall()]
+        with self.reading() as c:
+            return [StoredEvent(*r) for r in c.execute(sql, args).fetchall()]
 
     def event_ids(self) -> set[str]:
-        return {r[0] for r in self._conn().execute("SELECT event_id FROM events").fetchall()}
+        with self.reading() as c:
+            return {r[0] for r in c.execute("SELECT event_id FROM events").fetchall()}
 
     def dead_letters(self, *, include_retried: bool = False) -> list[DeadLetter]:
         where = "" if include_retried else "WHERE x.retried_at IS NULL"
-        rows = (
-            self._conn()
-            .execute(
+        with self.reading() as c:
+            rows = c.execute(
                 "SELECT x.id, x.forwarder, x.event_id, e.reader, e.seq, x.reason, x.dead_at,"
                 f" x.retried_at FROM dead_letters x JOIN events e ON e.id = x.event {where}"
                 " ORDER BY x.id"
-            )
-            .fetchall()
-        )
+            ).fetchall()
         return [DeadLetter(*r) for r in rows]
 
     def forwarders(self) -> list[str]:
-        return [
-            r[0]
-            for r in self._conn()
-            .execute("SELECT forwarder FROM progress ORDER BY forwarder")
-            .fetchall()
-        ]
+        with self.reading() as c:
+            rows = c.execute("SELECT forwarder FROM progress ORDER BY forwarder").fetchall()
+        return [r[0] for r in rows]
 
     def progress(self, forwarder: str) -> ForwarderProgress:
-        c = self._conn()
+        with self.reading() as c:
+            return self._progress(c, forwarder)
+
+    def progress_all(self, forwarders: list[str]) -> list[ForwarderProgress]:
+        """Every named forwarder's progress on one short-lived connection (a scrape)."""
+        with self.reading() as c:
+            return [self._progress(c, name) for name in forwarders]
+
+    @staticmethod
+    def _progress(c: sqlite3.Connection, forwarder: str) -> ForwarderProgress:
         row = c.execute(
             "SELECT watermark, last_delivery FROM progress WHERE forwarder = ?", (forwarder,)
         ).fetchone()
@@ -416,12 +466,22 @@ class Outbox:
         return ForwarderProgress(forwarder, pending, oldest, last, dead)
 
     def last_seq(self, reader: str) -> int:
-        row = (
-            self._conn()
-            .execute("SELECT last_seq FROM sequences WHERE reader = ?", (reader,))
-            .fetchone()
-        )
-        return row[0] if row else 0
+        with self.reading() as c:
+            return self._last_seq(c, reader)
+
+    @staticmethod
+    def _last_seq(c: sqlite3.Connection, reader: str) -> int:
+        """The reader's highest sequence number: in its events (the ``(reader, seq)``
+        index), or in ``sequences`` where retention recorded it before pruning them. A tap
+        writes only its event row: one page fewer to write and sync than keeping
+        ``sequences`` up to date on every tap."""
+        row = c.execute(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events WHERE reader = :r), 0),"
+            " COALESCE((SELECT last_seq FROM sequences WHERE reader = :r), 0))",
+            {"r": reader},
+        ).fetchone()
+        return int(row[0])
 
     def count(self) -> int:
-        return int(self._conn().execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        with self.reading() as c:
+            return int(c.execute("SELECT COUNT(*) FROM events").fetchone()[0])

@@ -79,23 +79,46 @@ def classify(context: Any | None) -> Enrichment:
 
 
 class Enricher:
-    """Asks the registry with a time budget; never raises."""
+    """Asks the registry with a time budget; never raises.
 
-    def __init__(self, registry: TapContextSource, *, budget: float = 0.5) -> None:
+    Each lookup runs in a thread of its own, so a lookup that hangs (a lost connection, a
+    locked row) costs only itself: the tap goes on without registry facts after ``budget``
+    seconds and later taps are looked up as usual. At most ``max_pending`` lookups may be
+    outstanding; beyond that the registry is taken as unavailable without asking it."""
+
+    def __init__(
+        self, registry: TapContextSource, *, budget: float = 0.5, max_pending: int = 8
+    ) -> None:
         self.registry = registry
         self.budget = budget
-        self._pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="enrich")
+        self._slots = threading.BoundedSemaphore(max_pending)
+        self._closed = False
 
     def __call__(self, uid: str) -> Enrichment:
-        future = self._pool.submit(self.registry.tap_context, bytes.fromhex(uid))
+        if self._closed or not self._slots.acquire(blocking=False):
+            log.warning("registry enrichment skipped for %s: earlier lookups still hang", uid)
+            return Enrichment(None, (ev.REGISTRY_UNAVAILABLE,))
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        thread = threading.Thread(
+            target=self._lookup, args=(uid, future), name="enrich", daemon=True
+        )
+        thread.start()
         try:
             return classify(future.result(timeout=self.budget))
         except Exception as exc:  # enrichment failure must not lose a tap
             log.warning("registry enrichment failed for %s: %r", uid, exc)
             return Enrichment(None, (ev.REGISTRY_UNAVAILABLE,))
 
+    def _lookup(self, uid: str, future: concurrent.futures.Future[Any]) -> None:
+        try:
+            future.set_result(self.registry.tap_context(bytes.fromhex(uid)))
+        except BaseException as exc:
+            future.set_exception(exc)
+        finally:
+            self._slots.release()
+
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._closed = True
 
 
 class Debouncer:

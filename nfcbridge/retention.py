@@ -122,16 +122,13 @@ def _scan(outbox: Outbox, names: list[str], after: int, limit: int) -> list[tupl
     )
     params: dict[str, Any] = {f"f{i}": n for i, n in enumerate(names)}
     params.update(after=after, n=limit)
-    return (
-        outbox.connection()
-        .execute(
+    with outbox.reading() as c:
+        return c.execute(
             "SELECT e.id, e.committed_at,"
             " EXISTS (SELECT 1 FROM dead_letters x WHERE x.event = e.id)"
             f"{flags} FROM events e WHERE e.id > :after ORDER BY e.id LIMIT :n",
             params,
-        )
-        .fetchall()
-    )
+        ).fetchall()
 
 
 def _delete(outbox: Outbox, names: list[str], ids: list[int], cutoff: float) -> int:
@@ -152,6 +149,13 @@ def _delete(outbox: Outbox, names: list[str], ids: list[int], cutoff: float) -> 
             doomed = json.dumps(confirmed)
             c.execute(
                 "DELETE FROM deliveries WHERE event IN (SELECT value FROM json_each(?))",
+                (doomed,),
+            )
+            # each reader's sequence goes on from the highest number deleted (outbox.py)
+            c.execute(
+                "INSERT INTO sequences (reader, last_seq) SELECT reader, MAX(seq) FROM events"
+                " WHERE id IN (SELECT value FROM json_each(?)) GROUP BY reader"
+                " ON CONFLICT(reader) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)",
                 (doomed,),
             )
             c.execute("DELETE FROM events WHERE id IN (SELECT value FROM json_each(?))", (doomed,))
@@ -226,11 +230,12 @@ def _prune_batches(
             report.removed += removed
             report.kept_undelivered += len(prunable) - removed  # changed since the scan
         if first_recent is not None:
-            report.kept_recent = int(
-                outbox.connection()
-                .execute("SELECT COUNT(*) FROM events WHERE id >= ?", (first_recent,))
-                .fetchone()[0]
-            )
+            with outbox.reading() as c:
+                report.kept_recent = int(
+                    c.execute(
+                        "SELECT COUNT(*) FROM events WHERE id >= ?", (first_recent,)
+                    ).fetchone()[0]
+                )
             break
         after = rows[-1][0]
         if pause > 0 and stop is not None:
@@ -277,8 +282,12 @@ class Pruner(threading.Thread):
         self.runs = 0
         self._halt = threading.Event()
 
-    def stop(self) -> None:
+    def stop(self, *, drain: bool = False) -> None:
+        """End between batches (a ``Service``: nothing to drain)."""
         self._halt.set()
+
+    def healthy(self) -> bool:
+        return self.is_alive()
 
     def run(self) -> None:
         while not self._halt.is_set():

@@ -1,18 +1,20 @@
 """What ``nfcbridge status`` shows: readers' health, outbox depth per forwarder, the age of
 the oldest undelivered event, the last delivery, dead letters.
 
-The running daemon answers ``{"op": "status"}`` on its control socket with the full picture;
-without a daemon the CLI still reads the outbox (depth, dead letters) and says the daemon is
-not running.
+The running daemon answers ``{"op": "status"}`` on its control socket with the full picture,
+including ``healthy`` and the ``problems`` behind it; without a daemon the CLI still reads
+the outbox (depth, dead letters) and says the daemon is not running. ``nfcbridge status``
+exits 11 when the daemon is not running or unhealthy (0 only when all is well).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from nfcbridge.outbox import Outbox
+from nfcbridge.outbox import Outbox, OutboxError
 from nfcbridge.timefmt import timestamp_iso
 
 _iso = timestamp_iso
@@ -22,8 +24,8 @@ def outbox_status(outbox: Outbox, forwarders: Iterable[str] = ()) -> dict[str, A
     now = time.time()
     names = sorted(set(outbox.forwarders()) | set(forwarders))
     rows = []
-    for name in names:
-        p = outbox.progress(name)
+    for p in outbox.progress_all(names):
+        name = p.forwarder
         rows.append(
             {
                 "name": name,
@@ -35,10 +37,11 @@ def outbox_status(outbox: Outbox, forwarders: Iterable[str] = ()) -> dict[str, A
                 "dead_letters": p.dead_letters,
             }
         )
-    oldest = outbox.connection().execute("SELECT MIN(committed_at) FROM events").fetchone()[0]
+    with outbox.reading() as c:
+        events, oldest = c.execute("SELECT COUNT(*), MIN(committed_at) FROM events").fetchone()
     return {
         "path": str(outbox.path),
-        "events": outbox.count(),
+        "events": events,
         "oldest_event_age_s": round(now - oldest, 3) if oldest is not None else None,
         "forwarders": rows,
     }
@@ -51,14 +54,29 @@ def daemon_status(
     forwarders: Iterable[Any],
     started_at: float,
 ) -> dict[str, Any]:
+    """The running daemon's picture, with ``healthy`` and the ``problems`` that make it
+    unhealthy: a reader not polling, a forwarder failing or dead-lettering, open dead
+    letters, an outbox that cannot be read. A query that fails is a problem, never a
+    reason to call a running daemon "not running"."""
     forwarders = list(forwarders)
-    box = outbox_status(outbox, [f.forwarder_name for f in forwarders])
+    problems: list[str] = []
+    try:
+        box = outbox_status(outbox, [f.forwarder_name for f in forwarders])
+    except (OutboxError, sqlite3.Error) as exc:
+        box = {"path": str(outbox.path), "error": str(exc), "forwarders": []}
+        problems.append(f"outbox cannot be read: {exc}")
     live = {f.forwarder_name: f.health.as_dict() for f in forwarders}
     for row in box["forwarders"]:
         health = live.get(row["name"], {})
         row["kind"] = health.get("kind")
         row["state"] = health.get("state", "not configured")
         row["last_error"] = health.get("last_error")
+        if row["name"] in live and row["state"] not in ("ok", "starting"):
+            problems.append(
+                f"forwarder {row['name']} {row['state']}: {row['last_error'] or 'no detail'}"
+            )
+        if row["dead_letters"]:
+            problems.append(f"forwarder {row['name']}: {row['dead_letters']} open dead letters")
     readers = []
     for w in workers:
         h = w.health.as_dict()
@@ -66,8 +84,12 @@ def daemon_status(
         h["last_tap_at"] = _iso(h["last_tap_at"])
         h["origin"] = w.origin
         readers.append(h)
+        if h["state"] not in ("ok", "starting"):
+            problems.append(f"reader {h['name']} {h['state']}: {h['last_error'] or 'no detail'}")
     return {
         "running": True,
+        "healthy": not problems,
+        "problems": problems,
         "station": station,
         "started_at": _iso(started_at),
         "readers": readers,
@@ -78,7 +100,12 @@ def daemon_status(
 def render(data: dict[str, Any]) -> str:
     lines = []
     if data.get("running"):
-        lines.append(f"daemon: running (station {data['station']}, since {data['started_at']})")
+        health = "healthy" if data.get("healthy", True) else "UNHEALTHY"
+        lines.append(
+            f"daemon: running, {health} (station {data.get('station', '?')}, "
+            f"since {data.get('started_at', '?')})"
+        )
+        lines += [f"  problem: {p}" for p in data.get("problems", [])]
     else:
         lines.append(f"daemon: not running ({data.get('reason', 'no control socket')})")
     for r in data.get("readers", []):
@@ -88,6 +115,11 @@ def render(data: dict[str, Any]) -> str:
             f"{r['reopens']} re-opens{err}"
         )
     box = data.get("outbox", {})
+    if box.get("error"):
+        lines.append(f"outbox {box.get('path')}: cannot be read: {box['error']}")
+        return "\n".join(lines)
+    if not box:
+        return "\n".join(lines)
     age = box.get("oldest_event_age_s")
     lines.append(
         f"outbox {box.get('path')}: {box.get('events')} events"

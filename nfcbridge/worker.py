@@ -74,6 +74,17 @@ class ReaderHealth:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Presentation:
+    """What became of one presentation: ``event`` when a tap was committed; ``error`` (why)
+    when a tap was NOT stored; neither when it was merged into the previous presentation
+    (re-tap window)."""
+
+    uid: str
+    event: TapEvent | None = None
+    error: str | None = None
+
+
 def read_sun(reader: Reader, target: Target) -> dict[str, Any] | None:
     """The SUN message of an ISO-DEP tag (NTAG 424 DNA): its NDEF URL, read in a few APDUs.
 
@@ -115,14 +126,18 @@ class ReaderWorker(threading.Thread):
         self.stopping = threading.Event()
         self.field_empty = threading.Event()  # set whenever a poll found no tag
         self.reader: Reader | None = None
-        # told after each presentation: (uid, committed event or None if merged or failed)
-        self.presentation_listeners: list[Callable[[str, TapEvent | None], None]] = []
+        # told after each presentation (committed, merged, or not stored and why)
+        self.presentation_listeners: list[Callable[[Presentation], None]] = []
         # (uid, moment, replay run) for the next tap of a simulated reader
         self._stamp: tuple[str, datetime | None, str | None] | None = None
         self._stamp_lock = threading.Lock()
 
-    def stop(self) -> None:
+    def stop(self, *, drain: bool = False) -> None:
+        """No new taps after the current presentation (a ``Service``: nothing to drain)."""
         self.stopping.set()
+
+    def healthy(self) -> bool:
+        return self.is_alive()
 
     def stamp_next(self, uid: str, moment: datetime | None, run: str | None = None) -> None:
         """The next tap of *uid* on this reader occurred at *moment* (None: the station
@@ -157,6 +172,7 @@ class ReaderWorker(threading.Thread):
                 if failures or self.health.state == "reconnecting":
                     log.info("reader %s recovered", self.settings.name)
                 self._set_state("ok")
+                self.health.last_error = None  # recovered: the error is history (counted)
                 failures = 0
                 self._serve(self.reader)
             except Exception as exc:  # the supervisor never dies
@@ -205,17 +221,25 @@ class ReaderWorker(threading.Thread):
                     continue
             self.field_empty.clear()
             uid = target.uid_hex
-            event = None
-            if self.pipeline.debouncer.is_new_tap(name, uid, self.settings.retap_window):
-                event = self._tap(reader, target)
-            for listener in list(self.presentation_listeners):
-                try:
-                    listener(uid, event)
-                except Exception:
-                    log.exception("presentation listener failed")
-            self._wait_for_removal(reader, uid)
-            self.pipeline.debouncer.ended(name, uid)
-            self.field_empty.set()
+            try:
+                self._presentation(reader, target)
+            finally:
+                # also when the reader fails while the tag is held: the presentation ends
+                # here, or the next tap of this UID, however much later, would be merged
+                self.pipeline.debouncer.ended(name, uid)
+                self.field_empty.set()
+
+    def _presentation(self, reader: Reader, target: Target) -> None:
+        uid = target.uid_hex
+        outcome = Presentation(uid)
+        if self.pipeline.debouncer.is_new_tap(self.settings.name, uid, self.settings.retap_window):
+            outcome = self._tap(reader, target)
+        for listener in list(self.presentation_listeners):
+            try:
+                listener(outcome)
+            except Exception:
+                log.exception("presentation listener failed")
+        self._wait_for_removal(reader, uid)
 
     def _await_tag(self, reader: Reader) -> Target | None:
         try:
@@ -223,7 +247,7 @@ class ReaderWorker(threading.Thread):
         except TagError:  # NoTag: nothing within idle_wait; or a tag leaving mid-anticollision
             return None
 
-    def _tap(self, reader: Reader, target: Target) -> TapEvent | None:
+    def _tap(self, reader: Reader, target: Target) -> Presentation:
         started = time.monotonic()
         seen_at = now_utc()
         uid = target.uid_hex
@@ -250,9 +274,10 @@ class ReaderWorker(threading.Thread):
             self.health.last_error = str(exc)
             log.error("tap on %s NOT stored (not acknowledged): %s", self.settings.name, exc)
             self._signal(reader, False)
-            return None
+            return Presentation(uid, error=str(exc))
         self.health.taps += 1
         self.health.last_tap_at = time.time()
+        self.health.last_error = None
         if self.metrics is not None:
             self.metrics.tap_committed(self.settings.name, self.origin, time.monotonic() - started)
         log.info(
@@ -262,7 +287,7 @@ class ReaderWorker(threading.Thread):
             event.event_id,
         )
         self._signal(reader, True)
-        return event
+        return Presentation(uid, event)
 
     def _signal(self, reader: Reader, ok: bool) -> None:
         if not self.settings.signal:

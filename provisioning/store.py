@@ -13,7 +13,6 @@ Transactions that write are serialised where it matters:
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from provisioning.errors import SchemaTooNew, StoreUnreachable
+from provisioning.private_file import create_owner_only
 
 log = logging.getLogger(__name__)
 # Alembic logs its plugin set-up and migration context at INFO on every start; what matters
@@ -161,9 +161,9 @@ def open_store(url: str, *, migrate: bool = True, existing: bool = False) -> Sto
             folder = Path(database).expanduser().parent
             try:
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # like the daemon
-                # customer pseudonyms and the audit trail: owner-only (SQLite gives its
-                # -wal and -shm files the database file's permissions)
-                os.close(os.open(Path(database).expanduser(), os.O_CREAT | os.O_RDWR, 0o600))
+                # customer pseudonyms and the audit trail: owner-only, set only when the
+                # file is created (never a second descriptor on a live database)
+                create_owner_only(Path(database).expanduser())
             except OSError as exc:
                 raise StoreUnreachable(
                     f"registry {safe_url(url)} unreachable: cannot create {folder}: {exc.strerror}"

@@ -86,7 +86,7 @@ class EmulatedTag:
         if len(self.uid) != 7:
             raise ValueError(f"an NTAG21x UID has 7 bytes, not {len(self.uid)}")
         self.version = self.product.version  # replace to model a clone (vendor byte != 04)
-        self.signature = signature if signature is not None else sign_with_test_key(self.uid)
+        self._signature = signature  # made on first READ_SIG (an ECDSA signing: ~0.3 ms)
         self.faults = tuple(faults)
         self.memory = bytearray(self.product.pages * 4)
         self._format_factory()
@@ -102,6 +102,17 @@ class EmulatedTag:
         self._latched_lock = bytes(4)
         self._latched_dynamic = bytes(4)
         self._latched_access = 0
+
+    @property
+    def signature(self) -> bytes:
+        """The originality signature, by the test key unless one was given (a clone's)."""
+        if self._signature is None:
+            self._signature = sign_with_test_key(self.uid)
+        return self._signature
+
+    @signature.setter
+    def signature(self, value: bytes) -> None:
+        self._signature = value
 
     # -- memory helpers ------------------------------------------------------------------
     def page(self, n: int) -> bytes:

@@ -52,8 +52,12 @@ def _open_outbox(app: AppContext) -> Any:
 @json_option
 @pass_app
 def status(app: AppContext, as_json: bool) -> None:
-    """Readers' health, outbox depth, oldest undelivered age, last delivery, dead letters."""
+    """Readers' health, outbox depth, oldest undelivered age, last delivery, dead letters.
+
+    Exits 0 when the daemon runs and is healthy, 11 when it is not running or has problems
+    (a reader down, a forwarder failing or dead-lettering, open dead letters)."""
     from nfcbridge import control
+    from nfcbridge.errors import DaemonUnhealthy
     from nfcbridge.status import outbox_status, render
 
     socket_path = app.settings.control_socket
@@ -62,12 +66,16 @@ def status(app: AppContext, as_json: bool) -> None:
     if socket_path is not None:
         try:
             answer = control.request(socket_path, {"op": "status"}, timeout=5.0)
-            if answer.get("ok"):
-                data = answer["status"]
-            else:
-                reason = str(answer.get("error"))
         except (OSError, control.ControlError, ValueError) as exc:
             reason = f"cannot reach {socket_path}: {getattr(exc, 'strerror', None) or exc}"
+        else:  # it answered: it is running, whatever the answer says
+            data = answer.get("status") if answer.get("ok") else None
+            if not isinstance(data, dict):
+                data = {
+                    "running": True,
+                    "healthy": False,
+                    "problems": [f"status failed: {answer.get('error')}"],
+                }
     if data is None:
         outbox = _open_outbox(app)
         try:
@@ -79,6 +87,10 @@ def status(app: AppContext, as_json: bool) -> None:
         finally:
             outbox.close()
     emit(data, as_json, None if as_json else render(data))
+    if not data.get("running"):
+        raise DaemonUnhealthy(f"daemon not running ({reason})")
+    if not data.get("healthy", False):
+        raise DaemonUnhealthy("daemon unhealthy: " + "; ".join(data.get("problems", [])))
 
 
 @click.group("outbox", short_help="The local outbox: list, retry, prune, forget.")

@@ -45,6 +45,18 @@ def receiver() -> None:
     help="SQLite file for the events (created if missing).",
 )
 @click.option(
+    "--report-from-anywhere",
+    is_flag=True,
+    help="Serve GET /report to any client (default: loopback clients only).",
+)
+@click.option(
+    "--max-threads",
+    type=click.IntRange(1, 1024),
+    default=32,
+    show_default=True,
+    help="Requests served at once; further connections wait.",
+)
+@click.option(
     "--sun-master-key-file",
     default=None,
     help="Verify SUN messages (NTAG 424 DNA) with this master key: 32 hex digits, a file "
@@ -63,12 +75,14 @@ def serve(
     db: str,
     sun_master_key_file: str | None,
     sun_key_versions: tuple[int, ...],
+    report_from_anywhere: bool,
+    max_threads: int,
 ) -> None:
     """Receive signed tap events until interrupted."""
     from nfcbridge.listen import parse_listen
     from nfcbridge.receiver.server import ReceiverHTTPServer
-    from nfcbridge.receiver.signature import load_secret
     from nfcbridge.receiver.store import open_store
+    from nfcbridge.signing import load_secret
 
     try:
         address = parse_listen(listen)
@@ -78,8 +92,16 @@ def serve(
     checker = sun_checker(sun_master_key_file, sun_key_versions)
     store = open_store(db)
     try:
-        server = ReceiverHTTPServer(address, key, store, sun_checker=checker)
+        server = ReceiverHTTPServer(
+            address,
+            key,
+            store,
+            sun_checker=checker,
+            max_threads=max_threads,
+            report_anywhere=report_from_anywhere,
+        )
     except OSError as exc:
+        store.close()
         raise click.BadParameter(
             f"cannot listen on {listen}: {exc.strerror}", param_hint="--listen"
         ) from None

@@ -35,10 +35,11 @@ def build_forwarder(
     }
     if fs.type == "webhook":
         from nfcbridge.forwarders.webhook import WebhookForwarder
+        from nfcbridge.signing import load_secret
 
-        secret = read_secret(fs.secret_file, file=settings.source, key=key + ".secret_file")
+        signing_key = load_secret(fs.secret_file, file=settings.source, key=key + ".secret_file")
         return WebhookForwarder(
-            fs.name, outbox, url=fs.url, secret=secret, timeout=fs.timeout, **common
+            fs.name, outbox, url=fs.url, key=signing_key, timeout=fs.timeout, **common
         )
     if fs.type == "mqtt":
         from nfcbridge.forwarders.mqtt import MqttForwarder

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,7 +48,8 @@ class Outcome:
 class ForwarderHealth:
     name: str
     kind: str
-    state: str = "starting"  # starting | ok | retrying | stopped
+    # starting | ok | failing (retrying, or its last batch had dead letters) | stopped
+    state: str = "starting"
     delivered: int = 0
     dead: int = 0
     failures: int = 0  # consecutive
@@ -86,21 +88,27 @@ class Forwarder(threading.Thread):
         self._wake = threading.Event()
         self._halt = threading.Event()
         self._draining = threading.Event()
+        self._reader: sqlite3.Connection | None = None
 
     # -- control --------------------------------------------------------------------------
     def wake(self, *_: object) -> None:
         """Something was committed: look at the outbox now (a pipeline subscriber)."""
         self._wake.set()
 
-    def drain(self) -> None:
-        """Deliver what is pending, then end (the daemon bounds how long it waits)."""
-        self._draining.set()
+    def stop(self, *, drain: bool = False) -> None:
+        """End now, interrupting any backoff wait; with *drain*, deliver what is pending
+        first (the daemon bounds how long it waits, then stops without drain)."""
+        if drain:
+            self._draining.set()
+        else:
+            self._halt.set()
         self._wake.set()
 
-    def stop(self) -> None:
-        """End now, interrupting any backoff wait."""
-        self._halt.set()
-        self._wake.set()
+    def drain(self) -> None:
+        self.stop(drain=True)
+
+    def healthy(self) -> bool:
+        return self.is_alive()
 
     # -- the concrete part ----------------------------------------------------------------
     def send(self, batch: list[StoredEvent]) -> Outcome:
@@ -123,6 +131,7 @@ class Forwarder(threading.Thread):
         self.outbox.register(self.forwarder_name)
         try:
             self.setup()
+            self._reader = self.outbox.open_reader()  # this thread's, closed at the end
             self._loop()
         except Exception:  # logged; the daemon's watchdog sees the thread end
             log.exception("forwarder %s crashed", self.forwarder_name)
@@ -131,12 +140,15 @@ class Forwarder(threading.Thread):
             try:
                 self.teardown()
             finally:
+                if self._reader is not None:
+                    self._reader.close()
+                    self._reader = None
                 self.health.state = "stopped"
 
     def _loop(self) -> None:
         while not self._halt.is_set():
             try:
-                batch = self.outbox.pending(self.forwarder_name, self.batch_size)
+                batch = self.outbox.pending(self.forwarder_name, self.batch_size, conn=self._reader)
             except OutboxError as exc:
                 log.error("forwarder %s cannot read the outbox: %s", self.forwarder_name, exc)
                 self._halt.wait(1.0)
@@ -157,7 +169,7 @@ class Forwarder(threading.Thread):
             self._record(outcome)
             if outcome.retry is not None:
                 self.health.failures += 1
-                self.health.state = "retrying"
+                self.health.state = "failing"
                 self.health.last_error = str(outcome.retry)
                 delay = self.backoff_delay(outcome.retry)
                 log.warning(
@@ -168,9 +180,14 @@ class Forwarder(threading.Thread):
                 )
                 if self._halt.wait(delay):
                     return
+            elif outcome.dead:
+                self.health.failures = 0
+                self.health.state = "failing"
+                self.health.last_error = f"dead letter: {outcome.dead[-1][1]}"
             else:
                 self.health.failures = 0
                 self.health.state = "ok"
+                self.health.last_error = None
 
     def _record(self, outcome: Outcome) -> None:
         if outcome.delivered:

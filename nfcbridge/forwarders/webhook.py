@@ -2,8 +2,8 @@
 
 Headers: ``webhook-id`` (the event id: the receiver deduplicates on it), ``webhook-timestamp``
 (Unix seconds of this attempt), ``webhook-signature: v1,<base64 HMAC-SHA256 of
-"id.timestamp.body">``. The secret comes from ``secret_file``; a ``whsec_`` prefix means the
-rest is base64 (the spec's format), anything else is used as raw bytes.
+"id.timestamp.body">``, made by ``nfcbridge.signing``, which also reads ``secret_file``
+(the same reading as the reference receiver's).
 
 How answers are treated:
 
@@ -13,6 +13,9 @@ How answers are treated:
   reply. Retrying would loop forever and dead-lettering would flag a tap that arrived.
 - 408, 425, 429 and every 5xx: transient, retried forever (``Retry-After`` honoured, in
   seconds or as an HTTP date).
+- 401 and 403: retried forever with backoff too, and ``status`` shows the forwarder as
+  failing: a wrong key or a station clock more than 5 minutes off is fixed by people, and
+  no tap may become a dead letter meanwhile.
 - any other 4xx and 3xx (redirects are not followed: a moved endpoint is a configuration
   matter): permanent; the event goes to the dead-letter table, kept, and
   ``nfcbridge outbox retry`` sends it again once the cause is fixed.
@@ -21,9 +24,6 @@ How answers are treated:
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -32,23 +32,11 @@ import httpx
 
 from nfcbridge.forwarders.base import Forwarder, Outcome, TransientError
 from nfcbridge.outbox import Outbox, StoredEvent
+from nfcbridge.signing import sign
 
 TRANSIENT_STATUS = frozenset({408, 425, 429})
+REFUSED_STATUS = frozenset({401, 403})  # not authorised: fixed by people, then delivered
 ALREADY_DELIVERED_STATUS = frozenset({409})
-
-
-def decode_secret(raw: bytes) -> bytes:
-    """The signing key from a secret file's content (``whsec_<base64>`` or raw bytes)."""
-    text = raw.strip()
-    if text.startswith(b"whsec_"):
-        return base64.b64decode(text[len(b"whsec_") :])
-    return text
-
-
-def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    to_sign = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(key, to_sign, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -76,7 +64,7 @@ class WebhookForwarder(Forwarder):
         outbox: Outbox,
         *,
         url: str,
-        secret: bytes,
+        key: bytes,
         client: httpx.Client | None = None,
         timeout: float = 10.0,
         clock: Any = time.time,
@@ -84,7 +72,7 @@ class WebhookForwarder(Forwarder):
     ) -> None:
         super().__init__(name, outbox, **kwargs)
         self.url = url
-        self.key = decode_secret(secret)
+        self.key = key  # decoded by nfcbridge.signing.load_secret / decode_secret
         self.timeout = timeout
         self.clock = clock
         self._own_client = client is None
@@ -119,6 +107,12 @@ class WebhookForwarder(Forwarder):
             status = response.status_code
             if 200 <= status < 300 or status in ALREADY_DELIVERED_STATUS:
                 outcome.delivered.append(event)
+            elif status in REFUSED_STATUS:
+                outcome.retry = TransientError(
+                    f"HTTP {status} (signature refused: check the secret and the station "
+                    f"clock): {response.text[:200]}"
+                )
+                return outcome
             elif status in TRANSIENT_STATUS or status >= 500:
                 outcome.retry = TransientError(
                     f"HTTP {status}",

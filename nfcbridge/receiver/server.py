@@ -4,15 +4,19 @@
 false}`` when stored, 200 with ``"duplicate": true`` for an event id already stored (a
 retry after a lost reply: acknowledged, not stored twice), 401 for a bad or stale
 signature (the sender should retry with a fresh one, so this is not a permanent failure
-for the daemon's signer), 400 for a body that is not a v1 tap event (permanent), 413 for
-a body over 1 MiB. A seq that is not the next one for its reader is logged as a gap (the
-report lists gaps from what is stored, so late arrivals close them).
+for the daemon's signer), 400 for a body that is not a v1 tap event (permanent) or a bad
+Content-Length, 411 without one, 413 for a body over 1 MiB (never read, whatever the
+headers say). A request cut short (a sender that died) is logged as truncated, not as a
+bad signature, and gets no answer. Threads are bounded; ``/report`` is for loopback
+clients unless the server is told otherwise. A seq that is not the next one for its reader
+is logged as a gap (the report lists gaps from what is stored, so late arrivals close them).
 ``GET /health`` answers the number of events, ``GET /report`` the report as JSON (with SUN
 messages verified when the server has the master key: ``nfcbridge.receiver.sun_check``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import threading
@@ -21,9 +25,9 @@ from typing import Any
 
 from nfcbridge.receiver.event_schema import EventInvalid, check_event
 from nfcbridge.receiver.report import build_report
-from nfcbridge.receiver.signature import SignatureInvalid, verify
 from nfcbridge.receiver.store import EventStore
 from nfcbridge.receiver.sun_check import SunChecker
+from nfcbridge.signing import SignatureInvalid, verify
 
 __all__ = ["EventInvalid", "ReceiverHTTPServer", "check_event"]
 
@@ -40,11 +44,9 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        if length > MAX_BODY:
-            self._reply(413, {"ok": False, "error": "body too large"}, close=True)
+        body = self._read_body()
+        if body is None:
             return
-        body = self.rfile.read(length)
         try:
             webhook_id = verify(self.server.key, dict(self.headers.items()), body)
         except SignatureInvalid as exc:
@@ -68,9 +70,40 @@ class _Handler(BaseHTTPRequestHandler):
             )
         self._reply(200, {"ok": True, "duplicate": not new, "event_id": webhook_id})
 
+    def _read_body(self) -> bytes | None:
+        """The body, or None once answered: at most ``MAX_BODY`` bytes are ever read,
+        whatever the headers say; a request cut short (a sender that died) is told apart
+        from a forged one and gets no answer."""
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            self._reply(411, {"ok": False, "error": "a Content-Length is required"}, close=True)
+            return None
+        raw = (self.headers.get("content-length") or "").strip()
+        if not raw.isdigit():  # missing, "abc", "-1", "-5", "1e9"
+            error = f"bad Content-Length {raw[:20]!r}" if raw else "a Content-Length is required"
+            self._reply(400 if raw else 411, {"ok": False, "error": error}, close=True)
+            return None
+        length = int(raw)
+        if length > MAX_BODY:
+            self._reply(413, {"ok": False, "error": "body too large"}, close=True)
+            return None
+        body = self.rfile.read(length)
+        if len(body) < length:
+            log.warning(
+                "receiver: truncated request from %s (%d of %d bytes): the sender hung up; "
+                "not a signature failure",
+                self.client_address[0],
+                len(body),
+                length,
+            )
+            self.close_connection = True
+            return None
+        return body
+
     def do_GET(self) -> None:
         if self.path == "/health":
             self._reply(200, {"ok": True, "events": self.server.store.count()})
+        elif self.path == "/report" and not self.server.may_report_to(self.client_address[0]):
+            self._reply(403, {"ok": False, "error": "the report is served to loopback only"})
         elif self.path == "/report":
             events = self.server.store.events()
             self._reply(200, build_report(events, sun_checker=self.server.new_sun_checker()))
@@ -85,15 +118,24 @@ class _Handler(BaseHTTPRequestHandler):
         if close:
             self.send_header("connection", "close")
             self.close_connection = True
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError as exc:  # the sender went away before the answer: its retry will tell
+            log.info("receiver: could not answer %s: %s", self.client_address[0], exc)
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("receiver: " + format, *args)
 
 
 class ReceiverHTTPServer(ThreadingHTTPServer):
+    """At most ``max_threads`` requests are served at once (further connections wait in the
+    listen backlog); a connection idle for ``timeout`` seconds is dropped. ``/report`` is
+    answered to loopback clients only unless *report_anywhere*."""
+
     daemon_threads = True
+    block_on_close = False
 
     def __init__(
         self,
@@ -101,18 +143,50 @@ class ReceiverHTTPServer(ThreadingHTTPServer):
         key: bytes,
         store: EventStore,
         *,
+        max_threads: int = 32,
+        timeout: float = 30.0,
+        report_anywhere: bool = False,
         sun_checker: SunChecker | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.key = key
         self.store = store
         self.sun_checker = sun_checker
+        self.report_anywhere = report_anywhere
+        self.request_timeout = timeout
+        self._slots = threading.BoundedSemaphore(max_threads)
 
     def new_sun_checker(self) -> SunChecker | None:
         """A fresh checker per report: counters are judged over all stored taps in order."""
         if self.sun_checker is None:
             return None
         return SunChecker(self.sun_checker.master_key, self.sun_checker.key_versions)
+
+    def may_report_to(self, host: str) -> bool:
+        if self.report_anywhere:
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._slots.acquire()  # bounded: the accept loop waits for a free thread
+        try:
+            request.settimeout(self.request_timeout)
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.warning("receiver: connection from %s failed", client_address[0], exc_info=True)
 
     @property
     def url(self) -> str:

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from provisioning.private_file import create_owner_only
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     event_id    TEXT PRIMARY KEY,
@@ -38,6 +40,8 @@ class EventStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._lock = threading.Lock()
+        if self.path != ":memory:":
+            create_owner_only(self.path)  # tap events carry customer pseudonyms
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -132,5 +136,5 @@ def open_store(path: str | Path) -> EventStore:
 
     try:
         return EventStore(path)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise StoreUnavailable(f"cannot open receiver database {path}: {exc}") from None

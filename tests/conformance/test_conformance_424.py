@@ -19,9 +19,9 @@ from drivers.emulated.ntag424 import ATS, Ntag424Chip
 from nfcbridge.outbox import Outbox
 from nfcbridge.pipeline import Enricher, TapPipeline
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.signature import signed_headers
 from nfcbridge.receiver.store import EventStore
 from nfcbridge.receiver.sun_check import SunChecker
+from nfcbridge.signing import signed_headers
 from nfcbridge.worker import read_sun
 from provisioning.registry import Registry
 from provisioning.sun_provision import provision_sun_tag

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from nfcbridge.receiver.event_schema import EventInvalid, check_event
 from nfcbridge.receiver.report import build_report, render_text
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.signature import signed_headers
 from nfcbridge.receiver.store import EventStore
+from nfcbridge.signing import signed_headers
 from tests.support.fuzz_profile import budget
 from tests.support.receiver_events import KEY, event
 

@@ -49,10 +49,10 @@ def test_backend_down_while_tapping_then_everything_arrives_in_order(tmp_path: P
             )
             assert answer["ok"] and answer["event_id"], answer
             acked.append(answer["event_id"])
-        status = json.loads(
-            CliRunner().invoke(cli, ["--config", str(config), "status", "--json"]).output
-        )
-        assert status["running"]
+        result = CliRunner().invoke(cli, ["--config", str(config), "status", "--json"])
+        status = json.loads(result.stdout)
+        assert status["running"] and result.exit_code == 11  # backend down: unhealthy
+        assert not status["healthy"] and "backend failing" in status["problems"][0]
         assert status["outbox"]["forwarders"][0]["pending"] > 0
         assert {r["state"] for r in status["readers"]} == {"ok"}
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics") as r:

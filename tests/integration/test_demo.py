@@ -90,13 +90,14 @@ def test_demo_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:
 def test_demo_exits_10_when_the_receiver_report_differs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A receiver that does not know the daemon's secret: every delivery is refused (401),
-    dead-lettered, and the report has nothing of the scenario."""
-    from nfcbridge.receiver import signature
+    """A receiver that does not know the daemon's secret: every delivery is refused (401)
+    and kept pending (retried, never dead-lettered), and the report has nothing of the
+    scenario."""
+    from nfcbridge import signing as signature
 
     monkeypatch.setattr(signature, "decode_secret", lambda _text: os.urandom(32))
     result = CliRunner().invoke(cli, ["demo", "--customers", "3", "--dir", str(tmp_path / "d")])
     assert result.exit_code == 10, result.output
-    assert "dead letters 0" not in result.output and "pending 0" in result.output
+    assert "dead letters 0" in result.output and "pending 0" not in result.output
     assert "differences" in result.output and "missing visit" in result.output
     assert not (tmp_path / "d").exists()

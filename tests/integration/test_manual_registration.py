@@ -17,8 +17,8 @@ from nfcbridge.control import request as control_request
 from nfcbridge.manual import NoteStore
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.signature import decode_secret
 from nfcbridge.receiver.store import EventStore
+from nfcbridge.signing import decode_secret
 from provisioning import audit
 from provisioning.months import month_of
 from provisioning.registry import Registry

@@ -12,13 +12,13 @@ from pathlib import Path
 from nfcbridge import events as ev
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.signature import decode_secret
 from nfcbridge.receiver.store import EventStore
 from nfcbridge.rig.control_client import ControlClient
 from nfcbridge.rig.replay import ControlSink, replay
 from nfcbridge.rig.scenario_parser import parse_scenario
 from nfcbridge.rig.seed import seed_registry
 from nfcbridge.rig.truth import compare, expected_report
+from nfcbridge.signing import decode_secret
 from provisioning.registry import Registry
 from tests.support.harness import (
     new_secret,

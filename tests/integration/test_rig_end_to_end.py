@@ -25,7 +25,6 @@ import pytest
 from nfcbridge.control import request as control_request
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.signature import decode_secret
 from nfcbridge.receiver.store import EventStore
 from nfcbridge.rig.control_client import ControlClient
 from nfcbridge.rig.generator import DayParameters, generate_day
@@ -34,6 +33,7 @@ from nfcbridge.rig.scenario import Scenario
 from nfcbridge.rig.seed import seed_registry
 from nfcbridge.rig.standalone import Station, webhook
 from nfcbridge.rig.truth import compare, expected_report
+from nfcbridge.signing import decode_secret
 from provisioning.registry import Registry
 from tests.support.harness import (
     new_secret,

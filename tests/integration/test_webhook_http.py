@@ -7,6 +7,7 @@ from pathlib import Path
 
 from nfcbridge.forwarders.webhook import WebhookForwarder
 from nfcbridge.outbox import Outbox
+from nfcbridge.signing import decode_secret
 from tests.support.events import make
 from tests.support.harness import RecordingBackend, new_secret
 
@@ -22,7 +23,7 @@ def test_every_event_arrives_signed_despite_failures_and_lost_replies(tmp_path: 
         "web",
         box,
         url=backend.url,
-        secret=secret.encode(),
+        key=decode_secret(secret),
         timeout=2.0,
         max_backoff=0.05,
         base_backoff=0.01,
@@ -48,20 +49,32 @@ def test_every_event_arrives_signed_despite_failures_and_lost_replies(tmp_path: 
         assert seqs == sorted(seqs)
 
 
-def test_a_permanent_rejection_is_kept_as_a_dead_letter(tmp_path: Path) -> None:
+def test_a_backend_refusing_every_signature_is_retried_and_failing_not_dead_lettered(
+    tmp_path: Path,
+) -> None:
+    """401 for everything (a wrong key, a station clock 5 minutes off): fixed by people;
+    meanwhile the event stays pending, the forwarder shows as failing, nothing is lost."""
     backend = RecordingBackend(new_secret()).start()  # another secret: 401 for everything
     box = Outbox.open(tmp_path / "o.db")
     box.commit(make(event_id="lonely"))
-    fw = WebhookForwarder("web", box, url=backend.url, secret=new_secret().encode(), idle_wait=0.05)
+    fw = WebhookForwarder(
+        "web",
+        box,
+        url=backend.url,
+        key=decode_secret(new_secret()),
+        idle_wait=0.05,
+        base_backoff=0.01,
+        max_backoff=0.05,
+    )
     fw.start()
     deadline = time.monotonic() + 20
-    while not box.dead_letters():
+    while backend.bad_signatures < 3:
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    fw.drain()
+    fw.stop()
     fw.join(10)
     backend.stop()
-    (dead,) = box.dead_letters()
-    assert dead.event_id == "lonely" and dead.reason.startswith("HTTP 401")
-    assert box.progress("web").pending == 0
+    assert box.dead_letters() == []
+    assert box.progress("web").pending == 1
+    assert fw.health.failures >= 3 and "401" in (fw.health.last_error or "")
     box.close()

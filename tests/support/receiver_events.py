@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.signature import decode_secret, signed_headers
 from nfcbridge.receiver.store import EventStore
+from nfcbridge.signing import decode_secret, signed_headers
 
 KEY = decode_secret("whsec_" + base64.b64encode(os.urandom(32)).decode())
 

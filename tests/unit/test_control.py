@@ -207,3 +207,21 @@ def test_a_stamp_is_for_one_tap_of_one_tag_only(daemon: Daemon) -> None:
     assert rig._take_stamp("04A1B2C3D4E5F6") is None
     rig.stamp_next("04A1B2C3D4E5F6", datetime(2020, 1, 1, tzinfo=UTC))
     assert rig._take_stamp("04A1B2C3D4E5F7") is None  # another tag: not its moment
+
+
+def test_a_tap_that_was_not_stored_is_answered_not_ok_with_the_reason(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nfcbridge.outbox import OutboxError
+
+    def disk_full(event: object) -> object:
+        raise OutboxError("outbox o.db: database or disk is full")
+
+    monkeypatch.setattr(daemon.outbox, "commit", disk_full)
+    answer = request(
+        daemon.settings.control_socket,
+        {"op": "tap", "reader": "rig", "uid": "04A1B2C3D4E5F6", "hold": 0},
+    )
+    assert answer["ok"] is False and answer["event_id"] is None
+    assert "NOT stored" in answer["error"] and "disk is full" in answer["error"]
+    assert daemon.outbox is not None and daemon.outbox.count() == 0

@@ -56,7 +56,9 @@ def test_outbox_retry_moves_a_dead_letter_back(tmp_path: Path) -> None:
 
 def test_status_without_a_daemon_reads_the_outbox(tmp_path: Path) -> None:
     config = setup(tmp_path)
-    data = json.loads(invoke(config, "status", "--json").output)
+    result = invoke(config, "status", "--json")
+    assert result.exit_code == 11  # not running: a script or a monitor must see it
+    data = json.loads(result.stdout)
     assert data["running"] is False
     (web,) = data["outbox"]["forwarders"]
     assert web["pending"] == 1 and web["dead_letters"] == 1 and web["last_delivery"]

@@ -19,9 +19,9 @@ def box(tmp_path: Path) -> Outbox:
 
 
 def test_outbox_uses_wal_and_synchronous_full(box: Outbox) -> None:
-    conn = box._conn()
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    with box.reading() as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
 def test_sequence_numbers_are_per_reader_and_survive_reopening(tmp_path: Path) -> None:

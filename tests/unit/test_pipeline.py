@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,3 +127,26 @@ def test_debounce_one_event_per_presentation_and_retap_window() -> None:
     d.ended("r", "A", now=6.0)
     assert d.is_new_tap("r", "B", 2.0, now=6.1)  # another tag is always a new tap
     assert d.is_new_tap("other", "B", 2.0, now=6.1)  # another reader too
+
+
+def test_hung_registry_lookups_do_not_block_later_taps() -> None:
+    release = threading.Event()
+    known = {bytes.fromhex(UID): Ctx("active", "psn:k1:abc", "P-1")}
+
+    class HangsTwice(FakeRegistry):
+        def tap_context(self, uid: bytes) -> Ctx | None:
+            self.asked.append(uid)
+            if len(self.asked) <= 2:
+                release.wait(30)  # a lookup stuck on a lost connection
+            return self.known.get(uid)
+
+    enricher = Enricher(HangsTwice(known), budget=0.2)
+    try:
+        assert enricher(UID).anomalies == ("registry_unavailable",)
+        assert enricher(UID).anomalies == ("registry_unavailable",)
+        found = enricher(UID)  # the registry answers again: so must the enrichment
+        assert found.anomalies == () and found.registry is not None
+        assert found.registry.customer == "psn:k1:abc"
+    finally:
+        release.set()
+        enricher.close()

@@ -18,7 +18,6 @@ import pytest
 from nfcbridge.receiver.plausibility import Limits
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.signature import decode_secret
 from nfcbridge.receiver.store import EventStore
 from nfcbridge.rig.generator import DayParameters, generate_day
 from nfcbridge.rig.implausible import plant_implausible
@@ -27,6 +26,7 @@ from nfcbridge.rig.scenario import scenario_lines
 from nfcbridge.rig.scenario_parser import parse_scenario
 from nfcbridge.rig.standalone import Station, webhook
 from nfcbridge.rig.truth import compare, expected_report
+from nfcbridge.signing import decode_secret
 from tests.support.harness import new_secret
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)

@@ -26,3 +26,14 @@ def test_new_registry_and_outbox_files_are_owner_only(tmp_path: Path) -> None:
         assert mode(tmp_path / name) == 0o600, name
     for extra in tmp_path.glob("*.db-*"):
         assert mode(extra) & 0o077 == 0, extra.name
+
+
+def test_the_receiver_database_is_owner_only(tmp_path: Path) -> None:
+    from nfcbridge.receiver.store import open_store
+
+    old = os.umask(0o022)
+    try:
+        open_store(tmp_path / "receiver.db").close()
+    finally:
+        os.umask(old)
+    assert mode(tmp_path / "receiver.db") == 0o600

@@ -16,8 +16,8 @@ import pytest
 import standardwebhooks
 
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.signature import SignatureInvalid, decode_secret, signed_headers, verify
 from nfcbridge.receiver.store import EventStore
+from nfcbridge.signing import SignatureInvalid, decode_secret, signed_headers, verify
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
 KEY = decode_secret(SECRET)

@@ -18,9 +18,9 @@ from nfcbridge.config import load_settings
 from nfcbridge.control import request
 from nfcbridge.daemon import Daemon
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.signature import decode_secret
 from nfcbridge.receiver.store import EventStore
 from nfcbridge.sdnotify import SdNotify
+from nfcbridge.signing import decode_secret
 
 SCENARIO = "\n".join(
     json.dumps(r)

@@ -15,13 +15,13 @@ import pytest
 
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.signature import decode_secret
 from nfcbridge.receiver.store import EventStore
 from nfcbridge.rig.control_client import ControlClient, ControlRefused, ControlUnavailable
 from nfcbridge.rig.generator import DayParameters, generate_day
 from nfcbridge.rig.replay import ControlSink, Timeline, replay
 from nfcbridge.rig.standalone import Station, webhook
 from nfcbridge.rig.truth import compare, expected_report
+from nfcbridge.signing import decode_secret
 from tests.support.harness import new_secret
 
 

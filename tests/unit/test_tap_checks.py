@@ -19,7 +19,7 @@ from nfcbridge.events import TapEvent
 from nfcbridge.outbox import Outbox
 from nfcbridge.pipeline import TapPipeline
 from nfcbridge.tap_checks import accepted
-from nfcbridge.worker import ReaderWorker
+from nfcbridge.worker import Presentation, ReaderWorker
 
 
 @pytest.fixture
@@ -39,9 +39,9 @@ def tap_once(box: Outbox, tag: EmulatedTag, *, check: bool) -> TapEvent:
     committed: list[TapEvent] = []
     seen = threading.Event()
 
-    def on_presentation(uid: str, event: TapEvent | None) -> None:
-        if event is not None:
-            committed.append(event)
+    def on_presentation(outcome: Presentation) -> None:
+        if outcome.event is not None:
+            committed.append(outcome.event)
         seen.set()
 
     worker.presentation_listeners.append(on_presentation)

@@ -3,6 +3,7 @@ package), answer classification, Retry-After, backoff."""
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import time
@@ -13,8 +14,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from nfcbridge.forwarders.base import TransientError
-from nfcbridge.forwarders.webhook import WebhookForwarder, decode_secret, parse_retry_after
+from nfcbridge.forwarders.webhook import WebhookForwarder, parse_retry_after
 from nfcbridge.outbox import Outbox
+from nfcbridge.signing import decode_secret
 from tests.support.events import make
 from tests.support.harness import new_secret
 
@@ -31,7 +33,7 @@ def box(tmp_path: Path) -> Outbox:
 def forwarder(box: Outbox, handler, secret: str, **kw) -> WebhookForwarder:
     client = httpx.Client(transport=httpx.MockTransport(handler))
     return WebhookForwarder(
-        "web", box, url="http://backend.test/taps", secret=secret.encode(), client=client, **kw
+        "web", box, url="http://backend.test/taps", key=decode_secret(secret), client=client, **kw
     )
 
 
@@ -79,12 +81,24 @@ def test_tampered_body_and_old_timestamp_fail_verification(box: Outbox) -> None:
         Webhook(new_secret()).verify(got[1].content, headers)  # another secret
 
 
-def test_secret_formats() -> None:
-    assert decode_secret(b"whsec_aGVsbG8=\n") == b"hello"
-    assert decode_secret(b"plain-secret") == b"plain-secret"
+def test_secret_formats_one_reading_for_daemon_and_receiver() -> None:
+    key = bytes(range(16))
+    text = base64.b64encode(key)
+    assert decode_secret(b"whsec_" + text + b"\n") == key
+    assert decode_secret(text) == key  # no prefix: still base64, never raw bytes
+    assert decode_secret("whsec_" + text.decode()) == key
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 408, 425, 429])
+@pytest.mark.parametrize(
+    "secret",
+    ["whsec_", "whsec_not base64!", "whsec_aGVsbG8=", "plain-secret", "whsec_Incorrect-padding"],
+)
+def test_invalid_secrets_are_refused(secret: str) -> None:
+    with pytest.raises(ValueError, match="webhook secret"):
+        decode_secret(secret)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 408, 425, 429, 401, 403])
 def test_transient_answers_stop_the_batch_for_a_retry(box: Outbox, status: int) -> None:
     calls = []
 
@@ -98,7 +112,7 @@ def test_transient_answers_stop_the_batch_for_a_retry(box: Outbox, status: int) 
     assert len(calls) == 2  # head of line: e2 not sent while e1 waits
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 422, 301])
+@pytest.mark.parametrize("status", [400, 404, 410, 422, 301])
 def test_permanent_rejections_become_dead_letters(box: Outbox, status: int) -> None:
     outcome = forwarder(box, lambda r: httpx.Response(status), new_secret()).send(
         box.pending("web")
