@@ -23,7 +23,8 @@ Examples:
 
 Exit codes: 0 ok, 2 usage, 3 config, 4 reader, 5 no tag, 6 tag, 7 refused by a
 registry rule, 8 store unavailable, 9 confirmation required, 10 verification failed
-(audit chain, read-back, a failed tag check), 130 interrupted, 1 internal error (a bug).
+(audit chain, read-back, a failed tag check), 11 daemon down or unhealthy (status),
+130 interrupted, 1 internal error (a bug).
 With --json, errors are JSON on stderr.
 """
 
