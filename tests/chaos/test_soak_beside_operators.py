@@ -11,12 +11,16 @@ socket. Side by side, for ``NFCBRIDGE_SOAK_SECONDS`` (default 120 s):
   --dry-run`` as separate processes, in a loop;
 - the backend flapping between healthy and failing most requests (503, 429, dropped
   connections, lost replies);
-- the daemon SIGKILLed every ~25 s and started again.
+- the daemon SIGKILLed every ~25 s and started again;
+- the web app (``nfcbridge web``, its own process on the same data directory) with a
+  logged-in desk account loading the station page (which asks the daemon's control socket)
+  and the desk page every 300 ms.
 
 At the end: every acknowledged event id is in the outbox and at the backend, and the backend
 has nothing else; ``PRAGMA integrity_check`` is ok; the -wal and -shm files never
 disappeared (nor showed as deleted in /proc/PID/fd) while a daemon ran; the daemon's open
-descriptors and threads after 200 scrapes and status calls are what they were after 10.
+descriptors and threads after 200 scrapes and status calls are what they were after 10, and
+so are the web app's after 200 page loads; the web app answered every page, daemon up or down.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ pytest.importorskip("nfc")
 from drivers.emulated.chip import EmulatedTag  # noqa: E402
 from drivers.emulated.field import Field  # noqa: E402
 from nfcbridge.control import request as control_request  # noqa: E402
+from provisioning.registry import Registry  # noqa: E402
 from tests.support.harness import (  # noqa: E402
     REPO,
     RecordingBackend,
@@ -51,6 +56,7 @@ from tests.support.harness import (  # noqa: E402
     webhook_forwarder,
     write_config,
 )
+from tests.support.web import PASSWORD, csrf, make_people  # noqa: E402
 
 SECONDS = float(os.environ.get("NFCBRIDGE_SOAK_SECONDS", "120"))
 KILL_EVERY = 25.0
@@ -121,6 +127,58 @@ def cli(config: Path, *args: str) -> int:
         capture_output=True,
         timeout=60,
     ).returncode
+
+
+class WebApp:
+    """``nfcbridge web`` beside the daemon, and a desk operator logged in to it."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        import httpx
+
+        self.port = free_port()
+        config = tmp_path / "web.toml"
+        config.write_text(
+            f'[station]\nname = "test-station"\ndata_dir = "{tmp_path}"\n'
+            '[web]\nsecure_cookies = false\ndesk_reader = "mock:soak-web-desk"\n'
+            '[logging]\nlevel = "warning"\n'
+        )
+        with Registry.open(f"sqlite:///{tmp_path / 'registry.db'}") as registry:
+            self.people = make_people(registry)
+            self.people.add("desk1", "desk")
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        with (tmp_path / "web.log").open("wb") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "nfcbridge.cli.main", "--config", str(config), "web",
+                 "--listen", f"127.0.0.1:{self.port}"],
+                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = self.client.get("/login")
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        form = {"username": "desk1", "password": PASSWORD, "csrf_token": csrf(page.text)}
+        self.client.post("/login", data=form)
+        page = self.client.get("/login/code")
+        code = {"code": self.people.code("desk1"), "csrf_token": csrf(page.text)}
+        assert self.client.post("/login/code", data=code).status_code == 302
+
+    def pages(self) -> None:
+        station = self.client.get("/reports/station")
+        assert station.status_code == 200, f"station page answered {station.status_code}"
+        assert "Station test-station" in station.text
+        desk = self.client.get("/desk/")
+        assert desk.status_code == 200, f"desk page answered {desk.status_code}"
+
+    def stop(self) -> None:
+        self.client.close()
+        self.proc.terminate()
+        self.proc.wait(30)
 
 
 def usage(pid: int) -> tuple[int, int]:
@@ -194,9 +252,11 @@ def test_soak_with_operators_scrapers_and_faults_loses_nothing(tmp_path: Path) -
         Loop("operator", 0.2, operator),
         Loop("flap", 3.0, flap),
         Loop("pn532", 1.0, pn532_presentation),
+        Loop("web", 0.3, lambda: web.pages()),
     ]
     log = tmp_path / "daemon.log"
     kills = 0
+    web = WebApp(tmp_path)
     try:
         station.proc = start_daemon(config, log)
         wait_ready(station.proc, station.sock)
@@ -238,6 +298,12 @@ def test_soak_with_operators_scrapers_and_faults_loses_nothing(tmp_path: Path) -
             scrape()
             status()
         after_many = usage(pid)
+        for _ in range(10):
+            web.pages()
+        web_after_ten = usage(web.proc.pid)
+        for _ in range(200):
+            web.pages()
+        web_after_many = usage(web.proc.pid)
         # everything committed reaches the backend
         deadline = time.monotonic() + 120
         while True:
@@ -259,6 +325,7 @@ def test_soak_with_operators_scrapers_and_faults_loses_nothing(tmp_path: Path) -
             station.proc.wait()
         emulator.stop()
         backend.stop()
+        web.stop()
     db = sqlite3.connect(tmp_path / "outbox.db")
     try:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -271,7 +338,8 @@ def test_soak_with_operators_scrapers_and_faults_loses_nothing(tmp_path: Path) -
         f"soak {SECONDS:.0f} s: kills={kills} acknowledged={len(station.acknowledged)} "
         f"committed={len(committed)} pn532 taps={door} scrapes={loops[3].runs} "
         f"status={loops[4].runs} operator rounds={loops[5].runs} "
-        f"backend failures={backend.failures} fds/threads {after_ten} -> {after_many}"
+        f"backend failures={backend.failures} fds/threads {after_ten} -> {after_many} "
+        f"web pages={loops[-1].runs} web fds/threads {web_after_ten} -> {web_after_many}"
     )
     assert failures == []
     assert station.wal_violations == []
@@ -280,3 +348,5 @@ def test_soak_with_operators_scrapers_and_faults_loses_nothing(tmp_path: Path) -
     assert backend.ids() == committed  # and delivered; nothing invented
     assert backend.bad_signatures == 0 and backend.id_mismatch == 0
     assert after_many == after_ten
+    assert loops[-1].runs > 50
+    assert web_after_many == web_after_ten
