@@ -6,7 +6,9 @@ the control socket) serves, in a loop: a metrics scrape, a status request on the
 socket, a tap, and every ``--cli-every`` rounds one ``nfcbridge outbox list`` /
 ``outbox retry --all-dead`` / ``outbox prune --dry-run`` / ``status`` process. Its open
 descriptors, threads and RSS (from /proc) are printed at the start (after a warm-up) and
-the end, with their growth per 1,000 calls (the goal is 0).
+the end, with their growth per 1,000 calls (the goal is 0). Beside it the web app
+(``nfcbridge web``, its own process) serves a logged-in desk operator the station page
+(which asks the daemon) and the desk page every round: its figures are printed too.
 
     python bench/soak.py [--calls 3000] [--cli-every 100] [--json]
 """
@@ -35,6 +37,7 @@ from tests.support.harness import (
     wait_ready,
     write_config,
 )
+from tests.support.web_process import WebApp
 
 
 def usage(pid: int) -> tuple[int, int, float]:
@@ -74,6 +77,7 @@ def main() -> None:
         )
         sock = directory / "control.sock"
         proc = start_daemon(config)
+        web = WebApp(directory)
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         commands = [
             ("outbox", "list"),
@@ -88,6 +92,7 @@ def main() -> None:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as r:
                     r.read()
                 control_request(sock, {"op": "status"})
+                web.pages()
                 reader = ("north", "south")[i % 2]
                 control_request(
                     sock, {"op": "tap", "reader": reader, "uid": uid_for(i), "hold": 0.0}
@@ -104,14 +109,15 @@ def main() -> None:
 
             for i in range(10):  # warm-up: first-use allocations are not a leak
                 round_(i)
-            start = usage(proc.pid)
+            start, web_start = usage(proc.pid), usage(web.proc.pid)
             began = time.monotonic()
             for i in range(10, 10 + args.calls):
                 round_(i)
             elapsed = time.monotonic() - began
-            end = usage(proc.pid)
+            end, web_end = usage(proc.pid), usage(web.proc.pid)
         finally:
             stop_daemon(proc)
+            web.stop()
     per_k = 1000 / args.calls
     figures = {
         "calls": args.calls,
@@ -125,6 +131,13 @@ def main() -> None:
         "rss_start_mib": round(start[2], 1),
         "rss_end_mib": round(end[2], 1),
         "rss_growth_per_1000_calls_mib": round((end[2] - start[2]) * per_k, 3),
+        "web_fds_start": web_start[0],
+        "web_fds_end": web_end[0],
+        "web_threads_start": web_start[1],
+        "web_threads_end": web_end[1],
+        "web_rss_start_mib": round(web_start[2], 1),
+        "web_rss_end_mib": round(web_end[2], 1),
+        "web_rss_growth_per_1000_calls_mib": round((web_end[2] - web_start[2]) * per_k, 3),
     }
     if args.json:
         print(json.dumps(figures))
