@@ -16,7 +16,8 @@ from nfcbridge.receiver.server import ReceiverHTTPServer
 from nfcbridge.receiver.signature import decode_secret, signed_headers
 from nfcbridge.receiver.store import EventStore
 
-KEY = decode_secret("whsec_" + base64.b64encode(os.urandom(32)).decode())
+SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+KEY = decode_secret(SECRET)
 
 
 def event(seq: int = 1, reader: str = "s001", **over: object) -> dict[str, object]:
