@@ -4,10 +4,9 @@ through the control socket)."""
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,8 @@ from nfcbridge.config import load_settings
 from nfcbridge.control import request
 from nfcbridge.daemon import Daemon
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.signature import decode_secret
-from nfcbridge.receiver.store import EventStore
 from nfcbridge.sdnotify import SdNotify
+from tests.support.receiver_events import running_receiver
 
 SCENARIO = "\n".join(
     json.dumps(r)
@@ -42,15 +40,9 @@ def cli_run(*args: str, code: int = 0) -> Result:
 
 
 @pytest.fixture
-def receiver(tmp_path: Path):
-    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-    (tmp_path / "whsec.txt").write_text(secret)
-    store = EventStore(tmp_path / "rx.db")
-    server = ReceiverHTTPServer(("127.0.0.1", 0), decode_secret(secret), store)
-    server.start_background()
-    yield server
-    server.stop()
-    store.close()
+def receiver(tmp_path: Path) -> Iterator[ReceiverHTTPServer]:
+    with running_receiver(tmp_path) as (server, _secret_file):
+        yield server
 
 
 def test_report_selects_one_replay_of_several(tmp_path: Path, receiver: ReceiverHTTPServer):
