@@ -18,16 +18,16 @@ from drivers.ntag424 import (
 )
 from drivers.ntag424_crypto import tag_key
 from drivers.ntag424_files import FileSettings
+from tests.support.sun_tags import BASE_URL, MASTER
 
 h = bytes.fromhex
-MASTER = h("0F1E2D3C4B5A69788796A5B4C3D2E1F0")
 
 
 def provision(chip: Ntag424Chip, tagtamper: bool = False) -> ProvisionedSun:
     """Provision *chip* as a SUN tag under MASTER (key version 1), its test signature accepted."""
     return provision_sun(
         Ntag424(chip.transceive),
-        "https://tap.example/t",
+        BASE_URL,
         MASTER,
         1,
         tagtamper=tagtamper,
