@@ -18,6 +18,7 @@ from nfcbridge.control import request
 from nfcbridge.daemon import Daemon
 from nfcbridge.receiver.server import ReceiverHTTPServer
 from nfcbridge.sdnotify import SdNotify
+from tests.support.daemon_config import config
 from tests.support.receiver_events import running_receiver
 
 SCENARIO = "\n".join(
@@ -66,23 +67,7 @@ def test_report_selects_one_replay_of_several(tmp_path: Path, receiver: Receiver
 
 
 def test_a_tap_through_the_control_socket_carries_its_run(tmp_path: Path):
-    config = tmp_path / "c.toml"
-    config.write_text(f"""
-[station]
-name = "st"
-data_dir = "{tmp_path}"
-[registry]
-url = "none"
-[[readers]]
-name = "rig"
-url = "mock:runs-ctl"
-retap_window = 0.0
-[[forwarders]]
-type = "jsonl"
-name = "file"
-path = "{tmp_path / "taps.jsonl"}"
-""")
-    daemon = Daemon(load_settings(config), notify=SdNotify(""))
+    daemon = Daemon(load_settings(config(tmp_path, reader="mock:runs-ctl")), notify=SdNotify(""))
     thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
     thread.start()
     try:
