@@ -172,7 +172,7 @@ def run_store(label: str, url: str, n_tags: int, samples: int) -> dict[str, floa
     out[f"{label}_attach_vs_raw_update_ratio"] = round(
         out[f"{label}_attach_median_ms"] / out[f"{label}_raw_update_median_ms"], 1
     )
-    assert reg.verify_audit().ok
+    assert reg.verify_audit(state=False).ok  # bulk-loaded rows have no audit rows: chain only
     reg.close()
     return out
 

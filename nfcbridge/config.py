@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -30,6 +31,15 @@ def default_data_dir() -> Path:
     return Path(base) / "nfcbridge"
 
 
+def default_key_dir() -> Path:
+    """Where the pseudonym key lives by default: a configuration directory, never the data
+    directory, so a backup of the registry does not hold the key to its pseudonyms."""
+    if env := os.environ.get("CONFIGURATION_DIRECTORY"):  # systemd ConfigurationDirectory=
+        return Path(env.split(":")[0])
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "nfcbridge"
+
+
 @dataclass(frozen=True)
 class StationSettings:
     name: str = "station-1"
@@ -43,8 +53,14 @@ class StationSettings:
 @dataclass(frozen=True)
 class RegistrySettings:
     url: str = ""  # empty: sqlite:///<data_dir>/registry.db; "none" in the daemon: no enrichment
-    pseudonym_key_file: str = ""  # empty: <data_dir>/pseudonym.key (created on first use)
+    # empty: <default_key_dir()>/pseudonym.key, outside the data directory (created while the
+    # registry holds no pseudonym of the key id); or credential:NAME. See provisioning/keys.py
+    pseudonym_key_file: str = ""
     pseudonym_key_id: str = "k1"
+    previous_key_id: str = ""  # during a rotation: the old key, still resolved
+    previous_key_file: str = ""
+    password_file: str = ""  # PostgreSQL password (file or credential:NAME), never in url
+    keep_ended_days: int = 0  # `customer purge`: ended customers kept this long; 0: for ever
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,8 @@ class ReaderSettings:
     url: str
     retap_window: float = 2.0  # seconds: the same tag again within this is the same tap
     signal: bool = True  # beep/LED after a committed tap
+    # auto: simulated for mock: and emulators (vpcd "Virtual PCD", a pty); or reader/simulated
+    origin: Literal["auto", "reader", "simulated"] = "auto"
     # read the originality signature on each tap (2 commands, ~40 ms on an ACR122U): the
     # event's tag.signature/genuine, anomaly not_genuine (nfcbridge/tap_checks.py)
     check_signature: bool = False
@@ -103,7 +121,10 @@ class ForwarderSettings:
     topic: str = "nfcbridge/taps/{station}/{reader}"
     client_id: str = ""
     username: str = ""
-    password_file: str = ""
+    password_file: str = ""  # file or credential:NAME
+    tls: bool = False  # mqtt over TLS (port 8883 usually); ca_file: empty = system CAs
+    ca_file: str = ""
+    allow_http: bool = False  # webhook: permit http:// to a host that is not loopback
     path: str = ""  # jsonl
     max_backoff: float = 300.0
     batch_size: int = 100
@@ -166,7 +187,7 @@ class Settings:
 
     @property
     def pseudonym_key_path(self) -> Path:
-        return Path(self.registry.pseudonym_key_file or self.data_dir / "pseudonym.key")
+        return Path(self.registry.pseudonym_key_file or default_key_dir() / "pseudonym.key")
 
     @property
     def outbox_path(self) -> Path:
@@ -283,8 +304,17 @@ def _check(settings: Settings, file: str) -> None:
                 file=file,
                 key=key + ".secret_file",
             )
+        if fw.type == "webhook" and insecure_remote_http(fw.url) and not fw.allow_http:
+            raise ConfigError(
+                "http:// to a host that is not loopback sends taps unencrypted: use https://, "
+                "or set allow_http = true",
+                file=file,
+                key=key + ".url",
+            )
         if fw.type == "jsonl" and not fw.path:
             raise ConfigError("a jsonl forwarder needs path", file=file, key=key + ".path")
+    if settings.registry.keep_ended_days < 0:
+        raise ConfigError("must not be negative", file=file, key="registry.keep_ended_days")
     if not 0 <= settings.outbox.keep_days <= MAX_KEEP_DAYS:
         raise ConfigError(
             f"must be 0 (keep every event forever) to {MAX_KEEP_DAYS} days",
@@ -324,6 +354,47 @@ def _check(settings: Settings, file: str) -> None:
         )
 
 
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
+
+
+def redact_url_passwords(text: str) -> str:
+    """*text* with the password of every ``scheme://user:password@`` replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1:***@", text)
+
+
+def insecure_remote_http(url: str) -> bool:
+    """An ``http://`` URL whose host is not loopback (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return False
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
+def registry_connect_url(settings: Settings) -> str:
+    """The registry URL with the password from ``[registry] password_file`` put in."""
+    url = settings.registry_url
+    if not settings.registry.password_file:
+        return url
+    from sqlalchemy.engine import make_url
+
+    from provisioning.store import normalise_url
+
+    secret = read_secret(
+        settings.registry.password_file, file=settings.source, key="registry.password_file"
+    )
+    parsed = make_url(normalise_url(url)).set(password=secret.decode())
+    return parsed.render_as_string(hide_password=False)
+
+
 def read_secret(reference: str, *, file: str = "", key: str = "") -> bytes:
     """Read a secret from a file path or ``credential:NAME`` (systemd LoadCredential=)."""
     if reference.startswith("credential:"):
@@ -353,9 +424,12 @@ def read_secret(reference: str, *, file: str = "", key: str = "") -> bytes:
 def settings_as_dict(settings: Settings) -> dict[str, Any]:
     """What is in force, for ``config show`` (secrets are file names, never contents)."""
     data = dataclasses.asdict(settings)
+    data["registry"]["url"] = redact_url_passwords(settings.registry.url)
+    for fw in data["forwarders"]:
+        fw["url"] = redact_url_passwords(fw["url"])
     data["derived"] = {
         "data_dir": str(settings.data_dir),
-        "registry_url": settings.registry_url,
+        "registry_url": redact_url_passwords(settings.registry_url),
         "pseudonym_key_file": str(settings.pseudonym_key_path),
         "outbox": str(settings.outbox_path),
         "control_socket": str(settings.control_socket) if settings.control_socket else "off",

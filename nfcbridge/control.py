@@ -194,6 +194,10 @@ class ControlServer:
 
     @staticmethod
     def _reply(conn: socket.socket, answer: dict[str, Any]) -> bool:
+        from provisioning.identity import redact_personnummer
+
+        if "error" in answer:  # errors may echo a value: never a personnummer
+            answer = {**answer, "error": redact_personnummer(str(answer["error"]))}
         try:
             conn.sendall(json.dumps(answer, default=str).encode() + b"\n")
         except OSError:
@@ -202,6 +206,16 @@ class ControlServer:
 
     # -- operations -----------------------------------------------------------------------
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        from provisioning.identity import looks_like_personnummer
+
+        for key, value in request.items():  # text that could end in a log or an event
+            if looks_like_personnummer(key) or (
+                isinstance(value, str) and looks_like_personnummer(value)
+            ):
+                name = "a field name" if looks_like_personnummer(key) else f"field {key!r}"
+                raise ControlError(
+                    f"{name} looks like a personnummer or samordningsnummer; refused"
+                )
         op = request.get("op")
         if op == "status":
             return {"ok": True, "status": self.daemon.status()}

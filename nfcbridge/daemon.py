@@ -147,6 +147,7 @@ class Daemon:
         if not url and not (s.data_dir / "registry.db").exists():
             log.info("no registry configured or found: taps are not enriched")
             return
+        from nfcbridge.config import registry_connect_url
         from provisioning.errors import ProvisioningError
         from provisioning.registry import Registry
 
@@ -154,7 +155,7 @@ class Daemon:
             from provisioning.months import MunicipalRules
 
             rules = MunicipalRules(locking_working_days=s.municipal.locking_working_days)
-            self.registry = Registry.open(s.registry_url, rules=rules, migrate=False)
+            self.registry = Registry.open(registry_connect_url(s), rules=rules, migrate=False)
             self.registry.tap_context(b"\x00" * 7)  # proves the schema answers
         except (ProvisioningError, Exception) as exc:
             raise StoreUnavailable(f"{file}: registry.url: {exc}") from None

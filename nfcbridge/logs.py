@@ -34,6 +34,18 @@ def _use_json(fmt: str) -> bool:
     )
 
 
+def _redact_url_passwords(
+    logger: object, method: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """No ``scheme://user:password@`` in any log line, whoever logged it."""
+    from nfcbridge.config import redact_url_passwords
+
+    for key, value in event.items():
+        if isinstance(value, str) and "@" in value:
+            event[key] = redact_url_passwords(value)
+    return event
+
+
 def configure_logging(
     level: str | None = None, settings: Settings | None = None, fmt: str | None = None
 ) -> None:
@@ -41,6 +53,7 @@ def configure_logging(
     name = level or (settings.logging.level if settings else "warning")
     fmt = fmt or (settings.logging.format if settings else "auto")
     shared: list[structlog.types.Processor] = [
+        _redact_url_passwords,
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

@@ -40,12 +40,22 @@ from nfcbridge.tap_checks import NOT_READ, check_signature
 log = logging.getLogger("nfcbridge.worker")
 
 SIMULATED_SCHEMES = frozenset({"mock"})
+# Emulators that look like real readers to their drivers: pcscd's virtual reader (vpcd, any
+# program on the network may play the card), and a PN532 emulated on a pseudo-terminal.
+EMULATOR_NAMES = ("virtual pcd", "vpcd", "/dev/pts/", "tty:pts/")
 
 
-def origin_for(url: str) -> Origin:
+def origin_for(url: str, reader_name: str = "", configured: str = "auto") -> Origin:
     """Decided by the reader's driver, never by the input: a mock reader's taps are always
-    simulated, so a test rig can never pass for a real door."""
-    return "simulated" if table.parse(url).scheme in SIMULATED_SCHEMES else "reader"
+    simulated, so a test rig can never pass for a real door. A reader whose URL or opened
+    name (*reader_name*, e.g. the PC/SC name) is an emulator's is simulated unless the
+    configuration says ``origin = "reader"``; ``origin = "simulated"`` marks any reader."""
+    if table.parse(url).scheme in SIMULATED_SCHEMES or configured == "simulated":
+        return "simulated"
+    if configured == "reader":
+        return "reader"
+    seen = f"{url} {reader_name}".lower()
+    return "simulated" if any(name in seen for name in EMULATOR_NAMES) else "reader"
 
 
 @dataclass
@@ -100,7 +110,7 @@ class ReaderWorker(threading.Thread):
         self.max_backoff = max_backoff
         self.removal_poll = removal_poll
         self.idle_wait = idle_wait
-        self.origin = origin_for(settings.url)
+        self.origin = origin_for(settings.url, configured=settings.origin)
         self.health = ReaderHealth(settings.name, settings.url, since=time.time())
         self.stopping = threading.Event()
         self.field_empty = threading.Event()  # set whenever a poll found no tag
@@ -142,6 +152,8 @@ class ReaderWorker(threading.Thread):
             try:
                 self.reader = table.make_reader(self.settings.url)
                 self.reader.open()
+                opened_as = str(getattr(self.reader, "reader_name", "") or "")
+                self.origin = origin_for(self.settings.url, opened_as, self.settings.origin)
                 if failures or self.health.state == "reconnecting":
                     log.info("reader %s recovered", self.settings.name)
                 self._set_state("ok")

@@ -11,10 +11,13 @@
     │   ├── QuotaExceeded        pickup beyond the provider's allowance (numbers in message)
     │   ├── DuplicateEntity      already exists (provider id, customer, UID)
     │   ├── InvalidIdentity      personnummer/samordningsnummer fails date or check digit
+    │   │   └── PersonnummerRefused  free text or an id holds a personnummer (never echoed)
     │   ├── InvalidInput         a value the registry cannot take (provider id, reference, quota)
     │   └── AccountError         a web account cannot be added or changed as asked
     │       └── LoginRefused     wrong password or code, locked, disabled (one message)
-    ├── PseudonymKeyError        the pseudonym key file is missing or unusable (configuration)
+    ├── PseudonymKeyError        the pseudonym key is unusable or not the recorded one (config)
+    │   ├── PseudonymKeyMissing  the key file does not exist
+    │   └── PseudonymKeyMismatch another key than the one recorded under this key id
     └── StoreError               registry cannot be used (CLI exit 8)
         ├── StoreUnreachable     URL cannot be opened
         └── SchemaTooNew         database written by a newer nfcbridge
@@ -71,6 +74,10 @@ class InvalidIdentity(RegistryError):
     pass
 
 
+class PersonnummerRefused(InvalidIdentity):
+    pass
+
+
 class InvalidInput(RegistryError, ValueError):
     """A value the registry cannot store (malformed id or reference, negative quota)."""
 
@@ -88,6 +95,14 @@ class LoginRefused(AccountError):
 
 
 class PseudonymKeyError(ProvisioningError):
+    pass
+
+
+class PseudonymKeyMissing(PseudonymKeyError):
+    pass
+
+
+class PseudonymKeyMismatch(PseudonymKeyError):
     pass
 
 

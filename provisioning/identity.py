@@ -19,10 +19,15 @@ import hmac
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from provisioning.errors import InvalidIdentity, PseudonymKeyError
+from provisioning.errors import (
+    InvalidIdentity,
+    PersonnummerRefused,
+    PseudonymKeyError,
+    PseudonymKeyMissing,
+)
 
 KEY_BYTES = 32
 _PNR = re.compile(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$")
@@ -72,6 +77,53 @@ def normalise_personnummer(text: str, *, today: dt.date | None = None) -> str:
     return f"{year:04d}{month:02d}{day:02d}{tail}"
 
 
+# A personnummer inside any text: 10 or 12 digits, an optional - or + (or a space) before the
+# last four, not part of a longer run of digits.
+_PNR_IN_TEXT = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
+
+
+def looks_like_personnummer(text: str) -> bool:
+    """True if *text* holds a valid personnummer or samordningsnummer anywhere in it.
+
+    Any written form counts (``YYMMDD-NNNN``, ``YYMMDD+NNNN``, 10 or 12 digits, with or
+    without the separator); it must pass the same date and check-digit tests as
+    ``normalise_personnummer``, so an arbitrary run of digits is rarely refused.
+    """
+    return any(_is_personnummer(m.group(0)) for m in _PNR_IN_TEXT.finditer(text))
+
+
+def _is_personnummer(candidate: str) -> bool:
+    digits = re.sub(r"[-+ ]", "", candidate)
+    for form in (candidate.replace(" ", "-"), digits):
+        try:
+            normalise_personnummer(form)
+        except InvalidIdentity:
+            continue
+        return True
+    return False
+
+
+def redact_personnummer(text: str) -> str:
+    """*text* with every personnummer-looking number replaced (for messages that echo input)."""
+    return _PNR_IN_TEXT.sub(
+        lambda m: "<personnummer removed>" if _is_personnummer(m.group(0)) else m.group(0), text
+    )
+
+
+def refuse_personnummer(
+    text: str | None, field: str, hint: str = "use the customer's psn:/ext: reference"
+) -> None:
+    """Refuse free text or an id that holds a personnummer: it would be stored for good.
+
+    The message names the field (and what to do instead, *hint*), never its value.
+    """
+    if text and looks_like_personnummer(text):
+        raise PersonnummerRefused(
+            f"{field} looks like it holds a personnummer or samordningsnummer; refused "
+            f"(identities never go in free text or ids; {hint})"
+        )
+
+
 def _date_or_raise(year: int, month: int, day: int) -> dt.date:
     try:
         return dt.date(year, month, day)
@@ -84,6 +136,7 @@ def external_ref(external_id: str) -> str:
     value = external_id.strip()
     if value.startswith("ext:"):
         value = value[4:]
+    refuse_personnummer(value, "the external customer id")
     if not _EXT_ID.match(value):
         raise InvalidIdentity(
             "invalid external customer id (1-64 characters: letters, digits, _ . : / -)"
@@ -95,57 +148,116 @@ def is_customer_ref(text: str) -> bool:
     return bool(REF_PATTERN.match(text))
 
 
+SCHEMES = ("argon2id", "hmac-sha256")
+# Argon2id cost of one pseudonym (bench/pseudonym.py measures it): t passes over m KiB.
+ARGON2_PARAMS: dict[str, int] = {"t": 3, "m": 65536, "p": 1}
+
+
 @dataclass(frozen=True)
 class Pseudonymizer:
-    """Turns a personnummer into ``psn:<key_id>:<hmac-sha256 hex>``."""
+    """Turns a personnummer into ``psn:<key_id>:<64 hex digits>``.
+
+    ``argon2id`` (the default): Argon2id over the 12-digit number, 32 bytes out, with the key
+    entering as the salt (``HMAC-SHA256(key, "nfcbridge pseudonym salt:" + key_id)``), an
+    equivalent of Argon2's secret input through argon2-cffi's stable API: without the key no
+    guess can be tested, and with it every guess costs one memory-hard Argon2id run.
+    ``hmac-sha256``: HMAC-SHA256 of the number with the key; what registries made before
+    revision 0006_issue12 hold, kept so those pseudonyms resolve until rotated to a new key id.
+    """
 
     key: bytes
     key_id: str = "k1"
+    scheme: str = "argon2id"
+    params: dict[str, int] = field(default_factory=lambda: dict(ARGON2_PARAMS))
 
     def __post_init__(self) -> None:
         if len(self.key) < 16:
             raise PseudonymKeyError("pseudonym key is too short (at least 16 bytes)")
         if not _KEY_ID.match(self.key_id):
             raise PseudonymKeyError("pseudonym key id must be 1-32 letters, digits, _ . -")
+        if self.scheme not in SCHEMES:
+            raise PseudonymKeyError(f"unknown pseudonym scheme {self.scheme!r}")
 
     def __repr__(self) -> str:  # never show the key
-        return f"Pseudonymizer(key_id={self.key_id!r})"
+        return f"Pseudonymizer(key_id={self.key_id!r}, scheme={self.scheme!r})"
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the key (recorded in the registry) without revealing it."""
+        return hmac.new(
+            self.key, b"nfcbridge pseudonym key fingerprint", hashlib.sha256
+        ).hexdigest()
 
     def pseudonym(self, personnummer: str, *, today: dt.date | None = None) -> str:
-        canonical = normalise_personnummer(personnummer, today=today)
-        digest = hmac.new(self.key, canonical.encode("ascii"), hashlib.sha256).hexdigest()
+        canonical = normalise_personnummer(personnummer, today=today).encode("ascii")
+        if self.scheme == "hmac-sha256":
+            digest = hmac.new(self.key, canonical, hashlib.sha256).hexdigest()
+        else:
+            from argon2.low_level import Type, hash_secret_raw
+
+            salt = hmac.new(
+                self.key, b"nfcbridge pseudonym salt:" + self.key_id.encode(), hashlib.sha256
+            ).digest()[:16]
+            digest = hash_secret_raw(
+                canonical,
+                salt,
+                time_cost=self.params["t"],
+                memory_cost=self.params["m"],
+                parallelism=self.params["p"],
+                hash_len=32,
+                type=Type.ID,
+            ).hex()
         return f"psn:{self.key_id}:{digest}"
 
 
-def load_key(path: Path, *, create: bool) -> bytes:
-    """Read the pseudonym key; with *create*, make a new one (0600, 32 random bytes) if absent.
+def key_path(reference: str) -> Path:
+    """The file behind a key reference: a path, or ``credential:NAME`` (systemd credential)."""
+    if reference.startswith("credential:"):
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            raise PseudonymKeyError(f"{reference}: $CREDENTIALS_DIRECTORY is not set")
+        return Path(directory) / reference.removeprefix("credential:")
+    return Path(reference)
 
-    The file holds 64 hex digits (a generated key) or raw bytes (at least 16). Only the
-    default key path is created automatically: a configured path that is missing is more
-    likely a mistake (a different key would silently give every customer a new pseudonym).
+
+def load_key(reference: str | Path) -> bytes:
+    """The pseudonym key from a file or a systemd credential: the one way a key is read.
+
+    The content is 32+ hex digits (a generated key) or raw bytes (at least 16 after removing
+    surrounding whitespace, so an editor's newline never changes the key). A file that group
+    or others may read is refused.
     """
-    if create and not path.exists():
-        try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process created it first: read theirs
-        except OSError as exc:
-            raise PseudonymKeyError(
-                f"cannot create pseudonym key file {path}: {exc.strerror}"
-            ) from None
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(KEY_BYTES) + "\n")
+    path = key_path(str(reference))
     try:
+        mode = path.stat().st_mode
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise PseudonymKeyError(f"pseudonym key file {path} does not exist") from None
+        raise PseudonymKeyMissing(f"pseudonym key file {path} does not exist") from None
     except OSError as exc:
         raise PseudonymKeyError(f"cannot read pseudonym key file {path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise PseudonymKeyError(
+            f"pseudonym key file {path} may be read by others (mode {mode & 0o777:o}): "
+            f"chmod 600 {path}"
+        )
     text = raw.strip()
     if re.fullmatch(rb"[0-9a-fA-F]{32,}", text) and len(text) % 2 == 0:
         return bytes.fromhex(text.decode("ascii"))
-    if len(raw) < 16:
+    if len(text) < 16:
         raise PseudonymKeyError(f"pseudonym key file {path} is too short (at least 16 bytes)")
-    return raw
+    return text
+
+
+def create_key(path: Path) -> None:
+    """A new random key (64 hex digits, mode 0600) at *path*; never replaces one."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process created it first: theirs is used
+    except OSError as exc:
+        raise PseudonymKeyError(
+            f"cannot create pseudonym key file {path}: {exc.strerror}"
+        ) from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(KEY_BYTES) + "\n")

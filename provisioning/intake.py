@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from provisioning import audit
 from provisioning.errors import DuplicateEntity, TagAlreadyKnown, UnknownEntity
+from provisioning.identity import refuse_personnummer
 from provisioning.records import BatchRecord, TagRecord, uid_hex
 from provisioning.schema import batches, tags
 from provisioning.store import Store
@@ -55,6 +56,7 @@ class IntakeMixin:
     def open_batch(self, name: str, *, operator: str) -> BatchRecord:
         """The batch *name*, created if new; idempotent so a batch can be resumed."""
         name = check_batch_name(name)
+        refuse_personnummer(name, "the batch name")
         try:
             with self.store.write() as conn:
                 row = conn.execute(select(batches).where(batches.c.name == name)).first()

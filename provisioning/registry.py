@@ -34,13 +34,15 @@ from provisioning.errors import (
     TransitionRefused,
     UnknownEntity,
 )
-from provisioning.identity import is_customer_ref
+from provisioning.identity import is_customer_ref, refuse_personnummer
 from provisioning.intake import IntakeMixin
+from provisioning.keys import RotationMixin
 from provisioning.lookups import LookupMixin, provider_status
 from provisioning.manual_records import ManualMixin
 from provisioning.months import MunicipalRules, month_of
 from provisioning.orders import OrderMixin, fulfil_orders
 from provisioning.periods import PeriodMixin
+from provisioning.purge import PurgeMixin
 from provisioning.quota import QuotaPolicy, check_pickup
 from provisioning.records import PickupResult, ProviderStatus, uid_hex
 from provisioning.schema import FINAL_STATES, customers, providers, tags
@@ -51,7 +53,15 @@ _PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class Registry(
-    IntakeMixin, LookupMixin, CustomerLifeMixin, PeriodMixin, OrderMixin, ManualMixin, SunTagMixin
+    IntakeMixin,
+    LookupMixin,
+    CustomerLifeMixin,
+    PeriodMixin,
+    OrderMixin,
+    ManualMixin,
+    SunTagMixin,
+    RotationMixin,
+    PurgeMixin,
 ):
     def __init__(
         self,
@@ -71,8 +81,9 @@ class Registry(
         policy: QuotaPolicy | None = None,
         rules: MunicipalRules | None = None,
         migrate: bool = True,
+        existing: bool = False,
     ) -> Self:
-        return cls(open_store(url, migrate=migrate), policy, rules)
+        return cls(open_store(url, migrate=migrate, existing=existing), policy, rules)
 
     def close(self) -> None:
         self.store.close()
@@ -93,6 +104,8 @@ class Registry(
         per_customer: int | None = None,
         spare: int | None = None,
     ) -> ProviderStatus:
+        refuse_personnummer(provider_id, "the provider id")
+        refuse_personnummer(name, "the provider name")
         if not _PROVIDER_ID.match(provider_id):
             raise InvalidInput(
                 f"invalid provider id {provider_id!r} (letters, digits, _ . -; at most 64)"
@@ -183,6 +196,8 @@ class Registry(
     # -- customers --------------------------------------------------------------------------
     def add_customer(self, ref: str, provider_id: str, *, operator: str) -> str:
         """Register a customer by reference (``psn:...`` from identity, or ``ext:...``)."""
+        if ref.startswith("ext:"):
+            refuse_personnummer(ref, "the external customer id")
         if not is_customer_ref(ref):
             raise InvalidInput("not a customer reference (psn:<key>:<hex> or ext:<id>)")
         with self.store.write() as conn:
@@ -391,9 +406,12 @@ class Registry(
             reason=reason.strip(),
         )
 
-    def verify_audit(self, anchor: tuple[int, str] | None = None) -> audit.VerifyResult:
+    def verify_audit(
+        self, anchor: tuple[int, str] | None = None, *, state: bool = True
+    ) -> audit.VerifyResult:
+        """The chain, and with *state* the tables against the state the trail describes."""
         with self.store.read() as conn:
-            return audit.verify(conn, anchor)
+            return audit.verify(conn, anchor, state=state)
 
     # -- helpers ----------------------------------------------------------------------------
     def _lock_providers(self, conn: Connection, ids: Iterable[str]) -> dict[str, Row[Any]]:

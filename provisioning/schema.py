@@ -155,6 +155,8 @@ audit = Table(
     Column("subject", String(160), nullable=False),
     Column("details", Text, nullable=False),  # canonical JSON
     Column("reason", Text, nullable=False),
+    Column("os_user", String(120), nullable=False, server_default=text("''")),  # 0006_issue12
+    Column("purged", Integer, nullable=False, server_default=text("0")),  # 0007_issue12
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_audit_subject", "subject", "seq"),
@@ -166,6 +168,16 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+pseudonym_keys = Table(  # revision 0006_issue12: each key id's fingerprint, recorded on first use
+    "pseudonym_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("scheme", String(32), nullable=False),  # hmac-sha256 (before 0006_issue12) or argon2id
+    Column("params", Text, nullable=False),  # canonical JSON
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 periods = Table(

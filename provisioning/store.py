@@ -105,19 +105,30 @@ class Store:
                 conn = conn.execution_options(nfcb_readonly=True)
             yield conn
 
+    def compact_wal(self) -> None:
+        """SQLite: move the WAL into the database and empty it (no old page copies left)."""
+        if self.dialect == "sqlite":
+            raw = self.engine.raw_connection()  # outside a transaction (autocommit)
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+
     def close(self) -> None:
         self.engine.dispose()
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, wal: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        if wal:  # persistent: a registry made here is in WAL mode already
+            cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = FULL")
         cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA secure_delete = ON")  # purged pseudonyms leave no freed copy
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -126,10 +137,13 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
+def open_store(url: str, *, migrate: bool = True, existing: bool = False) -> Store:
     """Open (and by default migrate) the registry at *url*.
 
-    Raises ``StoreUnreachable`` (one line, no password) or ``SchemaTooNew``.
+    *existing*: only a registry that is there, at this program's schema revision: nothing
+    is created or migrated (for ``audit verify``: a mistyped path is an error, not a new
+    empty registry that verifies). Raises ``StoreUnreachable`` (one line, no password) or
+    ``SchemaTooNew``.
     """
     url = normalise_url(url)
     try:
@@ -139,7 +153,11 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     kwargs: dict[str, Any] = {"future": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
+        if existing and not (database and Path(database).expanduser().is_file()):
+            raise StoreUnreachable(f"registry {safe_url(url)} does not exist")
+        if existing:
+            pass
+        elif database and database != ":memory:" and not database.startswith("file:"):
             folder = Path(database).expanduser().parent
             try:
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # like the daemon
@@ -163,13 +181,13 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise StoreUnreachable(f"registry {safe_url(url)} unusable: {exc}") from None
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, wal=not existing)
     store = Store(engine, url)
     try:
-        if migrate:
+        if migrate and not existing:
             migrate_store(store)
         else:
-            check_revision(store)
+            check_revision(store, exact=existing)
     except BaseException:
         engine.dispose()
         raise
@@ -211,10 +229,19 @@ def _check(current: str | None, url: str) -> str:
     return head
 
 
-def check_revision(store: Store) -> None:
+def check_revision(store: Store, *, exact: bool = False) -> None:
+    """The schema is not newer than this code; with *exact*, it is this code's head."""
     try:
         with store.read() as conn:
-            _check(_current_revision(conn), store.url)
+            current = _current_revision(conn)
+            head = _check(current, store.url)
+            if exact and current is None:
+                raise StoreUnreachable(f"{safe_url(store.url)} is not an nfcbridge registry")
+            if exact and current != head:
+                raise StoreUnreachable(
+                    f"registry {safe_url(store.url)} has schema revision {current}, older than "
+                    f"this nfcbridge (head {head}): any other registry command migrates it"
+                )
     except DBAPIError as exc:
         raise StoreUnreachable(
             f"registry {safe_url(store.url)} unreachable: {_reason(exc, store.url)}"

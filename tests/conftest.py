@@ -83,6 +83,20 @@ def registry(registry_url: str, registry_options: dict[str, Any]) -> Iterator[Re
 
 
 @pytest.fixture(autouse=True)
+def private_key_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Each test's default pseudonym key in its own configuration directory (never the
+    user's ~/.config), and Argon2id at its cheapest: tests that are not about the cost of a
+    pseudonym stay fast (bench/pseudonym.py measures the real parameters)."""
+    from provisioning import identity
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.delenv("CONFIGURATION_DIRECTORY", raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    monkeypatch.setitem(identity.ARGON2_PARAMS, "t", 1)
+    monkeypatch.setitem(identity.ARGON2_PARAMS, "m", 8)
+
+
+@pytest.fixture(autouse=True)
 def no_mock_reader_left_open():
     """Every test closes the mock readers it opens (benches are process-wide)."""
     yield

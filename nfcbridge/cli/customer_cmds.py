@@ -37,12 +37,15 @@ def customer_add(
 
     if personnummer and external_id:
         raise click.UsageError("give --personnummer or --external-id, not both")
-    if external_id:
-        ref = external_ref(external_id)
-    else:
-        ref = pseudonymizer(app).pseudonym(read_personnummer(personnummer))
+    if not external_id:
+        personnummer = read_personnummer(personnummer)
     with open_registry(app) as reg:
-        reg.add_customer(ref, provider_id, operator=app.operator)
+        if external_id:
+            ref = external_ref(external_id)
+            reg.add_customer(ref, provider_id, operator=app.operator)
+        else:
+            ring = pseudonymizer(app, reg)
+            ref = reg.enter_customer(ring.refs(personnummer or ""), provider_id, app.operator)
     emit({"customer": ref, "provider": provider_id}, as_json, ref)
 
 
@@ -114,6 +117,43 @@ def customer_list(app: AppContext, provider_id: str | None, as_json: bool) -> No
     with open_registry(app) as reg:
         rows = [c.as_dict() for c in reg.customers(provider_id)]
     print_rows(rows, as_json)
+
+
+@customer.command("purge", short_help="Remove customers ended before the retention.")
+@click.option(
+    "--keep-days",
+    type=click.IntRange(min=1),
+    help="Keep ended customers this many days (default [registry] keep_ended_days).",
+)
+@click.option("--dry-run", is_flag=True, help="Only count the customers that would go.")
+@click.option("--yes", is_flag=True, help="Purge: their pseudonyms are gone for good.")
+@json_option
+@pass_app
+def customer_purge(
+    app: AppContext, keep_days: int | None, dry_run: bool, yes: bool, as_json: bool
+) -> None:
+    """Remove customers ended (`customer end`) before the cut-off: their pseudonyms leave
+    the tables and the audit trail; tags, counts and the chain stay."""
+    import datetime as dt
+
+    from nfcbridge.errors import ConfirmationRequired
+
+    days = keep_days or app.settings.registry.keep_ended_days
+    if not days:
+        raise click.UsageError("give --keep-days N or set [registry] keep_ended_days")
+    if not (yes or dry_run):
+        raise ConfirmationRequired(
+            "purging removes ended customers' pseudonyms for good: add --yes (--dry-run counts)"
+        )
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    with open_registry(app) as reg:
+        result = reg.purge_customers(before=before, operator=app.operator, dry_run=dry_run)
+    verb = "would purge" if dry_run else "purged"
+    emit(
+        result.as_dict(),
+        as_json,
+        f"{verb} {result.customers} ended customer(s); {result.audit_rows} audit row(s) redacted",
+    )
 
 
 COMMANDS: list[click.Command] = [customer]

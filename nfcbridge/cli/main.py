@@ -31,6 +31,29 @@ With --json, errors are JSON on stderr.
 JSON_ERRORS = "nfcbridge.json_errors"
 
 
+def refuse_personnummer_arguments(args: list[str], params: dict[str, Any]) -> None:
+    """No personnummer in any argument or option, except the options made for one (whose
+    value is pseudonymised at once): it could end in a file name, a log or the audit trail.
+    The registry refuses it in what it stores as well (``identity.refuse_personnummer``)."""
+    from provisioning.identity import looks_like_personnummer, refuse_personnummer
+
+    refuse_personnummer(params.get("operator"), "the value of --operator")
+    skip_next, previous = False, ""
+    for i, arg in enumerate(args):
+        option = arg.split("=", 1)[0] if arg.startswith("--") else ""
+        if skip_next or "personnummer" in option:  # --personnummer X / --personnummer=X
+            skip_next = not skip_next and "=" not in arg
+        elif looks_like_personnummer(arg):
+            name = option if "=" in arg else previous if previous.startswith("-") else ""
+            refuse_personnummer(
+                arg,
+                f"the value of {name}" if name else f"argument {i + 1}",
+                "to name a customer, give --personnummer without a value and type it at the "
+                "hidden prompt",
+            )
+        previous = arg
+
+
 class BoundaryGroup(click.Group):
     """The error boundary: every error becomes one line on stderr and its exit code.
 
@@ -41,16 +64,22 @@ class BoundaryGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta[JSON_ERRORS] = "--json" in args  # known before any option is parsed
+        ctx.meta["nfcbridge.argv"] = list(args)  # checked in invoke, inside the boundary
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from nfcbridge.config import redact_url_passwords
+        from provisioning.identity import redact_personnummer
+
         debug = bool(ctx.params.get("debug"))
         as_json = bool(ctx.meta.get(JSON_ERRORS))
         try:
+            refuse_personnummer_arguments(ctx.meta.get("nfcbridge.argv", []), ctx.params)
             return super().invoke(ctx)
         except click.exceptions.Exit:
             raise
-        except click.ClickException as exc:
+        except click.ClickException as exc:  # click echoes bad values: never a personnummer
+            exc.message = redact_url_passwords(redact_personnummer(exc.message))  # type: ignore[misc]
             if not as_json:
                 raise
             fail(ctx, ExitCode(exc.exit_code), exc.format_message(), as_json=True)
@@ -66,7 +95,8 @@ class BoundaryGroup(click.Group):
                 import traceback
 
                 traceback.print_exc()
-            message = (str(exc) or type(exc).__name__).splitlines()[0]
+            message = redact_url_passwords(redact_personnummer(str(exc) or type(exc).__name__))
+            message = message.splitlines()[0]
             if code == ExitCode.INTERNAL:
                 message = "internal error: " + message
             fail(ctx, code, message, as_json=as_json)

@@ -107,6 +107,31 @@ def serve(
         store.close()
 
 
+@receiver.command("prune", short_help="Delete events older than the retention.")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, exists=True),
+    required=True,
+    help="The receiver's database (as given to `receiver serve --db`).",
+)
+@click.option("--keep-days", type=click.IntRange(min=1), required=True, help="Keep this many days.")
+@json_option
+def prune(db: str, keep_days: int, as_json: bool) -> None:
+    """Delete events received more than --keep-days ago (the store's retention)."""
+    from datetime import UTC, datetime, timedelta
+
+    from nfcbridge.receiver.store import open_store
+
+    store = open_store(db)
+    try:
+        removed = store.purge(datetime.now(UTC) - timedelta(days=keep_days))
+        left = store.count()
+    finally:
+        store.close()
+    emit({"removed": removed, "kept": left}, as_json, f"removed {removed} events, kept {left}")
+
+
 @receiver.command("report", short_help="Visits, anomalies and gaps from what was received.")
 @received_db_option
 @click.option(

@@ -13,18 +13,19 @@ from nfcbridge import registry_open
 from nfcbridge.cli.context import AppContext
 
 if TYPE_CHECKING:
-    from provisioning.identity import Pseudonymizer
+    from provisioning.keys import KeyRing
     from provisioning.registry import Registry
 
 
-def open_registry(app: AppContext, url: str | None = None) -> Registry:
-    """The registry at *url* (default: the configured one) with the configured quota."""
-    return registry_open.open_registry(app.settings, url)
+def open_registry(app: AppContext, url: str | None = None, *, existing: bool = False) -> Registry:
+    """The registry at *url* (default: the configured one) with the configured quota;
+    *existing*: never create or migrate it."""
+    return registry_open.open_registry(app.settings, url, existing=existing)
 
 
-def pseudonymizer(app: AppContext) -> Pseudonymizer:
-    """The key from the configured file (or credential), created only at the default path."""
-    return registry_open.pseudonymizer(app.settings)
+def pseudonymizer(app: AppContext, reg: Registry | None = None) -> KeyRing:
+    """The configured key ring, checked against the registry (see ``registry_open``)."""
+    return registry_open.pseudonymizer(app.settings, reg, operator=app.operator)
 
 
 def named_customer(app: AppContext, ref: str | None, personnummer: str | None) -> str:
@@ -42,7 +43,7 @@ def named_customer(app: AppContext, ref: str | None, personnummer: str | None) -
     if ref and personnummer:
         raise click.UsageError("name the customer once: a reference or --personnummer, not both")
     if personnummer:
-        return pseudonymizer(app).pseudonym(read_personnummer(personnummer))
+        return named_customer_by_personnummer(app, read_personnummer(personnummer))
     if not ref:
         raise click.UsageError(
             "name the customer: a reference (psn:..., ext:ID) or --personnummer (hidden prompt)"
@@ -55,3 +56,13 @@ def named_customer(app: AppContext, ref: str | None, personnummer: str | None) -
         "that is a personnummer, not a customer reference: give --personnummer without a "
         "value and type it at the hidden prompt"
     )
+
+
+def named_customer_by_personnummer(app: AppContext, personnummer: str) -> str:
+    """The reference of the person: under the current key, or the previous one while a
+    rotation is under way (both resolve); the current key's pseudonym if not registered."""
+    with open_registry(app) as reg:
+        ring = pseudonymizer(app, reg)
+        refs = ring.refs(personnummer)
+        found = reg.find_customer(refs)
+    return found.ref if found is not None else refs[0]

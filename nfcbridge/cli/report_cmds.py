@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app, printable
 from nfcbridge.cli.registry_access import open_registry
 from nfcbridge.cli.tables import print_rows
 from nfcbridge.errors import VerificationFailed
@@ -97,17 +97,24 @@ def audit_group() -> None:
 @json_option
 @pass_app
 def audit_verify(app: AppContext, anchor: str | None, as_json: bool) -> None:
-    """Recompute the chain; exit 10 at the first modified, missing or truncated row."""
+    """Recompute the chain and rebuild the state it describes; exit 10 at the first modified,
+    missing or truncated row, or naming each table row that differs from the trail. Never
+    creates or migrates a registry."""
     parsed = None
     if anchor:
         seq, _, digest = anchor.partition(":")
         if not seq.isdigit() or len(digest) != 64:
             raise click.BadParameter("expected SEQ:HASH (64 hex digits)", param_hint="--anchor")
         parsed = (int(seq), digest.lower())
-    with open_registry(app) as reg:
+    with open_registry(app, existing=True) as reg:
         result = reg.verify_audit(parsed)
     if as_json:
         emit(result.as_dict(), True)
+    if result.differences:
+        if not as_json:
+            for line in result.differences:
+                click.echo(printable(line), err=True)
+        raise VerificationFailed(f"audit trail and tables differ: {result.problem}")
     if not result.ok:
         raise VerificationFailed(
             f"audit chain broken at seq {result.first_bad_seq}: {result.problem}"

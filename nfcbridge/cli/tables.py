@@ -12,7 +12,17 @@ from typing import Any
 
 import click
 
-from nfcbridge.cli.context import emit
+from nfcbridge.cli.context import emit, printable
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would read as a formula gets a leading quote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def print_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool = False) -> None:
@@ -28,10 +38,10 @@ def print_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool = False) 
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
         click.echo(out.getvalue(), nl=False)
         return
-    cells = [[("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
+    cells = [[("" if r[c] is None else printable(r[c])) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:

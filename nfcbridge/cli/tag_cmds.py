@@ -138,6 +138,9 @@ def tag_write(
 
     if (uri is None) == (text is None):
         raise click.UsageError("give exactly one of --uri or --text")
+    from provisioning.identity import refuse_personnummer
+
+    refuse_personnummer(uri or text, "the record to write")  # readable by any phone
     record = ndef.UriRecord(uri) if uri is not None else ndef.TextRecord(text, lang)
     message = b"".join(ndef.message_encoder([record]))
     with tag_on_reader(app, reader_url, timeout) as ntag:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from nfcbridge.cli.context import AppContext, emit, json_option, pass_app
+from nfcbridge.cli.context import AppContext, emit, json_option, pass_app, printable
 from nfcbridge.cli.registry_access import open_registry
 
 if TYPE_CHECKING:
@@ -72,7 +72,9 @@ def describe(entry: AuditEntry) -> str:
     when = entry.at.replace("T", " ")[:19]
     text = f"{name}: {detail(entry.details)}" if detail(entry.details) else name
     why = f" (why: {entry.reason})" if entry.reason else ""
-    return f"  {when}  {entry.operator:<14} {text}{why}"
+    # stored text through printable(): no forged lines or terminal escapes (the OS user
+    # beside the operator is in --json)
+    return printable(f"  {when}  {entry.operator:<14} {text}{why}")
 
 
 def headline(uid: str, record: TagRecord | None, attempts: int) -> str:
@@ -107,6 +109,6 @@ def tag_history(app: AppContext, uid: str, as_json: bool) -> None:
         emit({"tag": tag, "history": [e.as_dict() for e in entries]}, True)
         return
     attempts = sum(e.action == "tag.attempt_failed" for e in entries)
-    click.echo(headline(uid_hex(uid), record, attempts))
+    click.echo(printable(headline(uid_hex(uid), record, attempts)))
     for e in entries:
         click.echo(describe(e))

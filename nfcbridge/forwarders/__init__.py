@@ -59,6 +59,8 @@ def build_forwarder(
             username=fs.username,
             password=password,
             timeout=fs.timeout,
+            tls=fs.tls,
+            ca_file=fs.ca_file,
             **common,
         )
     from nfcbridge.forwarders.jsonl import JsonlForwarder

@@ -37,6 +37,8 @@ class MqttForwarder(Forwarder):
         username: str = "",
         password: bytes | None = None,
         timeout: float = 10.0,
+        tls: bool = False,
+        ca_file: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(name, outbox, **kwargs)
@@ -48,6 +50,8 @@ class MqttForwarder(Forwarder):
         self.username = username
         self.password = password
         self.timeout = timeout
+        self.tls = tls  # verify the broker's certificate and name (ca_file, or system CAs)
+        self.ca_file = ca_file
         self._connected = threading.Event()
         self._acked: set[int] = set()
         self._cond = threading.Condition()
@@ -87,6 +91,8 @@ class MqttForwarder(Forwarder):
         )
         if self.username:
             client.username_pw_set(self.username, (self.password or b"").decode() or None)
+        if self.tls:
+            client.tls_set(ca_certs=self.ca_file or None)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish

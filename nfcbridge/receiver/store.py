@@ -114,6 +114,14 @@ class EventStore:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
+    def purge(self, before: datetime) -> int:
+        """Delete the events received before *before* (retention); returns how many."""
+        stamp = before.astimezone(UTC).isoformat(timespec="milliseconds")
+        with self._lock:
+            cur = self._db.execute("DELETE FROM events WHERE received_at < ?", (stamp,))
+            self._last_seq.clear()
+            return int(cur.rowcount)
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -17,7 +17,7 @@ from nfcbridge.web.app import state
 from nfcbridge.web.auth import requires
 from nfcbridge.web.i18n import gettext as _
 from provisioning.accounts import Account
-from provisioning.errors import DuplicateEntity, InvalidIdentity, RegistryError, UnknownEntity
+from provisioning.errors import DuplicateEntity, InvalidIdentity, RegistryError
 from provisioning.records import CustomerRecord, ProviderStatus
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -47,11 +47,13 @@ def visible_customer(ref: str) -> CustomerRecord:
     return found
 
 
-def _pseudonym(text: str) -> str | None:
+def _pseudonyms(text: str) -> list[str] | None:
+    """Every pseudonym of the person (current key first; the previous one in a rotation)."""
     from nfcbridge.registry_open import pseudonymizer
 
     try:
-        return pseudonymizer(state().settings).pseudonym(text)
+        ring = pseudonymizer(state().settings, state().registry, operator=g.account.operator)
+        return ring.refs(text)
     except InvalidIdentity:
         flash(_("That is not a valid personnummer or samordningsnummer."), "error")
         return None
@@ -69,11 +71,11 @@ def index() -> ResponseReturnValue:
 @requires()
 def add() -> ResponseReturnValue:
     provider = form_provider()
-    ref = _pseudonym(request.form.get("personnummer", ""))
-    if ref is None:
+    refs = _pseudonyms(request.form.get("personnummer", ""))
+    if refs is None:
         return redirect(url_for("customers.index"))
     try:
-        state().registry.add_customer(ref, provider, operator=g.account.operator)
+        ref = state().registry.enter_customer(refs, provider, g.account.operator)
     except DuplicateEntity:
         flash(_("This customer is already registered."), "error")
         return redirect(url_for("customers.index"))
@@ -84,13 +86,10 @@ def add() -> ResponseReturnValue:
 @bp.route("/find", methods=["POST"])
 @requires()
 def find() -> ResponseReturnValue:
-    ref = _pseudonym(request.form.get("personnummer", ""))
-    if ref is None:
+    refs = _pseudonyms(request.form.get("personnummer", ""))
+    if refs is None:
         return redirect(url_for("customers.index"))
-    try:
-        found = state().registry.customer(ref)
-    except UnknownEntity:
-        found = None
+    found = state().registry.find_customer(refs)
     if found is None or not g.account.may_see(found.provider):
         flash(_("No customer with that personnummer among your providers."), "error")
         return redirect(url_for("customers.index"))

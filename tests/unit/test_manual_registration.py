@@ -65,7 +65,8 @@ def _salt(notes: NoteStore, ref: str) -> str:
         ({"reason": "forgot"}, "reason must be one of"),
         ({"note": "  "}, "'note' is required"),
         ({"at": "2026-11-24T07:58:00"}, "needs a time zone"),
-        ({"at": "2999-01-01T00:00:00Z"}, "in the future"),
+        ({"at": "2099-01-01T00:00:00Z"}, "in the future"),
+        ({"at": "2999-01-01T00:00:00Z"}, "outside the years 2000-2099"),
     ],
 )
 def test_a_bad_manual_request_is_refused_before_anything_is_kept(station, change, problem):

@@ -109,6 +109,7 @@ def test_a_fully_rewritten_tail_needs_an_external_anchor(registry: Registry):
             fields = dict(
                 seq=seq, at=row.at, operator="mallory", action=row.action,
                 subject=row.subject, details=row.details, reason=row.reason, prev_hash=prev,
+                os_user=row.os_user,
             )  # fmt: skip
             prev = row_hash(**fields)
             conn.execute(

@@ -11,6 +11,7 @@ import pytest
 from provisioning.errors import InvalidIdentity, PseudonymKeyError
 from provisioning.identity import (
     Pseudonymizer,
+    create_key,
     external_ref,
     is_customer_ref,
     load_key,
@@ -83,18 +84,21 @@ def test_external_ids_become_ext_refs():
         external_ref("has space")
 
 
-def test_the_default_key_file_is_created_private_once(tmp_path):
-    path = tmp_path / "state" / "pseudonym.key"
-    key = load_key(path, create=True)
+def test_a_created_key_file_is_private_and_never_replaced(tmp_path):
+    path = tmp_path / "conf" / "pseudonym.key"
+    create_key(path)
+    key = load_key(path)
     assert len(key) == 32
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert load_key(path, create=True) == key
+    create_key(path)
+    assert load_key(path) == key
 
 
-def test_a_configured_key_file_that_is_missing_is_an_error(tmp_path):
+def test_a_key_file_that_is_missing_or_short_is_an_error(tmp_path):
     with pytest.raises(PseudonymKeyError, match="does not exist"):
-        load_key(tmp_path / "configured.key", create=False)
+        load_key(tmp_path / "configured.key")
     short = tmp_path / "short.key"
     short.write_bytes(b"tiny")
+    short.chmod(0o600)
     with pytest.raises(PseudonymKeyError, match="too short"):
-        load_key(short, create=False)
+        load_key(short)
