@@ -49,22 +49,33 @@ def _verifies(key: VerifyingKey, uid: bytes, signature: bytes) -> bool:
         return False
 
 
-def verify_signature(uid: bytes, signature: bytes, nxp_public_key_hex: str) -> Verdict:
-    if len(signature) != 32 or not any(signature):
+def _verdict(
+    uid: bytes, signature: bytes, size: int, nxp: VerifyingKey, test: SigningKey
+) -> Verdict:
+    """The verdict on a *size*-byte r||s *signature* of *uid*: NXP's key, then the test key."""
+    if len(signature) != size or not any(signature):
         return Verdict.MISSING
-    if _verifies(_verifying_key(nxp_public_key_hex), uid, signature):
+    if _verifies(nxp, uid, signature):
         return Verdict.NXP
-    if _verifies(_test_signing_key().get_verifying_key(), uid, signature):
+    if _verifies(test.get_verifying_key(), uid, signature):
         return Verdict.TEST_KEY
     return Verdict.INVALID
 
 
-def sign_with_test_key(uid: bytes) -> bytes:
-    """A 32-byte r||s originality signature for an emulated tag."""
-    signature: bytes = _test_signing_key().sign_digest_deterministic(
+def _sign(key: SigningKey, uid: bytes) -> bytes:
+    signature: bytes = key.sign_digest_deterministic(
         uid, sigencode=sigencode_string, allow_truncate=True
     )
     return signature
+
+
+def verify_signature(uid: bytes, signature: bytes, nxp_public_key_hex: str) -> Verdict:
+    return _verdict(uid, signature, 32, _verifying_key(nxp_public_key_hex), _test_signing_key())
+
+
+def sign_with_test_key(uid: bytes) -> bytes:
+    """A 32-byte r||s originality signature for an emulated tag."""
+    return _sign(_test_signing_key(), uid)
 
 
 # NTAG 424 DNA (and TT): 56-byte r||s, ECDSA on secp224r1 over the raw 7-byte UID (no hash).
@@ -81,20 +92,15 @@ def _test_signing_key_424() -> SigningKey:
     return SigningKey.from_secret_exponent(EMULATOR_TEST_SECRET, curve=NIST224p)
 
 
+@cache
+def _nxp_key_424() -> VerifyingKey:
+    return VerifyingKey.from_string(bytes.fromhex(NTAG424_KEY), curve=NIST224p)
+
+
 def verify_signature_424(uid: bytes, signature: bytes) -> Verdict:
-    if len(signature) != 56 or not any(signature):
-        return Verdict.MISSING
-    nxp = VerifyingKey.from_string(bytes.fromhex(NTAG424_KEY), curve=NIST224p)
-    if _verifies(nxp, uid, signature):
-        return Verdict.NXP
-    if _verifies(_test_signing_key_424().get_verifying_key(), uid, signature):
-        return Verdict.TEST_KEY
-    return Verdict.INVALID
+    return _verdict(uid, signature, 56, _nxp_key_424(), _test_signing_key_424())
 
 
 def sign_with_test_key_424(uid: bytes) -> bytes:
     """A 56-byte r||s originality signature for an emulated NTAG 424 DNA."""
-    signature: bytes = _test_signing_key_424().sign_digest_deterministic(
-        uid, sigencode=sigencode_string, allow_truncate=True
-    )
-    return signature
+    return _sign(_test_signing_key_424(), uid)

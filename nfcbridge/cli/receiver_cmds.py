@@ -8,7 +8,7 @@ Heavy imports stay inside the commands so that ``nfcbridge --help`` stays fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,34 @@ from nfcbridge.cli.params import OutputPath
 
 if TYPE_CHECKING:
     from nfcbridge.receiver.sun_check import SunChecker
+
+
+def sun_key_options(f: Any) -> Any:
+    """--sun-master-key-file and --sun-key-version: how SUN messages are verified."""
+    f = click.option(
+        "--sun-key-version",
+        "sun_key_versions",
+        type=click.IntRange(0, 255),
+        multiple=True,
+        help="Key versions in use (repeatable; default 1).",
+    )(f)
+    return click.option(
+        "--sun-master-key-file",
+        default=None,
+        help="Verify SUN messages (NTAG 424 DNA) with this master key: 32 hex digits, a file "
+        "or credential:NAME.",
+    )(f)
+
+
+def received_db_option(f: Any) -> Any:
+    """--db: the database a receiver has written."""
+    return click.option(
+        "--db",
+        "db",
+        type=click.Path(dir_okay=False, exists=True),
+        required=True,
+        help="The receiver's database (as given to `receiver serve --db`).",
+    )(f)
 
 
 @click.group("receiver")
@@ -56,19 +84,7 @@ def receiver() -> None:
     show_default=True,
     help="Requests served at once; further connections wait.",
 )
-@click.option(
-    "--sun-master-key-file",
-    default=None,
-    help="Verify SUN messages (NTAG 424 DNA) with this master key: 32 hex digits, a file "
-    "or credential:NAME.",
-)
-@click.option(
-    "--sun-key-version",
-    "sun_key_versions",
-    type=click.IntRange(0, 255),
-    multiple=True,
-    help="Key versions in use (repeatable; default 1).",
-)
+@sun_key_options
 def serve(
     listen: str,
     secret_file: str,
@@ -139,13 +155,7 @@ def prune(db: str, keep_days: int, as_json: bool) -> None:
 
 
 @receiver.command("report", short_help="Visits, anomalies and gaps from what was received.")
-@click.option(
-    "--db",
-    "db",
-    type=click.Path(dir_okay=False, exists=True),
-    required=True,
-    help="The receiver's database (as given to `receiver serve --db`).",
-)
+@received_db_option
 @click.option(
     "--expect",
     "expect",
@@ -159,19 +169,7 @@ def prune(db: str, keep_days: int, as_json: bool) -> None:
     show_default=True,
     help="Seconds of difference allowed in times and durations with --expect.",
 )
-@click.option(
-    "--sun-master-key-file",
-    default=None,
-    help="Verify SUN messages (NTAG 424 DNA) with this master key: 32 hex digits, a file "
-    "or credential:NAME.",
-)
-@click.option(
-    "--sun-key-version",
-    "sun_key_versions",
-    type=click.IntRange(0, 255),
-    multiple=True,
-    help="Key versions in use (repeatable; default 1).",
-)
+@sun_key_options
 @click.option(
     "--min-travel",
     type=click.FloatRange(min=0),
@@ -295,13 +293,7 @@ def _select_run(runs: list[dict[str, object]], wanted: str | None, *, needed: bo
 
 
 @receiver.command("runs", short_help="The replays the receiver holds.")
-@click.option(
-    "--db",
-    "db",
-    type=click.Path(dir_okay=False, exists=True),
-    required=True,
-    help="The receiver's database (as given to `receiver serve --db`).",
-)
+@received_db_option
 @json_option
 def runs(db: str, as_json: bool) -> None:
     """The replays held (one per `rig run`), oldest first: run id, events, first and last

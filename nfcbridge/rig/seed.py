@@ -62,27 +62,15 @@ def batch_name(scenario: Scenario) -> str:
     return BATCH_PREFIX + scenario.name
 
 
+def _no_counts() -> dict[str, int]:
+    return dict.fromkeys(("providers", "customers", "active", "retired", "issued"), 0)
+
+
 @dataclass
 class SeedResult:
     batch: str
-    added: dict[str, int] = field(
-        default_factory=lambda: {
-            "providers": 0,
-            "customers": 0,
-            "active": 0,
-            "retired": 0,
-            "issued": 0,
-        }
-    )
-    existing: dict[str, int] = field(
-        default_factory=lambda: {
-            "providers": 0,
-            "customers": 0,
-            "active": 0,
-            "retired": 0,
-            "issued": 0,
-        }
-    )
+    added: dict[str, int] = field(default_factory=_no_counts)
+    existing: dict[str, int] = field(default_factory=_no_counts)
     unknown_not_loaded: int = 0
 
     @property

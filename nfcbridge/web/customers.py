@@ -29,6 +29,14 @@ def visible_providers(account: Account) -> list[ProviderStatus]:
     return [p for p in state().registry.providers() if account.may_see(p.id)]
 
 
+def form_provider() -> str:
+    """The form's ``provider`` if this account may act for it; 403 otherwise."""
+    provider = request.form.get("provider", "")
+    if provider not in {p.id for p in visible_providers(g.account)}:
+        abort(403)
+    return provider
+
+
 def visible_customer(ref: str) -> CustomerRecord:
     """The customer *ref* if this account may see it; 404 otherwise (also when absent)."""
     try:
@@ -63,9 +71,7 @@ def index() -> ResponseReturnValue:
 @bp.route("/new", methods=["POST"])
 @requires()
 def add() -> ResponseReturnValue:
-    provider = request.form.get("provider", "")
-    if provider not in {p.id for p in visible_providers(g.account)}:
-        abort(403)
+    provider = form_provider()
     refs = _pseudonyms(request.form.get("personnummer", ""))
     if refs is None:
         return redirect(url_for("customers.index"))
@@ -161,9 +167,7 @@ def attach(ref: str) -> ResponseReturnValue:
 @requires()
 def move(ref: str) -> ResponseReturnValue:
     customer = visible_customer(ref)
-    target = request.form.get("provider", "")
-    if target not in {p.id for p in visible_providers(g.account)}:
-        abort(403)
+    target = form_provider()
     try:
         state().registry.move_customer(customer.ref, target, operator=g.account.operator)
     except RegistryError as exc:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from nfcbridge.web.app import state
 from nfcbridge.web.auth import requires
-from nfcbridge.web.customers import visible_providers
+from nfcbridge.web.customers import form_provider, visible_providers
 from nfcbridge.web.forms import form_date, today
 from nfcbridge.web.i18n import gettext as _
 from nfcbridge.web.refusals import explain
@@ -51,9 +51,7 @@ def index() -> ResponseReturnValue:
 @bp.route("/", methods=["POST"])
 @requires()
 def place() -> ResponseReturnValue:
-    provider = request.form.get("provider", "")
-    if provider not in {p.id for p in visible_providers(g.account)}:
-        abort(403)
+    provider = form_provider()
     back = redirect(url_for("orders.index"))
     count_text = request.form.get("count", "").strip()
     if not count_text.isdigit() or not 1 <= int(count_text) <= 10_000:

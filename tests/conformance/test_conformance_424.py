@@ -24,8 +24,8 @@ from nfcbridge.receiver.sun_check import SunChecker
 from nfcbridge.signing import signed_headers
 from nfcbridge.worker import read_sun
 from provisioning.registry import Registry
-from provisioning.sun_provision import provision_sun_tag
 from tests.support.backends import TAG_TIMEOUT
+from tests.support.sun_tags import provision_test_sun_tag
 
 MASTER = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
 WEBHOOK_KEY = b"k" * 32
@@ -44,15 +44,8 @@ def test_provision_and_tap_a_424_on_each_front_door(rig, tmp_path: Path, tagtamp
     receiver.start_background()
     box = Outbox.open(tmp_path / "o.db")
     with Registry.open(f"sqlite:///{tmp_path / 'r.db'}") as registry:
-        done = provision_sun_tag(
-            rig.reader,
-            registry,
-            master_key=MASTER,
-            key_version=1,
-            base_url="https://tap.example/t",
-            batch="conf",
-            operator="conformance",
-            accept_test_signature=True,
+        done = provision_test_sun_tag(
+            rig.reader, registry, batch="conf", operator="conformance", master_key=MASTER
         )
         assert done.product == ("NTAG424DNATT" if tagtamper else "NTAG424DNA")
         uid = done.record.uid

@@ -12,18 +12,7 @@ from hypothesis import strategies as st
 
 from nfcbridge.rig.scenario import ScenarioError, scenario_lines
 from nfcbridge.rig.scenario_parser import parse_scenario
-
-HEADER = {"kind": "scenario", "version": 1, "name": "t", "start": "2026-11-24T06:00:00Z"}
-BASE = [
-    HEADER,
-    {"kind": "provider", "id": "P-01"},
-    {"kind": "customer", "id": "C-1", "provider": "P-01", "household": "H-1"},
-    {"kind": "customer", "id": "C-2", "provider": "P-01", "household": "H-1"},
-    {"kind": "tag", "uid": "04A1B2C3D4E5F6", "customer": "C-1"},
-    {"kind": "tag", "uid": "04A1B2C3D4E5F7", "customer": "C-2"},
-    {"kind": "tag", "uid": "04EE00112233BB", "state": "unknown"},
-    {"kind": "staff", "id": "S-1", "provider": "P-01"},
-]
+from tests.support.scenarios import BASE
 
 NUMBERS = st.integers(-10, 10**6) | st.floats(allow_nan=True, allow_infinity=True)
 TIMES = NUMBERS | st.sampled_from(["01:00", "25:59:59.5", "99:99", "1e12", "999999999:00"])

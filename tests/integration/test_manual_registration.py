@@ -16,19 +16,16 @@ from nfcbridge.cli.main import cli
 from nfcbridge.control import request as control_request
 from nfcbridge.manual import NoteStore
 from nfcbridge.receiver.report import build_report
-from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.store import EventStore
-from nfcbridge.signing import decode_secret
 from provisioning import audit
 from provisioning.months import month_of
 from provisioning.registry import Registry
 from tests.support.harness import (
-    new_secret,
     start_daemon,
     stop_daemon,
     wait_ready,
     webhook_forwarder,
 )
+from tests.support.receiver_events import start_receiver, stop_receiver
 
 NOTE = "Telefonen startade inte i trapphuset, besöket började 07:58"
 UID = "04C0FFEE000001"
@@ -71,13 +68,8 @@ def test_manual_registration_travels_with_its_reason_and_the_note_stays_then_goe
         reg.record_provisioned(bytes.fromhex(UID), "NTAG213", os.urandom(8).hex(), "b", "desk")
         reg.pickup_tags("P-1", [UID], operator="desk")
         reg.attach(UID, "ext:4711", operator="desk")
-    secret = new_secret()
-    secret_file = tmp_path / "whsec.txt"
-    secret_file.write_text(secret)
-    secret_file.chmod(0o600)
-    store = EventStore(tmp_path / "rx.db")
-    server = ReceiverHTTPServer(("127.0.0.1", 0), decode_secret(secret), store)
-    server.start_background()
+    server, secret_file = start_receiver(tmp_path)
+    store = server.store
     config = _config(tmp_path, server.url, secret_file)
     sock = tmp_path / "control.sock"
     proc = start_daemon(config, tmp_path / "daemon.log")
@@ -106,8 +98,7 @@ def test_manual_registration_travels_with_its_reason_and_the_note_stays_then_goe
     finally:
         code = stop_daemon(proc)
         events = store.events()
-        server.stop()
-        store.close()
+        stop_receiver(server)
     assert code == 0
     manual = [e for e in events if e["origin"] == "manual"]
     assert len(manual) == 1

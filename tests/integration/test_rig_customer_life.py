@@ -11,22 +11,19 @@ from pathlib import Path
 
 from nfcbridge import events as ev
 from nfcbridge.receiver.report import build_report
-from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.store import EventStore
 from nfcbridge.rig.control_client import ControlClient
 from nfcbridge.rig.replay import ControlSink, replay
 from nfcbridge.rig.scenario_parser import parse_scenario
 from nfcbridge.rig.seed import seed_registry
 from nfcbridge.rig.truth import compare, expected_report
-from nfcbridge.signing import decode_secret
 from provisioning.registry import Registry
 from tests.support.harness import (
-    new_secret,
     start_daemon,
     stop_daemon,
     wait_ready,
     webhook_forwarder,
 )
+from tests.support.receiver_events import start_receiver, stop_receiver
 
 SCENARIO = """\
 {"kind": "scenario", "version": 1, "name": "life", "start": "2026-11-24T06:00:00Z", "station": "rig-life"}
@@ -67,13 +64,8 @@ def test_ended_customers_locks_and_manual_registrations_match_the_ground_truth(
         assert reg.provider("P-01").customers_needing_tag == 1
         again = seed_registry(reg, scenario, operator="rig")  # idempotent
         assert not again.changed
-    secret = new_secret()
-    secret_file = tmp_path / "whsec.txt"
-    secret_file.write_text(secret)
-    secret_file.chmod(0o600)
-    store = EventStore(tmp_path / "rx.db")
-    server = ReceiverHTTPServer(("127.0.0.1", 0), decode_secret(secret), store)
-    server.start_background()
+    server, secret_file = start_receiver(tmp_path)
+    store = server.store
     config = tmp_path / "rig.toml"
     readers = "".join(
         f'[[readers]]\nname = "{r}"\nurl = "mock:life-{r}"\nretap_window = 0.1\n'
@@ -101,8 +93,7 @@ def test_ended_customers_locks_and_manual_registrations_match_the_ground_truth(
     finally:
         code = stop_daemon(proc)
         events = store.events()
-        server.stop()
-        store.close()
+        stop_receiver(server)
     assert code == 0
     report = build_report(events)
     assert compare(truth, report, tolerance=1.0) == []

@@ -24,8 +24,6 @@ import pytest
 
 from nfcbridge.control import request as control_request
 from nfcbridge.receiver.report import build_report
-from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.store import EventStore
 from nfcbridge.rig.control_client import ControlClient
 from nfcbridge.rig.generator import DayParameters, generate_day
 from nfcbridge.rig.replay import ControlSink, replay
@@ -33,15 +31,14 @@ from nfcbridge.rig.scenario import Scenario
 from nfcbridge.rig.seed import seed_registry
 from nfcbridge.rig.standalone import Station, webhook
 from nfcbridge.rig.truth import compare, expected_report
-from nfcbridge.signing import decode_secret
 from provisioning.registry import Registry
 from tests.support.harness import (
-    new_secret,
     start_daemon,
     stop_daemon,
     wait_ready,
     webhook_forwarder,
 )
+from tests.support.receiver_events import start_receiver, stop_receiver
 
 DAY = DayParameters(
     customers=500,
@@ -58,20 +55,15 @@ def test_district_day_standalone(tmp_path: Path) -> None:
     day = generate_day(DAY)
     truth = expected_report(day)
     assert 1450 <= len(truth["visits"]) - len(truth["double_staffing"]) <= 1550
-    secret = new_secret()
-    secret_file = tmp_path / "whsec.txt"
-    secret_file.write_text(secret)
-    store = EventStore(tmp_path / "rx.db")
-    server = ReceiverHTTPServer(("127.0.0.1", 0), decode_secret(secret), store)
-    server.start_background()
+    server, secret_file = start_receiver(tmp_path)
+    store = server.store
     try:
         with Station(day, webhook(server.url, secret_file), retap_window=0.0) as station:
             result = replay(day, station, speed=100, max_idle=0.03, retap_gap=0.3)
         assert result.errors == []
         events = store.events()
     finally:
-        server.stop()
-        store.close()
+        stop_receiver(server)
     assert len(events) == len(day.taps())
     assert {e["origin"] for e in events} == {"simulated"}
     report = build_report(events)
@@ -94,13 +86,8 @@ def test_district_day_through_daemon(tmp_path: Path) -> None:
     with Registry.open(f"sqlite:///{tmp_path / 'rig-registry.db'}") as reg:
         seeded = seed_registry(reg, day, operator="rig-e2e")
     assert seeded.added["active"] == len(day.customers)
-    secret = new_secret()
-    secret_file = tmp_path / "whsec.txt"
-    secret_file.write_text(secret)
-    secret_file.chmod(0o600)
-    store = EventStore(tmp_path / "rx.db")
-    server = ReceiverHTTPServer(("127.0.0.1", 0), decode_secret(secret), store)
-    server.start_background()
+    server, secret_file = start_receiver(tmp_path)
+    store = server.store
     config = _daemon_config(tmp_path, day, server.url, secret_file)
     sock = tmp_path / "control.sock"
     proc = start_daemon(config, tmp_path / "daemon.log")
@@ -126,8 +113,7 @@ def test_district_day_through_daemon(tmp_path: Path) -> None:
     finally:
         code = stop_daemon(proc)
         events = store.events()
-        server.stop()
-        store.close()
+        stop_receiver(server)
     assert code == 0
     assert len(events) == len(day.taps())
     assert {e["origin"] for e in events} == {"simulated"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def config(tmp_path: Path, extra_readers: str = "") -> Path:
+def config(tmp_path: Path, extra_readers: str = "", reader: str = "mock:ctl-rig") -> Path:
+    """``tmp_path/c.toml``: reader "rig" at *reader*, taps to ``tmp_path/taps.jsonl``."""
     path = tmp_path / "c.toml"
     path.write_text(f"""
 [station]
@@ -15,7 +16,7 @@ data_dir = "{tmp_path}"
 url = "none"
 [[readers]]
 name = "rig"
-url = "mock:ctl-rig"
+url = "{reader}"
 retap_window = 0.0
 {extra_readers}
 [[forwarders]]

@@ -1,4 +1,5 @@
-"""Signed tap events for tests of the reference receiver (a fresh webhook secret per run)."""
+"""Signed tap events for tests of the reference receiver (a fresh webhook secret per run),
+and a receiver running in the background for tests that forward to one."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -15,8 +17,10 @@ import pytest
 from nfcbridge.receiver.server import ReceiverHTTPServer
 from nfcbridge.receiver.store import EventStore
 from nfcbridge.signing import decode_secret, signed_headers
+from tests.support.harness import new_secret
 
-KEY = decode_secret("whsec_" + base64.b64encode(os.urandom(32)).decode())
+SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+KEY = decode_secret(SECRET)
 
 
 def event(seq: int = 1, reader: str = "s001", **over: object) -> dict[str, object]:
@@ -55,3 +59,31 @@ def server(tmp_path: Path) -> Iterator[ReceiverHTTPServer]:
     yield srv
     srv.stop()
     store.close()
+
+
+def start_receiver(directory: Path) -> tuple[ReceiverHTTPServer, Path]:
+    """A receiver on 127.0.0.1:0 storing into ``directory/rx.db``, keyed with a fresh secret
+    written owner-only to ``directory/whsec.txt``: the server and that file."""
+    secret = new_secret()
+    secret_file = directory / "whsec.txt"
+    secret_file.write_text(secret)
+    secret_file.chmod(0o600)
+    store = EventStore(directory / "rx.db")
+    srv = ReceiverHTTPServer(("127.0.0.1", 0), decode_secret(secret), store)
+    srv.start_background()
+    return srv, secret_file
+
+
+def stop_receiver(srv: ReceiverHTTPServer) -> None:
+    srv.stop()
+    srv.store.close()
+
+
+@contextmanager
+def running_receiver(directory: Path) -> Iterator[tuple[ReceiverHTTPServer, Path]]:
+    """``start_receiver`` for the length of a ``with`` block."""
+    srv, secret_file = start_receiver(directory)
+    try:
+        yield srv, secret_file
+    finally:
+        stop_receiver(srv)

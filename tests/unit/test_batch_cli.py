@@ -10,27 +10,23 @@ from pathlib import Path
 
 import ndef
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from nfcbridge.cli.main import cli
 from nfcbridge.cli.progress import Progress
 from provisioning.batch import BatchRunner
 from provisioning.batch_results import TagResult
 from provisioning.batch_token import check_template, new_token, render_uri, uri_message
 from provisioning.registry import Registry
+from tests.support.cli import cli_state, run_cli
 
 
 @pytest.fixture
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NFCBRIDGE_DATA_DIR", str(tmp_path / "state"))
-    monkeypatch.delenv("NFCBRIDGE_CONFIG", raising=False)
-    return tmp_path / "state"
+    return cli_state(tmp_path, monkeypatch)
 
 
 def run(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, ["--operator", "desk-dana", *args])
-    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
-    return result
+    return run_cli(*args, operator="desk-dana", code=code)
 
 
 def registry(state: Path) -> Registry:

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from nfcbridge.cli.main import cli
+from tests.support.cli import cli_state
 
 PNR = "121212-1212"
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # this checkout
@@ -20,9 +21,7 @@ ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # 
 
 @pytest.fixture
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NFCBRIDGE_DATA_DIR", str(tmp_path / "state"))
-    monkeypatch.delenv("NFCBRIDGE_CONFIG", raising=False)
-    return tmp_path / "state"
+    return cli_state(tmp_path, monkeypatch)
 
 
 def test_the_cli_creates_the_data_directory_owner_only_like_the_daemon(state: Path):

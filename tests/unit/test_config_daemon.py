@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from nfcbridge.cli.main import cli
-
-BASE = """
-[station]
-name = "st"
-data_dir = "{d}"
-[registry]
-url = "none"
-[[readers]]
-name = "desk"
-url = "{reader}"
-"""
-
-
-def run(tmp_path: Path, text: str) -> tuple[int, str]:
-    path = tmp_path / "bad.toml"
-    path.write_text(text.replace("{d}", str(tmp_path)))
-    before = threading.active_count()
-    result = CliRunner().invoke(cli, ["run", "--config", str(path)])
-    assert threading.active_count() == before  # nothing was started
-    assert not (tmp_path / "control.sock").exists()
-    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    return result.exit_code, lines[0]
-
-
-def base(reader: str = "mock:cfg") -> str:
-    return BASE.replace("{reader}", reader)
+from tests.support.config_files import BASE, base
+from tests.support.config_files import run_refused as run
 
 
 @pytest.mark.parametrize(

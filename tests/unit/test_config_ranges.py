@@ -4,7 +4,6 @@ daemon that then misbehaved, or made `config show` print non-TOML, on an earlier
 
 from __future__ import annotations
 
-import threading
 import tomllib
 from pathlib import Path
 
@@ -12,33 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from nfcbridge.cli.main import cli
-
-BASE = """
-[station]
-name = "st"
-data_dir = "{d}"
-[registry]
-url = "none"
-[[readers]]
-name = "desk"
-url = "mock:cfg"
-"""
-
-
-def base() -> str:
-    return BASE
-
-
-def run(tmp_path: Path, text: str) -> tuple[int, str]:
-    """`nfcbridge run` of *text*: one error line, nothing started."""
-    path = tmp_path / "bad.toml"
-    path.write_text(text.replace("{d}", str(tmp_path)))
-    before = threading.active_count()
-    result = CliRunner().invoke(cli, ["run", "--config", str(path)])
-    assert threading.active_count() == before  # nothing was started
-    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    return result.exit_code, lines[0]
+from tests.support.config_files import base
+from tests.support.config_files import run_refused as run
 
 
 def show(tmp_path: Path, text: str) -> tuple[int, str]:

@@ -11,27 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from drivers.emulated.chip import EmulatedTag
 from drivers.mock import bench
-from nfcbridge.cli.main import cli
-from provisioning.registry import Registry
+from tests.support.cli import cli_state, stock
+from tests.support.cli import run_cli as run
 
 PNR = "19121212-1212"
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NFCBRIDGE_DATA_DIR", str(tmp_path / "state"))
-    monkeypatch.delenv("NFCBRIDGE_CONFIG", raising=False)
-    return tmp_path / "state"
-
-
-def run(*args: str, input: str | None = None, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, ["--operator", "desk-cecilia", *args], input=input)
-    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
-    return result
+    return cli_state(tmp_path, monkeypatch)
 
 
 def no_personnummer(text: str) -> bool:
@@ -41,15 +33,6 @@ def no_personnummer(text: str) -> bool:
 
 def data(result: Result) -> Any:
     return json.loads(result.stdout)
-
-
-def stock(env: Path, n: int, batch: str = "roll-1") -> list[str]:
-    with Registry.open(f"sqlite:///{env / 'registry.db'}") as reg:
-        reg.open_batch(batch, operator="desk")
-        return [
-            reg.record_provisioned(os.urandom(7), "NTAG213", uuid.uuid4().hex, batch, "desk").uid
-            for _ in range(n)
-        ]
 
 
 def customer_by_prompt(provider: str = "P-1") -> str:

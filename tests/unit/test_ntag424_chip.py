@@ -12,14 +12,28 @@ from drivers.ntag424 import (
     SUN_PARAMS,
     Ntag424,
     Ntag424Refused,
+    ProvisionedSun,
     meta_key,
     provision_sun,
 )
 from drivers.ntag424_crypto import tag_key
 from drivers.ntag424_files import FileSettings
+from tests.support.sun_tags import BASE_URL, MASTER
 
 h = bytes.fromhex
-MASTER = h("0F1E2D3C4B5A69788796A5B4C3D2E1F0")
+
+
+def provision(chip: Ntag424Chip, tagtamper: bool = False) -> ProvisionedSun:
+    """Provision *chip* as a SUN tag under MASTER (key version 1), its test signature accepted."""
+    return provision_sun(
+        Ntag424(chip.transceive),
+        BASE_URL,
+        MASTER,
+        1,
+        tagtamper=tagtamper,
+        reactivate=chip.power_on,
+        accept_test_signature=True,
+    )
 
 
 def scripted(*chunks: bytes) -> Iterator[bytes]:
@@ -115,15 +129,7 @@ def test_get_card_uid_and_file_settings_through_the_host_layer() -> None:
 @pytest.mark.parametrize("tagtamper", [False, True])
 def test_provisioning_a_factory_chip_makes_a_sun_tag_that_verifies(tagtamper: bool) -> None:
     chip = Ntag424Chip(tagtamper=tagtamper)
-    done = provision_sun(
-        Ntag424(chip.transceive),
-        "https://tap.example/t",
-        MASTER,
-        1,
-        tagtamper=tagtamper,
-        reactivate=chip.power_on,
-        accept_test_signature=True,
-    )
+    done = provision(chip, tagtamper=tagtamper)
     assert done.uid == chip.uid and done.first_counter == 1
     # per-tag keys are the diversified ones, the factory key is gone
     assert chip.keys[2] == tag_key(MASTER, chip.uid, 2, 1)
@@ -154,15 +160,7 @@ def test_provisioning_a_factory_chip_makes_a_sun_tag_that_verifies(tagtamper: bo
 
 def test_the_provisioned_file_cannot_be_rewritten_without_the_key() -> None:
     chip = Ntag424Chip()
-    provision_sun(
-        Ntag424(chip.transceive),
-        "https://tap.example/t",
-        MASTER,
-        1,
-        tagtamper=False,
-        reactivate=chip.power_on,
-        accept_test_signature=True,
-    )
+    provision(chip)
     chip.power_on()
     tag = Ntag424(chip.transceive)
     tag.select_application()
@@ -173,39 +171,15 @@ def test_the_provisioned_file_cannot_be_rewritten_without_the_key() -> None:
 
 def test_a_chip_whose_factory_key_was_changed_is_refused() -> None:
     chip = Ntag424Chip()
-    provision_sun(
-        Ntag424(chip.transceive),
-        "https://tap.example/t",
-        MASTER,
-        1,
-        tagtamper=False,
-        reactivate=chip.power_on,
-        accept_test_signature=True,
-    )
+    provision(chip)
     chip.power_on()
     with pytest.raises(Ntag424Refused):
-        provision_sun(
-            Ntag424(chip.transceive),
-            "https://tap.example/t",
-            MASTER,
-            1,
-            tagtamper=False,
-            reactivate=chip.power_on,
-            accept_test_signature=True,
-        )
+        provision(chip)
 
 
 def test_a_replayed_message_carries_the_same_counter() -> None:
     chip = Ntag424Chip()
-    provision_sun(
-        Ntag424(chip.transceive),
-        "https://tap.example/t",
-        MASTER,
-        1,
-        tagtamper=False,
-        reactivate=chip.power_on,
-        accept_test_signature=True,
-    )
+    provision(chip)
     chip.power_on()
     url = Ntag424(chip.transceive).read_ndef_uri()
     again = Ntag424(chip.transceive).read_ndef_uri()  # same activation: same message
@@ -296,15 +270,7 @@ def test_nxp_424_public_key_verifies_published_signatures() -> None:
 def test_a_chip_with_an_invalid_signature_is_refused_before_any_write() -> None:
     chip = Ntag424Chip(signature=bytes(range(56)))
     with pytest.raises(Ntag424Refused, match="originality signature invalid"):
-        provision_sun(
-            Ntag424(chip.transceive),
-            "https://tap.example/t",
-            MASTER,
-            1,
-            tagtamper=False,
-            reactivate=chip.power_on,
-            accept_test_signature=True,
-        )
+        provision(chip)
     assert chip.keys == [bytes(16)] * 5 and not any(chip.files[2].data)
 
 

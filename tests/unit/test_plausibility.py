@@ -26,8 +26,7 @@ from nfcbridge.rig.scenario import scenario_lines
 from nfcbridge.rig.scenario_parser import parse_scenario
 from nfcbridge.rig.standalone import Station, webhook
 from nfcbridge.rig.truth import compare, expected_report
-from nfcbridge.signing import decode_secret
-from tests.support.harness import new_secret
+from tests.support.receiver_events import running_receiver
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 A, B, C = "04000000000001", "04000000000002", "04000000000003"
@@ -122,15 +121,8 @@ def test_taps_after_retirement_before_attachment_or_on_ended_and_locked_customer
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[tuple[ReceiverHTTPServer, Path]]:
     """The reference receiver, and the file holding its webhook secret."""
-    secret = new_secret()
-    secret_file = tmp_path / "whsec.txt"
-    secret_file.write_text(secret)
-    store = EventStore(tmp_path / "rx.db")
-    srv = ReceiverHTTPServer(("127.0.0.1", 0), decode_secret(secret), store)
-    srv.start_background()
-    yield srv, secret_file
-    srv.stop()
-    store.close()
+    with running_receiver(tmp_path) as running:
+        yield running
 
 
 def test_a_district_day_with_planted_patterns_reports_exactly_those(receiver) -> None:

@@ -5,39 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import uuid
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from nfcbridge.cli.main import cli
 from provisioning import audit
 from provisioning.months import is_working_day, today_in_sweden
-from provisioning.registry import Registry
+from tests.support.cli import cli_state, stock
+from tests.support.cli import run_cli as run
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NFCBRIDGE_DATA_DIR", str(tmp_path / "state"))
-    monkeypatch.delenv("NFCBRIDGE_CONFIG", raising=False)
-    return tmp_path / "state"
-
-
-def run(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, ["--operator", "desk-cecilia", *args])
-    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
-    return result
-
-
-def stock(env: Path, n: int) -> list[str]:
-    with Registry.open(f"sqlite:///{env / 'registry.db'}") as reg:
-        reg.open_batch("roll-1", operator="desk")
-        return [
-            reg.record_provisioned(os.urandom(7), "NTAG213", uuid.uuid4().hex, "roll-1", "desk").uid
-            for _ in range(n)
-        ]
+    return cli_state(tmp_path, monkeypatch)
 
 
 def test_a_customer_ends_a_lock_arrives_and_provider_show_explains_the_allowance(env: Path):

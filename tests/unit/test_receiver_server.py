@@ -7,7 +7,6 @@ import base64
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,26 +17,7 @@ import standardwebhooks
 from nfcbridge.receiver.server import ReceiverHTTPServer
 from nfcbridge.receiver.store import EventStore
 from nfcbridge.signing import SignatureInvalid, decode_secret, signed_headers, verify
-
-SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-KEY = decode_secret(SECRET)
-
-
-def event(seq: int = 1, reader: str = "s001", **over: object) -> dict[str, object]:
-    return {
-        "schema": "nfcbridge.tap/1",
-        "event_id": str(uuid.uuid4()),
-        "station": "rig",
-        "reader": reader,
-        "seq": seq,
-        "occurred_at": "2026-11-24T07:58:12.345Z",
-        "clock_synced": False,
-        "tag": {"uid": "04A1B2C3D4E5F6", "product": "NTAG213", "genuine": True},
-        "registry": {"state": "active", "customer": "psn:k1:ab", "provider": "P-01"},
-        "origin": "simulated",
-        "anomalies": [],
-        **over,
-    }
+from tests.support.receiver_events import KEY, SECRET, event
 
 
 @pytest.fixture

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlalchemy import text
 
 from drivers.emulated.chip import EmulatedTag
 from drivers.mock import bench
-from nfcbridge.cli.main import cli
 from provisioning.registry import Registry
+from tests.support.cli import cli_state, stock
+from tests.support.cli import run_cli as run
 
 PNRS = {  # valid numbers used in the flows, and every way they can be written
     "811218-9876": ["811218-9876", "8112189876", "198112189876", "19811218-9876", "811218+9876"],
@@ -26,25 +26,7 @@ PNRS = {  # valid numbers used in the flows, and every way they can be written
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NFCBRIDGE_DATA_DIR", str(tmp_path / "state"))
-    monkeypatch.delenv("NFCBRIDGE_CONFIG", raising=False)
-    return tmp_path / "state"
-
-
-def run(*args: str, input: str | None = None, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, ["--operator", "desk-cecilia", *args], input=input)
-    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
-    return result
-
-
-def stock(env: Path, n: int, batch: str = "roll-1") -> list[str]:
-    """Tags provisioned through the registry API (the provision command is another part)."""
-    with Registry.open(f"sqlite:///{env / 'registry.db'}") as reg:
-        reg.open_batch(batch, operator="desk")
-        return [
-            reg.record_provisioned(os.urandom(7), "NTAG213", uuid.uuid4().hex, batch, "desk").uid
-            for _ in range(n)
-        ]
+    return cli_state(tmp_path, monkeypatch)
 
 
 def data(result: Result):

@@ -4,10 +4,9 @@ through the control socket)."""
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,9 @@ from nfcbridge.config import load_settings
 from nfcbridge.control import request
 from nfcbridge.daemon import Daemon
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.store import EventStore
 from nfcbridge.sdnotify import SdNotify
-from nfcbridge.signing import decode_secret
+from tests.support.daemon_config import config
+from tests.support.receiver_events import running_receiver
 
 SCENARIO = "\n".join(
     json.dumps(r)
@@ -42,15 +41,9 @@ def cli_run(*args: str, code: int = 0) -> Result:
 
 
 @pytest.fixture
-def receiver(tmp_path: Path):
-    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-    (tmp_path / "whsec.txt").write_text(secret)
-    store = EventStore(tmp_path / "rx.db")
-    server = ReceiverHTTPServer(("127.0.0.1", 0), decode_secret(secret), store)
-    server.start_background()
-    yield server
-    server.stop()
-    store.close()
+def receiver(tmp_path: Path) -> Iterator[ReceiverHTTPServer]:
+    with running_receiver(tmp_path) as (server, _secret_file):
+        yield server
 
 
 def test_report_selects_one_replay_of_several(tmp_path: Path, receiver: ReceiverHTTPServer):
@@ -74,23 +67,7 @@ def test_report_selects_one_replay_of_several(tmp_path: Path, receiver: Receiver
 
 
 def test_a_tap_through_the_control_socket_carries_its_run(tmp_path: Path):
-    config = tmp_path / "c.toml"
-    config.write_text(f"""
-[station]
-name = "st"
-data_dir = "{tmp_path}"
-[registry]
-url = "none"
-[[readers]]
-name = "rig"
-url = "mock:runs-ctl"
-retap_window = 0.0
-[[forwarders]]
-type = "jsonl"
-name = "file"
-path = "{tmp_path / "taps.jsonl"}"
-""")
-    daemon = Daemon(load_settings(config), notify=SdNotify(""))
+    daemon = Daemon(load_settings(config(tmp_path, reader="mock:runs-ctl")), notify=SdNotify(""))
     thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
     thread.start()
     try:

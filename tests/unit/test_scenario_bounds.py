@@ -4,7 +4,6 @@ grew memory without bound, on an earlier main (issue 10)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -14,23 +13,8 @@ from nfcbridge.cli.main import cli
 from nfcbridge.rig.generator import DayParameters, generate_day
 from nfcbridge.rig.scenario import ScenarioError
 from nfcbridge.rig.scenario_parser import parse_scenario
-
-HEADER = {"kind": "scenario", "version": 1, "name": "t", "start": "2026-11-24T06:00:00Z"}
-BASE = [
-    HEADER,
-    {"kind": "provider", "id": "P-01"},
-    {"kind": "customer", "id": "C-1", "provider": "P-01", "household": "H-1"},
-    {"kind": "customer", "id": "C-2", "provider": "P-01", "household": "H-1"},
-    {"kind": "tag", "uid": "04A1B2C3D4E5F6", "customer": "C-1"},
-    {"kind": "tag", "uid": "04A1B2C3D4E5F7", "customer": "C-2"},
-    {"kind": "tag", "uid": "04EE00112233BB", "state": "unknown"},
-    {"kind": "staff", "id": "S-1", "provider": "P-01"},
-]
-
-
-def text(*records: dict[str, object], base: list[dict[str, object]] = BASE) -> str:
-    return "\n".join(json.dumps(r) for r in [*base, *records]) + "\n"
-
+from tests.support.scenarios import BASE, HEADER
+from tests.support.scenarios import scenario_text as text
 
 VISIT = {"kind": "visit", "staff": "S-1", "tag": "04A1B2C3D4E5F6", "start": 60, "end": 600}
 

@@ -12,22 +12,8 @@ from click.testing import CliRunner
 from nfcbridge.cli.main import cli
 from nfcbridge.rig.scenario import ScenarioError, scenario_lines
 from nfcbridge.rig.scenario_parser import load_scenario, parse_scenario
-
-HEADER = {"kind": "scenario", "version": 1, "name": "t", "start": "2026-11-24T06:00:00Z"}
-BASE = [
-    HEADER,
-    {"kind": "provider", "id": "P-01"},
-    {"kind": "customer", "id": "C-1", "provider": "P-01", "household": "H-1"},
-    {"kind": "customer", "id": "C-2", "provider": "P-01", "household": "H-1"},
-    {"kind": "tag", "uid": "04A1B2C3D4E5F6", "customer": "C-1"},
-    {"kind": "tag", "uid": "04A1B2C3D4E5F7", "customer": "C-2"},
-    {"kind": "tag", "uid": "04EE00112233BB", "state": "unknown"},
-    {"kind": "staff", "id": "S-1", "provider": "P-01"},
-]
-
-
-def text(*records: dict[str, object], base: list[dict[str, object]] = BASE) -> str:
-    return "\n".join(json.dumps(r) for r in [*base, *records]) + "\n"
+from tests.support.scenarios import BASE, HEADER
+from tests.support.scenarios import scenario_text as text
 
 
 def test_documented_example_parses_into_taps_in_time_order() -> None:

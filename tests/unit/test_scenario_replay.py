@@ -15,14 +15,12 @@ import pytest
 
 from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.server import ReceiverHTTPServer
-from nfcbridge.receiver.store import EventStore
 from nfcbridge.rig.control_client import ControlClient, ControlRefused, ControlUnavailable
 from nfcbridge.rig.generator import DayParameters, generate_day
 from nfcbridge.rig.replay import ControlSink, Timeline, replay
 from nfcbridge.rig.standalone import Station, webhook
 from nfcbridge.rig.truth import compare, expected_report
-from nfcbridge.signing import decode_secret
-from tests.support.harness import new_secret
+from tests.support.receiver_events import running_receiver
 
 
 def test_timeline_scales_and_skips_idle_stretches() -> None:
@@ -35,15 +33,8 @@ def test_timeline_scales_and_skips_idle_stretches() -> None:
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[tuple[ReceiverHTTPServer, Path]]:
     """The reference receiver, and the file holding its webhook secret."""
-    secret = new_secret()
-    secret_file = tmp_path / "whsec.txt"
-    secret_file.write_text(secret)
-    store = EventStore(tmp_path / "rx.db")
-    srv = ReceiverHTTPServer(("127.0.0.1", 0), decode_secret(secret), store)
-    srv.start_background()
-    yield srv, secret_file
-    srv.stop()
-    store.close()
+    with running_receiver(tmp_path) as running:
+        yield running
 
 
 def test_standalone_replay_at_high_speed_reports_exactly_the_ground_truth(

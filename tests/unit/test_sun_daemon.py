@@ -22,10 +22,8 @@ from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.sun_check import SunChecker
 from nfcbridge.sdnotify import SdNotify
 from provisioning.registry import Registry
-from provisioning.sun_provision import provision_sun_tag
 from tests.support.daemon_config import config
-
-MASTER = bytes.fromhex("0F1E2D3C4B5A69788796A5B4C3D2E1F0")
+from tests.support.sun_tags import MASTER, provision_test_sun_tag
 
 
 def wait_lines(path: Path, count: int, timeout: float = 10.0) -> list[dict[str, object]]:
@@ -52,16 +50,7 @@ def test_daemon_taps_of_a_sun_tag_carry_a_message_the_receiver_verifies(
         desk.place(chip)  # type: ignore[arg-type]
         with open_reader("mock:sun-desk") as reader:
             reader.wait_for_tag(1)
-            done = provision_sun_tag(
-                reader,
-                registry,
-                master_key=MASTER,
-                key_version=1,
-                base_url="https://tap.example/t",
-                batch="b",
-                operator="t",
-                accept_test_signature=True,
-            )
+            done = provision_test_sun_tag(reader, registry, batch="b")
         desk.remove()
     text = config(tmp_path).read_text().replace('url = "none"', f'url = "{url}"')
     if check_signature:

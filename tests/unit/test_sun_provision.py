@@ -14,9 +14,7 @@ from drivers.ntag424_crypto import tag_key
 from drivers.ntag424_files import FileSettings
 from nfcbridge.cli.main import cli
 from provisioning.registry import Registry
-
-MASTER_HEX = "0F1E2D3C4B5A69788796A5B4C3D2E1F0"
-MASTER = bytes.fromhex(MASTER_HEX)
+from tests.support.sun_tags import MASTER, MASTER_HEX
 
 
 @pytest.fixture

@@ -24,9 +24,7 @@ from nfcbridge.receiver.report import build_report
 from nfcbridge.receiver.sun_check import SunChecker
 from nfcbridge.worker import read_sun
 from provisioning.registry import Registry
-from provisioning.sun_provision import provision_sun_tag
-
-MASTER = bytes.fromhex("0F1E2D3C4B5A69788796A5B4C3D2E1F0")
+from tests.support.sun_tags import MASTER, provision_test_sun_tag
 
 
 @pytest.fixture(autouse=True)
@@ -53,16 +51,7 @@ def door(registry: Registry, name: str, chip: str, customer: str) -> tuple[Reade
     reader = open_reader(parse_reader_url(f"mock:{name}?tag={chip}"))
     reader.open()
     reader.wait_for_tag(1)
-    done = provision_sun_tag(
-        reader,
-        registry,
-        master_key=MASTER,
-        key_version=1,
-        base_url="https://tap.example/t",
-        batch="b1",
-        operator="t",
-        accept_test_signature=True,
-    )
+    done = provision_test_sun_tag(reader, registry, batch="b1")
     registry.pickup("P-1", 1, operator="t")
     registry.attach(done.record.uid, customer, operator="t")
     return reader, done.record.uid
