@@ -61,11 +61,11 @@ class Tapper(threading.Thread):
                 continue
             if answer.get("event_id"):
                 self.replied.append(answer["event_id"])
-            time.sleep(0.01)
+            time.sleep(0.03)  # a busy station, and an outbox the drain below can empty in time
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(280)
+@pytest.mark.timeout(360)
 def test_sigkill_at_random_loses_and_invents_nothing(tmp_path: Path) -> None:
     rng = random.Random(20261124)
     secret = new_secret()
@@ -101,7 +101,7 @@ def test_sigkill_at_random_loses_and_invents_nothing(tmp_path: Path) -> None:
         wait_ready(proc, sock)
         box = Outbox.open(tmp_path / "outbox.db")
         committed = box.event_ids()
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 150  # one event at a time, 30% failing, backoff
         while backend.ids() != committed:
             assert time.monotonic() < deadline, (len(backend.ids()), len(committed))
             time.sleep(0.1)
