@@ -88,7 +88,7 @@ def stop_batch(job_id: str) -> ResponseReturnValue:
     job = state().jobs.get(job_id)
     if job is None:
         abort(404)
-    job.stop.request()
+    job.stop()
     flash(_("The batch stops after the tag on the reader."), "info")
     return redirect(url_for("desk.batch", job_id=job_id))
 

@@ -2,7 +2,8 @@
 
 The batch runner (``provisioning.batch``) is a generator; a job drives it in one thread and
 keeps every result for the page, which polls. One job at a time: the desk has one reader.
-Stopping asks the runner to stop after the tag in progress (never mid-tag).
+A job has the daemon's service shape (``nfcbridge.service.Service``: start, stop, join,
+healthy); stopping asks the runner to stop after the tag in progress (never mid-tag).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +32,35 @@ class BatchJob:
     batch: str
     target: int
     operator: str
-    stop: StopControl = field(default_factory=StopControl)
+    control: StopControl = field(default_factory=StopControl)
     results: list[TagResult] = field(default_factory=list)
     state: str = "running"  # running, done, stopped, failed
     error: str = ""
     totals: BatchRecord | None = None
+    run: Callable[[BatchJob], None] | None = None  # the work, given by ``Jobs``
     thread: threading.Thread | None = None
+
+    # -- the service shape (nfcbridge.service.Service) ------------------------------------
+    @property
+    def name(self) -> str:
+        return f"web-batch-{self.batch}"
+
+    def start(self) -> None:
+        work = self.run
+        assert work is not None, "a job is started by Jobs.start"
+        self.thread = threading.Thread(target=work, args=(self,), name=self.name, daemon=True)
+        self.thread.start()
+
+    def stop(self, *, drain: bool = False) -> None:
+        """After the tag on the reader (a tag is never left half-provisioned)."""
+        self.control.request()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def healthy(self) -> bool:
+        return self.state != "failed"
 
     def snapshot(self) -> dict[str, Any]:
         totals = self.totals
@@ -70,11 +95,9 @@ class Jobs:
         with self._lock:
             if any(j.state == "running" for j in self._jobs.values()):
                 raise RuntimeError("a batch is already running on the desk reader")
-            job = BatchJob(secrets.token_urlsafe(12), batch, target, operator)
+            job = BatchJob(secrets.token_urlsafe(12), batch, target, operator, run=self._run)
             self._jobs[job.id] = job
-        job.thread = threading.Thread(target=self._run, args=(job,), name=f"web-batch-{batch}")
-        job.thread.daemon = True
-        job.thread.start()
+        job.start()
         return job
 
     def stop_all(self, timeout: float = 10.0) -> None:
@@ -82,10 +105,9 @@ class Jobs:
         with self._lock:
             jobs = list(self._jobs.values())
         for job in jobs:
-            job.stop.request()
+            job.stop()
         for job in jobs:
-            if job.thread is not None:
-                job.thread.join(timeout)
+            job.join(timeout)
 
     def _run(self, job: BatchJob) -> None:
         from drivers import open_reader
@@ -101,13 +123,13 @@ class Jobs:
                     operator=job.operator,
                     settings=settings,
                     count=job.target,
-                    stop=job.stop,
+                    stop=job.control,
                 )
                 job.totals = runner.open()
                 for result in runner:
                     job.results.append(result)
                     job.totals = self.registry.batch(job.batch)
-            job.state = "stopped" if job.stop.requested else "done"
+            job.state = "stopped" if job.control.requested else "done"
         except KeyboardInterrupt:  # the runner's way of saying it stopped mid-way
             job.state = "stopped"
         except Exception as exc:  # shown on the page; the batch can be resumed
