@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import pytest
 from drivers import mock
 from provisioning import pgadmin
 from provisioning.registry import Registry
-from tests.support import services
+from tests.support import argon2_cost, services
 from tests.support.personnummer import files_with_personnummer
+from tests.support.registry_files import copy_registry
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,11 +55,29 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(reason)
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One empty SQLite registry migrated to head, made once per run (migrating costs about
+    0.1 s): tests that are not about migrating start from a copy (``new_sqlite_registry``)."""
+    path = tmp_path_factory.mktemp("migrated") / "registry.db"
+    Registry.open(f"sqlite:///{path}").close()
+    assert not path.with_name("registry.db-wal").exists(), "the WAL was not checkpointed"
+    return path
+
+
+@pytest.fixture
+def new_sqlite_registry(migrated_sqlite_registry: Path) -> Callable[[Path], str]:
+    """Put a fresh registry at head at a path and return its URL."""
+    return functools.partial(copy_registry, migrated_sqlite_registry)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def registry_url(
+    request: pytest.FixtureRequest, tmp_path: Path, new_sqlite_registry: Callable[[Path], str]
+) -> Iterator[str]:
     """The same registry tests on a fresh SQLite file and on a scratch PostgreSQL database."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
+        yield new_sqlite_registry(tmp_path / "registry.db")
         return
     url = pgadmin.create_database()
     try:
@@ -85,15 +105,17 @@ def registry(registry_url: str, registry_options: dict[str, Any]) -> Iterator[Re
 @pytest.fixture(autouse=True)
 def private_key_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Each test's default pseudonym key in its own configuration directory (never the
-    user's ~/.config), and Argon2id at its cheapest: tests that are not about the cost of a
-    pseudonym stay fast (bench/pseudonym.py measures the real parameters)."""
-    from provisioning import identity
+    user's ~/.config), and Argon2id at its cheapest for pseudonyms and passwords: tests that
+    are not about their cost stay fast (bench/pseudonym.py measures the real parameters)."""
+    from provisioning import accounts, identity
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
     monkeypatch.delenv("CONFIGURATION_DIRECTORY", raising=False)
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
-    monkeypatch.setitem(identity.ARGON2_PARAMS, "t", 1)
-    monkeypatch.setitem(identity.ARGON2_PARAMS, "m", 8)
+    for name, value in argon2_cost.PSEUDONYM_PARAMS.items():  # in place: modules share it
+        monkeypatch.setitem(identity.ARGON2_PARAMS, name, value)
+    for name, value in argon2_cost.PASSWORD_HASH_PARAMS.items():
+        monkeypatch.setitem(accounts.PASSWORD_HASH_PARAMS, name, value)
 
 
 @pytest.fixture(autouse=True)
