@@ -128,7 +128,10 @@ def no_mock_reader_left_open():
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """After the whole run, scan every file the tests wrote for a personnummer."""
+    """After the whole run, scan every file the tests wrote for a personnummer. Under
+    pytest-xdist the controller scans once: its base directory holds every worker's."""
+    if hasattr(session.config, "workerinput"):
+        return
     factory = getattr(session.config, "_tmp_path_factory", None)
     base = getattr(factory, "_basetemp", None)
     if base is None:
