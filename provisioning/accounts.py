@@ -84,7 +84,15 @@ class Account:
 def _hasher() -> PasswordHasher:
     from argon2 import PasswordHasher
 
-    return PasswordHasher(**PASSWORD_HASH_PARAMS)
+    default = PasswordHasher()  # Argon2id, the library's current recommended parameters
+    if not PASSWORD_HASH_PARAMS:
+        return default
+    cost = PASSWORD_HASH_PARAMS
+    return PasswordHasher(
+        time_cost=cost.get("time_cost", default.time_cost),
+        memory_cost=cost.get("memory_cost", default.memory_cost),
+        parallelism=cost.get("parallelism", default.parallelism),
+    )
 
 
 def hash_password(password: str) -> str:
