@@ -84,15 +84,33 @@ def new_sqlite_registry(migrated_sqlite_registry: Path) -> Callable[[Path], str]
     return functools.partial(copy_registry, migrated_sqlite_registry)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
 def registry_url(
     request: pytest.FixtureRequest, tmp_path: Path, new_sqlite_registry: Callable[[Path], str]
 ) -> Iterator[str]:
-    """The same registry tests on a fresh SQLite file and on a scratch PostgreSQL database."""
+    """The same registry tests on a fresh SQLite file and on a scratch PostgreSQL database,
+    each a copy of an empty registry at head (``empty_registry_url``: nothing migrated)."""
     if request.param == "sqlite":
         yield new_sqlite_registry(tmp_path / "registry.db")
         return
     url = pgadmin.create_database(template=request.getfixturevalue("migrated_postgres_registry"))
+    try:
+        yield url
+    finally:
+        pgadmin.drop_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new SQLite path and a new empty PostgreSQL database, no schema: for tests of
+    migrating."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'registry.db'}"
+        return
+    url = pgadmin.create_database()
     try:
         yield url
     finally:
