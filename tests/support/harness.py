@@ -85,7 +85,9 @@ class RecordingBackend:
 
         self.server = _QuietServer(("127.0.0.1", self.port), Handler)
         self.port = int(self.server.server_address[1])
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )  # stop() waits for the poll: 0.5 s by default
         self._thread.start()
         return self
 
