@@ -325,21 +325,29 @@ class Outbox:
         return self._connect()
 
     def pending(
-        self, forwarder: str, limit: int = 100, *, conn: sqlite3.Connection | None = None
+        self,
+        forwarder: str,
+        limit: int = 100,
+        *,
+        conn: sqlite3.Connection | None = None,
+        after: int = 0,
     ) -> list[StoredEvent]:
         """Undelivered, not dead-lettered events for *forwarder*, in commit order (on
-        *conn*, the caller's ``open_reader`` connection, or a short-lived one)."""
+        *conn*, the caller's ``open_reader`` connection, or a short-lived one); with
+        *after*, only events whose id is above it (a forwarder's confirmed events that it
+        has not marked yet)."""
         with nullcontext(conn) if conn is not None else self.reading() as c:
             rows = self._query(
                 c,
                 "SELECT e.id, e.event_id, e.reader, e.seq, e.committed_at, e.payload FROM events e"
                 " WHERE e.id > COALESCE((SELECT watermark FROM progress WHERE forwarder = :f), 0)"
+                " AND e.id > :after"
                 " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.forwarder = :f"
                 "                 AND d.event = e.id)"
                 " AND NOT EXISTS (SELECT 1 FROM dead_letters x WHERE x.forwarder = :f"
                 "                 AND x.event = e.id AND x.retried_at IS NULL)"
                 " ORDER BY e.id LIMIT :n",
-                {"f": forwarder, "n": limit},
+                {"f": forwarder, "n": limit, "after": after},
             )
         return [StoredEvent(*row) for row in rows]
 
