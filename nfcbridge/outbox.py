@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from nfcbridge.errors import StoreUnavailable
-from nfcbridge.events import TapEvent
+from nfcbridge.events import TapEvent, format_time
 from provisioning.private_file import create_owner_only
 
 # 2: ``sequences`` is written by retention only (before it deletes events), not on every
@@ -292,6 +292,7 @@ class Outbox:
     def commit(self, event: TapEvent) -> TapEvent:
         """Assign the reader's next sequence number and store durably; returns the event
         as stored. The event id was assigned by the caller before, and is stored with it."""
+        occurred_at = format_time(event.occurred_at)
         try:
             with self._write() as c:
                 stored = event.with_seq(self._last_seq(c, event.reader) + 1)
@@ -302,7 +303,7 @@ class Outbox:
                         stored.event_id,
                         stored.reader,
                         stored.seq,
-                        stored.to_dict()["occurred_at"],
+                        occurred_at,
                         time.time(),
                         stored.to_json(),
                     ),
