@@ -124,3 +124,39 @@ def test_an_unreachable_registry_stops_the_start(tmp_path: Path) -> None:
     (tmp_path / "c.toml").write_text(text)
     with pytest.raises(StoreUnavailable, match=r"registry\.url"):
         Daemon(load_settings(tmp_path / "c.toml"), notify=SdNotify("")).prepare()
+
+
+def test_a_daemon_owning_its_process_freezes_the_start_up_heap_until_it_stops(
+    tmp_path: Path,
+) -> None:
+    import gc
+
+    seen: dict[str, int] = {}
+    d = Daemon(load_settings(config(tmp_path)), notify=SdNotify(""), own_process=True)
+    start = d.start
+
+    def start_and_look() -> None:  # frozen before any thread starts
+        seen["frozen_at_start"] = gc.get_freeze_count()
+        start()
+
+    d.start = start_and_look  # type: ignore[method-assign]
+    thread = threading.Thread(target=d.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    assert d.ready.wait(30)
+    d.request_stop()
+    thread.join(30)
+    assert seen["frozen_at_start"] > 1000  # modules, settings, drivers, clients
+    assert gc.get_freeze_count() == 0  # handed back at shutdown
+
+
+def test_an_embedded_daemon_leaves_the_collector_alone(tmp_path: Path) -> None:
+    import gc
+
+    d = Daemon(load_settings(config(tmp_path)), notify=SdNotify(""))
+    thread = threading.Thread(target=d.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    assert d.ready.wait(30)
+    frozen = gc.get_freeze_count()
+    d.request_stop()
+    thread.join(30)
+    assert frozen == 0
