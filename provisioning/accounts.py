@@ -42,6 +42,10 @@ USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 12
 REFUSED = "wrong user name, password or code"  # the one message a login page shows
 TOTP_STEP = 30
+# Argon2id parameters of password hashes (argon2-cffi's PasswordHasher keywords); empty: the
+# library's current recommended parameters. A hash carries its own, so verifying never
+# depends on this. The test suite lowers them (tests/conftest.py).
+PASSWORD_HASH_PARAMS: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,15 @@ class Account:
 def _hasher() -> PasswordHasher:
     from argon2 import PasswordHasher
 
-    return PasswordHasher()  # Argon2id, the library's current recommended parameters
+    default = PasswordHasher()  # Argon2id, the library's current recommended parameters
+    if not PASSWORD_HASH_PARAMS:
+        return default
+    cost = PASSWORD_HASH_PARAMS
+    return PasswordHasher(
+        time_cost=cost.get("time_cost", default.time_cost),
+        memory_cost=cost.get("memory_cost", default.memory_cost),
+        parallelism=cost.get("parallelism", default.parallelism),
+    )
 
 
 def hash_password(password: str) -> str:

@@ -36,11 +36,15 @@ def server_available(server_url: str | None = None) -> bool:
         return False
 
 
-def create_database(prefix: str = "nfcb_test_", server_url: str | None = None) -> str:
-    """Create ``<prefix><random>`` and return its URL."""
+def create_database(
+    prefix: str = "nfcb_test_", server_url: str | None = None, *, template: str | None = None
+) -> str:
+    """Create ``<prefix><random>`` and return its URL; with *template* (the URL of a database
+    no one is connected to) as a copy of that database."""
     server_url = server_url or server()
     name = f"{prefix}{secrets.token_hex(6)}"
-    _autocommit(server_url, f'CREATE DATABASE "{name}"')
+    copy = f' TEMPLATE "{make_url(normalise_url(template)).database}"' if template else ""
+    _autocommit(server_url, f'CREATE DATABASE "{name}"{copy}')
     return (
         make_url(normalise_url(server_url)).set(database=name).render_as_string(hide_password=False)
     )

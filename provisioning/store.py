@@ -12,6 +12,7 @@ Transactions that write are serialised where it matters:
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterator
@@ -204,12 +205,14 @@ def _alembic_config(conn: Connection | None = None) -> Any:
     return cfg
 
 
-def known_revisions() -> tuple[set[str], str]:
-    """All revisions this code knows, and the head."""
+@functools.cache
+def known_revisions() -> tuple[frozenset[str], str]:
+    """All revisions this code knows, and the head: read from the migration scripts once
+    per process (about 10 ms, most of opening an existing registry)."""
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory.from_config(_alembic_config())
-    revisions = {rev.revision for rev in script.walk_revisions()}
+    revisions = frozenset(rev.revision for rev in script.walk_revisions())
     return revisions, script.get_current_head() or ""
 
 

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import pytest
 from drivers import mock
 from provisioning import pgadmin
 from provisioning.registry import Registry
-from tests.support import services
+from tests.support import argon2_cost, services
 from tests.support.personnummer import files_with_personnummer
+from tests.support.registry_files import copy_registry
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,9 +55,58 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(reason)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The same registry tests on a fresh SQLite file and on a scratch PostgreSQL database."""
+@pytest.fixture(scope="session")
+def migrated_sqlite_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One empty SQLite registry migrated to head, made once per run (migrating costs about
+    0.1 s): tests that are not about migrating start from a copy (``new_sqlite_registry``)."""
+    path = tmp_path_factory.mktemp("migrated") / "registry.db"
+    Registry.open(f"sqlite:///{path}").close()
+    assert not path.with_name("registry.db-wal").exists(), "the WAL was not checkpointed"
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_registry() -> Iterator[str]:
+    """One empty PostgreSQL registry migrated to head, made once per run (by the first test
+    that needs it): each test's database is a copy of it (``CREATE DATABASE ... TEMPLATE``,
+    a tenth of creating and migrating one)."""
+    url = pgadmin.create_database(prefix="nfcb_template_")
+    try:
+        Registry.open(url).close()  # nobody may stay connected to a template
+        yield url
+    finally:
+        pgadmin.drop_database(url)
+
+
+@pytest.fixture
+def new_sqlite_registry(migrated_sqlite_registry: Path) -> Callable[[Path], str]:
+    """Put a fresh registry at head at a path and return its URL."""
+    return functools.partial(copy_registry, migrated_sqlite_registry)
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def registry_url(
+    request: pytest.FixtureRequest, tmp_path: Path, new_sqlite_registry: Callable[[Path], str]
+) -> Iterator[str]:
+    """The same registry tests on a fresh SQLite file and on a scratch PostgreSQL database,
+    each a copy of an empty registry at head (``empty_registry_url``: nothing migrated)."""
+    if request.param == "sqlite":
+        yield new_sqlite_registry(tmp_path / "registry.db")
+        return
+    url = pgadmin.create_database(template=request.getfixturevalue("migrated_postgres_registry"))
+    try:
+        yield url
+    finally:
+        pgadmin.drop_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new SQLite path and a new empty PostgreSQL database, no schema: for tests of
+    migrating."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'registry.db'}"
         return
@@ -85,15 +136,17 @@ def registry(registry_url: str, registry_options: dict[str, Any]) -> Iterator[Re
 @pytest.fixture(autouse=True)
 def private_key_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Each test's default pseudonym key in its own configuration directory (never the
-    user's ~/.config), and Argon2id at its cheapest: tests that are not about the cost of a
-    pseudonym stay fast (bench/pseudonym.py measures the real parameters)."""
-    from provisioning import identity
+    user's ~/.config), and Argon2id at its cheapest for pseudonyms and passwords: tests that
+    are not about their cost stay fast (bench/pseudonym.py measures the real parameters)."""
+    from provisioning import accounts, identity
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
     monkeypatch.delenv("CONFIGURATION_DIRECTORY", raising=False)
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
-    monkeypatch.setitem(identity.ARGON2_PARAMS, "t", 1)
-    monkeypatch.setitem(identity.ARGON2_PARAMS, "m", 8)
+    for name, value in argon2_cost.PSEUDONYM_PARAMS.items():  # in place: modules share it
+        monkeypatch.setitem(identity.ARGON2_PARAMS, name, value)
+    for name, value in argon2_cost.PASSWORD_HASH_PARAMS.items():
+        monkeypatch.setitem(accounts.PASSWORD_HASH_PARAMS, name, value)
 
 
 @pytest.fixture(autouse=True)
@@ -106,7 +159,10 @@ def no_mock_reader_left_open():
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """After the whole run, scan every file the tests wrote for a personnummer."""
+    """After the whole run, scan every file the tests wrote for a personnummer. Under
+    pytest-xdist the controller scans once: its base directory holds every worker's."""
+    if hasattr(session.config, "workerinput"):
+        return
     factory = getattr(session.config, "_tmp_path_factory", None)
     base = getattr(factory, "_basetemp", None)
     if base is None:

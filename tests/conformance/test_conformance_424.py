@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 
 from drivers.emulated.ntag424 import ATS, Ntag424Chip
@@ -25,6 +24,7 @@ from nfcbridge.signing import signed_headers
 from nfcbridge.worker import read_sun
 from provisioning.registry import Registry
 from tests.support.backends import TAG_TIMEOUT
+from tests.support.loopback_http import LOOPBACK
 from tests.support.sun_tags import provision_test_sun_tag
 
 MASTER = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
@@ -63,7 +63,7 @@ def test_provision_and_tap_a_424_on_each_front_door(rig, tmp_path: Path, tagtamp
             event = pipe.tap("door", uid, "simulated", sun=sun)
             body = event.to_json().encode()
             headers = signed_headers(WEBHOOK_KEY, event.event_id, body)
-            assert httpx.post(receiver.url, content=body, headers=headers).status_code == 200
+            assert LOOPBACK.post(receiver.url, content=body, headers=headers).status_code == 200
             return event.event_id
 
         try:
@@ -80,7 +80,7 @@ def test_provision_and_tap_a_424_on_each_front_door(rig, tmp_path: Path, tagtamp
         finally:
             enricher.close()
     try:
-        report = httpx.get(receiver.url + "report").json()
+        report = LOOPBACK.get(receiver.url + "report").json()
     finally:
         receiver.stop()
         store.close()

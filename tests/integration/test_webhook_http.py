@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.server
+import ssl
+import threading
 import time
 from pathlib import Path
 
 from nfcbridge.forwarders.webhook import WebhookForwarder
 from nfcbridge.outbox import Outbox
 from nfcbridge.signing import decode_secret
+from tests.support.certificates import make_ca
 from tests.support.events import make
 from tests.support.harness import RecordingBackend, new_secret
 
@@ -77,4 +81,49 @@ def test_a_backend_refusing_every_signature_is_retried_and_failing_not_dead_lett
     assert box.dead_letters() == []
     assert box.progress("web").pending == 1
     assert fw.health.failures >= 3 and "401" in (fw.health.last_error or "")
+    box.close()
+
+
+class _Accepting(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_an_https_backend_whose_certificate_no_trusted_ca_signed_gets_nothing(
+    tmp_path: Path,
+) -> None:
+    """TLS checks are on (the forwarders share one TLS context per process): a backend with a
+    certificate from an unknown authority never sees the event; it stays pending, failing."""
+    _, cert, key = make_ca(tmp_path, "unknown")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Accepting)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    box = Outbox.open(tmp_path / "o.db")
+    box.commit(make(event_id="over-tls"))
+    fw = WebhookForwarder(
+        "web",
+        box,
+        url=f"https://127.0.0.1:{server.server_address[1]}/hook",
+        key=decode_secret(new_secret()),
+        idle_wait=0.05,
+        base_backoff=0.01,
+        max_backoff=0.05,
+    )
+    fw.start()
+    deadline = time.monotonic() + 20
+    while fw.health.failures < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    fw.stop()
+    fw.join(10)
+    server.shutdown()
+    assert "CERTIFICATE_VERIFY_FAILED" in (fw.health.last_error or ""), fw.health.last_error
+    assert box.progress("web").pending == 1 and box.dead_letters() == []
     box.close()

@@ -18,6 +18,7 @@ from nfcbridge.receiver.server import ReceiverHTTPServer
 from nfcbridge.receiver.store import EventStore
 from nfcbridge.signing import decode_secret, signed_headers
 from tests.support.harness import new_secret
+from tests.support.loopback_http import LOOPBACK
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
 KEY = decode_secret(SECRET)
@@ -43,7 +44,7 @@ def event(seq: int = 1, reader: str = "s001", **over: object) -> dict[str, objec
 
 def post_raw(srv: ReceiverHTTPServer, event_id: str, raw: bytes) -> httpx.Response:
     """POST *raw* signed with ``KEY`` for *event_id*."""
-    return httpx.post(srv.url, content=raw, headers=signed_headers(KEY, event_id, raw))
+    return LOOPBACK.post(srv.url, content=raw, headers=signed_headers(KEY, event_id, raw))
 
 
 def post(srv: ReceiverHTTPServer, ev: dict[str, object]) -> httpx.Response:

@@ -1,9 +1,11 @@
-"""Fixtures shared by the unit tests."""
+"""Fixtures shared by the unit tests, and the tier's default of one worker per core."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,23 @@ from drivers import Reader, open_reader
 from drivers.emulated.chip import EmulatedTag
 from drivers.mock import bench
 from drivers.ntag import Ntag21x
+
+UNIT_TIER = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """``pytest tests/unit`` (the whole tier named as a directory) runs on every core
+    (pytest-xdist, ``-n auto``) unless ``-n`` is given: ``-n 0`` runs it in one process, and a
+    module or a single test named on the command line runs in one process as before."""
+    if getattr(config.option, "numprocesses", "absent") is not None or config.option.usepdb:
+        return  # -n given, or xdist not installed, or --pdb
+    if hasattr(config, "workerinput") or "PYTEST_XDIST_WORKER" in os.environ:
+        return  # a worker itself: never workers of workers
+    invoked = config.invocation_params.dir
+    named = {(invoked / arg.split("::")[0]).resolve() for arg in config.args}
+    if UNIT_TIER in named:
+        config.option.numprocesses = "auto"
 
 
 @pytest.fixture

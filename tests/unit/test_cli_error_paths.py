@@ -10,6 +10,7 @@ configuration get hostile invocations of their own (``BLOCKING``).
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -141,8 +142,16 @@ def generic_args(command: click.Command, garbage: Path) -> list[str]:
     return args
 
 
+@pytest.fixture(scope="module")
+def generated_scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A district day from ``rig generate``, made once for the module."""
+    scenario = tmp_path_factory.mktemp("scenario") / "scenario.toml"
+    assert CliRunner().invoke(cli, ["rig", "generate", "--out", str(scenario)]).exit_code == 0
+    return scenario
+
+
 @pytest.fixture
-def places(tmp_path: Path) -> dict[str, str]:
+def places(tmp_path: Path, generated_scenario: Path) -> dict[str, str]:
     garbage = tmp_path / "garbage.bin"
     garbage.write_bytes(b"\xff\xfe not text, not TOML, not SQLite \x00\x81")
     secret = tmp_path / "webhook.secret"
@@ -154,7 +163,7 @@ def places(tmp_path: Path) -> dict[str, str]:
     keep_days_config = tmp_path / "keep.toml"
     keep_days_config.write_text(_keep_days_huge(tmp_path))
     scenario = tmp_path / "scenario.toml"
-    CliRunner().invoke(cli, ["rig", "generate", "--out", str(scenario)])
+    shutil.copyfile(generated_scenario, scenario)
     return {
         "d": str(tmp_path),
         "garbage": str(garbage),

@@ -179,27 +179,6 @@ def test_an_order_for_a_weekend_or_holiday_pickup_is_refused(registry: Registry)
         registry.add_order("P-1", 1, dt.date(2026, 12, 25), operator=OP, now=now)
 
 
-def test_a_registry_at_the_previous_revision_upgrades_keeping_its_providers(registry_url: str):
-    from alembic import command
-    from sqlalchemy import create_engine, text
-
-    from provisioning.store import _alembic_config, normalise_url
-
-    engine = create_engine(normalise_url(registry_url))
-    with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), "0001")
-        conn.execute(
-            text(
-                "INSERT INTO providers (id, name, created_at) "
-                "VALUES ('P-OLD', 'Gamla AB', '2026-01-01 00:00:00')"
-            )
-        )
-    engine.dispose()
-    with Registry.open(registry_url) as reg:  # migrates to head (0004_issue13)
-        old = reg.provider("P-OLD")
-        assert (old.kind, old.price_per_tag, old.customers_needing_tag) == ("municipal", None, 0)
-
-
 def test_tags_picked_up_one_at_a_time_fulfil_an_order_once_its_count_is_reached(
     registry: Registry,
 ):

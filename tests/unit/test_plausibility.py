@@ -1,32 +1,19 @@
 """Plausibility in the receiver's report: each rule on a few hand-made events (and the
-look-alikes it must leave alone), then a generated district day with one of each pattern
-planted by the rig, replayed into a real receiver: the report finds exactly the planted
-ones and the day's own retired-sticker taps, nothing else.
-
-District day size: 24 customers, 6 staff (plus the planted provider's 6 customers and 4
-staff), replayed standalone at 1000x with idle stretches capped: a few seconds."""
+look-alikes it must leave alone). A generated district day with one of each pattern planted,
+replayed into a real receiver, is in tests/integration/test_district_days.py."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from nfcbridge.receiver.plausibility import Limits
 from nfcbridge.receiver.report import build_report
-from nfcbridge.receiver.server import ReceiverHTTPServer
 from nfcbridge.receiver.store import EventStore
-from nfcbridge.rig.generator import DayParameters, generate_day
-from nfcbridge.rig.implausible import plant_implausible
-from nfcbridge.rig.replay import replay
-from nfcbridge.rig.scenario import scenario_lines
 from nfcbridge.rig.scenario_parser import parse_scenario
-from nfcbridge.rig.standalone import Station, webhook
-from nfcbridge.rig.truth import compare, expected_report
-from tests.support.receiver_events import running_receiver
+from nfcbridge.rig.truth import expected_report
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 A, B, C = "04000000000001", "04000000000002", "04000000000003"
@@ -116,43 +103,6 @@ def test_taps_after_retirement_before_attachment_or_on_ended_and_locked_customer
         ("customer_ended", C, 1),
         ("digital_lock", A, 1),
     ]
-
-
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[tuple[ReceiverHTTPServer, Path]]:
-    """The reference receiver, and the file holding its webhook secret."""
-    with running_receiver(tmp_path) as running:
-        yield running
-
-
-def test_a_district_day_with_planted_patterns_reports_exactly_those(receiver) -> None:
-    srv, secret_file = receiver
-    day = generate_day(
-        DayParameters(customers=24, staff=6, anomalies=0.2, double_staffing=0.1, seed=5)
-    )
-    planted = plant_implausible(day)
-    day = parse_scenario("\n".join(scenario_lines(day)))  # the format carries every pattern
-    with Station(day, webhook(srv.url, secret_file), retap_window=0.0) as station:
-        result = replay(day, station, speed=1000, max_idle=0.02, min_hold=0.02, retap_gap=0.05)
-    assert result.errors == []
-    report = build_report(srv.store.events())
-    truth = expected_report(day)
-    assert compare(truth, report) == []
-    retired_taps = {
-        ("after_retired", lt.tag, None)
-        for lt in day.lone_taps
-        if day.tags[lt.tag].state == "retired"
-    }
-    want = {(p["kind"], p["uid"], p["reader"]) for p in planted} | retired_taps
-    got = [(f["kind"], f["uid"], f["reader"]) for f in report["plausibility"]]
-    assert len(got) == len(set(got)) and set(got) == want
-    assert {k for k, _, _ in got} == {
-        "impossible_travel",
-        "open_too_long",
-        "too_many_taps",
-        "after_retired",
-        "before_attached",
-    }
 
 
 ISSUED = [

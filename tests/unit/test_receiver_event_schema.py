@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
 from nfcbridge.cli.main import cli
 from nfcbridge.receiver.server import ReceiverHTTPServer
+from tests.support.loopback_http import LOOPBACK
 from tests.support.receiver_events import event, post, post_raw, server  # noqa: F401
 
 BAD = [
@@ -53,7 +53,7 @@ def test_a_signed_event_with_a_bad_field_is_a_400_and_the_report_still_works(
     assert reply.status_code == 400, reply.text
     assert reply.json()["ok"] is False
     assert server.store.count() == 1
-    report = httpx.get(server.url + "report")
+    report = LOOPBACK.get(server.url + "report")
     assert report.status_code == 200 and report.json()["events"] == 1
 
 

@@ -17,6 +17,7 @@ import standardwebhooks
 from nfcbridge.receiver.server import ReceiverHTTPServer
 from nfcbridge.receiver.store import EventStore
 from nfcbridge.signing import SignatureInvalid, decode_secret, signed_headers, verify
+from tests.support.loopback_http import LOOPBACK
 from tests.support.receiver_events import KEY, SECRET, event
 
 
@@ -40,7 +41,7 @@ def post(
 ) -> httpx.Response:
     raw = json.dumps(ev).encode()
     headers = signed_headers(key, str(ev["event_id"]), raw, now=now)
-    return httpx.post(srv.url, content=body if body is not None else raw, headers=headers)
+    return LOOPBACK.post(srv.url, content=body if body is not None else raw, headers=headers)
 
 
 def test_signed_event_is_stored(server: ReceiverHTTPServer) -> None:
@@ -68,7 +69,7 @@ def test_tampered_body_is_refused(server: ReceiverHTTPServer) -> None:
 def test_old_timestamp_and_wrong_secret_are_refused(server: ReceiverHTTPServer) -> None:
     assert post(server, event(), now=time.time() - 3600).status_code == 401
     assert post(server, event(), key=os.urandom(32)).status_code == 401
-    assert httpx.post(server.url, json=event()).status_code == 401  # unsigned
+    assert LOOPBACK.post(server.url, json=event()).status_code == 401  # unsigned
     assert server.store.count() == 0
 
 
@@ -84,7 +85,7 @@ def test_event_id_must_be_the_webhook_id(server: ReceiverHTTPServer) -> None:
     ev = event()
     raw = json.dumps(ev).encode()
     headers = signed_headers(KEY, "another-id", raw)
-    assert httpx.post(server.url, content=raw, headers=headers).status_code == 400
+    assert LOOPBACK.post(server.url, content=raw, headers=headers).status_code == 400
 
 
 def test_standardwebhooks_signature_is_accepted(server: ReceiverHTTPServer) -> None:
@@ -97,7 +98,7 @@ def test_standardwebhooks_signature_is_accepted(server: ReceiverHTTPServer) -> N
         "webhook-timestamp": str(stamp),
         "webhook-signature": signature,
     }
-    assert httpx.post(server.url, content=raw.encode(), headers=headers).status_code == 200
+    assert LOOPBACK.post(server.url, content=raw.encode(), headers=headers).status_code == 200
 
 
 def test_our_signature_verifies_with_standardwebhooks() -> None:
@@ -124,12 +125,12 @@ def test_gaps_are_flagged_and_closed_by_late_arrivals(
     for seq in (1, 2, 5):
         assert post(server, event(seq)).status_code == 200
     assert any("expected 3" in r.getMessage() for r in caplog.records)
-    report = httpx.get(server.url + "report").json()
+    report = LOOPBACK.get(server.url + "report").json()
     assert report["gaps"] == [{"station": "rig", "reader": "s001", "from": 3, "to": 4}]
     post(server, event(3))
     post(server, event(4))
-    assert httpx.get(server.url + "report").json()["gaps"] == []
-    assert httpx.get(server.url + "health").json()["events"] == 5
+    assert LOOPBACK.get(server.url + "report").json()["gaps"] == []
+    assert LOOPBACK.get(server.url + "health").json()["events"] == 5
 
 
 def test_store_survives_a_restart(tmp_path: Path) -> None:

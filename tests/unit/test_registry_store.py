@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from alembic import command
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, text
 
 from provisioning.errors import SchemaTooNew, StoreUnreachable
 from provisioning.registry import Registry
-from provisioning.store import known_revisions, normalise_url, open_store, safe_url
+from provisioning.store import (
+    _alembic_config,
+    known_revisions,
+    normalise_url,
+    open_store,
+    safe_url,
+)
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(tmp_path):
@@ -26,6 +34,30 @@ def test_a_fresh_database_is_migrated_to_head_and_reopening_changes_nothing(tmp_
         with Registry.open(url) as reg, reg.store.read() as conn:
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
             assert conn.execute(text("SELECT count(*) FROM audit_head")).scalar() == 1
+
+
+def test_a_registry_at_the_first_revision_upgrades_keeping_its_providers(
+    empty_registry_url: str,
+):
+    def _revision(reg: Registry) -> str | None:
+        with reg.store.read() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    engine = create_engine(normalise_url(empty_registry_url))
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
+        assert MigrationContext.configure(conn).get_current_revision() == "0001"
+        conn.execute(
+            text(
+                "INSERT INTO providers (id, name, created_at) "
+                "VALUES ('P-OLD', 'Gamla AB', '2026-01-01 00:00:00')"
+            )
+        )
+    engine.dispose()
+    with Registry.open(empty_registry_url) as reg:  # migrates 0001 -> head
+        assert _revision(reg) == known_revisions()[1]
+        old = reg.provider("P-OLD")
+        assert (old.kind, old.price_per_tag, old.customers_needing_tag) == ("municipal", None, 0)
 
 
 def test_a_schema_newer_than_this_code_is_refused(tmp_path):

@@ -18,8 +18,12 @@ from nfcbridge.receiver.store import EventStore
 from provisioning.identity import Pseudonymizer
 from provisioning.registry import Registry
 from provisioning.reports import issued_report, stock_report
+from tests.support.argon2_cost import PSEUDONYM_PARAMS
 
-OLD, NEW = Pseudonymizer(b"o" * 32, "k1", "hmac-sha256", {}), Pseudonymizer(b"n" * 32, "k2")
+OLD, NEW = (
+    Pseudonymizer(b"o" * 32, "k1", "hmac-sha256", {}),
+    Pseudonymizer(b"n" * 32, "k2", params=PSEUDONYM_PARAMS),
+)
 GONE, STAYS, RECENT = "811218-9876", "701063-2391", "121212-1212"
 T1, T2, T3, T4 = (f"0400000000000{i}" for i in range(1, 5))
 NOW = dt.datetime.now(dt.UTC)

@@ -1,26 +1,20 @@
-"""Replaying scenarios: the timeline, the control-channel client, and a standalone replay
-through in-process mock readers into a real receiver whose report equals the truth."""
+"""Replaying scenarios: the timeline and the control-channel client. A standalone replay of
+a district day into a real receiver is in tests/integration/test_district_days.py."""
 
 from __future__ import annotations
 
 import json
 import socket
 import threading
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nfcbridge.receiver.report import build_report
-from nfcbridge.receiver.server import ReceiverHTTPServer
 from nfcbridge.rig.control_client import ControlClient, ControlRefused, ControlUnavailable
 from nfcbridge.rig.generator import DayParameters, generate_day
 from nfcbridge.rig.replay import ControlSink, Timeline, replay
-from nfcbridge.rig.standalone import Station, webhook
-from nfcbridge.rig.truth import compare, expected_report
-from tests.support.receiver_events import running_receiver
 
 
 def test_timeline_scales_and_skips_idle_stretches() -> None:
@@ -28,31 +22,6 @@ def test_timeline_scales_and_skips_idle_stretches() -> None:
     assert [line[t] for t in (0.0, 100.0, 10_000.0, 10_050.0)] == [0.0, 1.0, 100.0, 100.5]
     idle = Timeline([0.0, 100.0, 10_000.0, 10_050.0], speed=100, max_idle=0.5)
     assert [idle[t] for t in (0.0, 100.0, 10_000.0, 10_050.0)] == [0.0, 0.5, 1.0, 1.5]
-
-
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[tuple[ReceiverHTTPServer, Path]]:
-    """The reference receiver, and the file holding its webhook secret."""
-    with running_receiver(tmp_path) as running:
-        yield running
-
-
-def test_standalone_replay_at_high_speed_reports_exactly_the_ground_truth(
-    receiver: tuple[ReceiverHTTPServer, Path],
-) -> None:
-    srv, secret_file = receiver
-    day = generate_day(
-        DayParameters(customers=24, staff=6, anomalies=0.2, double_staffing=0.1, seed=5)
-    )
-    with Station(day, webhook(srv.url, secret_file), retap_window=0.0) as station:
-        result = replay(day, station, speed=1000, max_idle=0.02, min_hold=0.02, retap_gap=0.05)
-    assert result.errors == []
-    events = srv.store.events()
-    assert len(events) == result.taps == len(day.taps())
-    assert {e["origin"] for e in events} == {"simulated"}
-    report = build_report(events)
-    assert report["gaps"] == []
-    assert compare(expected_report(day), report) == []
 
 
 def test_replay_stops_at_the_first_refused_tap_and_names_its_line() -> None:

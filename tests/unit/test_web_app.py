@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,8 +24,11 @@ PNR = "19121212-1212"  # a test personnummer (the whole-run scan looks for it ev
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[Flask, Registry, People]]:
+def site(
+    tmp_path: Path, new_sqlite_registry: Callable[[Path], str]
+) -> Iterator[tuple[Flask, Registry, People]]:
     settings = web_settings(tmp_path / "data", idle_minutes=30)
+    new_sqlite_registry(tmp_path / "data" / "registry.db")  # the default registry, at head
     registry = open_registry(settings)
     for pid, name in (("P1", "Omsorg Ett"), ("P2", "Omsorg Två")):
         registry.add_provider(pid, name, operator="test")

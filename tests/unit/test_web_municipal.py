@@ -12,7 +12,7 @@ import datetime as dt
 import itertools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,8 +32,9 @@ Site = tuple[Flask, Registry, People]
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+def site(tmp_path: Path, new_sqlite_registry: Callable[[Path], str]) -> Iterator[Site]:
     settings = web_settings(tmp_path / "data")
+    new_sqlite_registry(tmp_path / "data" / "registry.db")  # the default registry, at head
     registry = open_registry(settings)
     registry.open_batch("b1", operator="test")
     for pid, name in (("P1", "Omsorg Ett"), ("P2", "Omsorg Två")):
