@@ -137,6 +137,7 @@ class Outbox:
         self.path = Path(path)
         self._busy_timeout = busy_timeout
         self._writer: sqlite3.Connection | None = None
+        self._writer_cursor: sqlite3.Cursor | None = None
         self._writer_lock = threading.Lock()  # guards opening/closing the writer
         self._write_lock = threading.Lock()  # one write transaction at a time
 
@@ -178,6 +179,12 @@ class Outbox:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
         return conn
 
+    def _cursor(self, conn: sqlite3.Connection) -> sqlite3.Cursor:
+        """The writer's own cursor, made once (``Connection.execute`` makes one a call)."""
+        if self._writer_cursor is None or self._writer_cursor.connection is not conn:
+            self._writer_cursor = conn.cursor()
+        return self._writer_cursor
+
     def _writer_conn(self) -> sqlite3.Connection:
         with self._writer_lock:
             if self._writer is None:
@@ -202,13 +209,14 @@ class Outbox:
         # growing steps (1, 2, 5, 10... ms), which would add tens of ms to a tap.
         with self._write_lock:
             conn = self._writer_conn()
+            cursor = self._cursor(conn)
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                cursor.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise OutboxError(f"outbox {self.path}: {exc}") from exc
             try:
                 yield conn
-                conn.execute("COMMIT")
+                cursor.execute("COMMIT")
             except BaseException as exc:
                 # only when a transaction is still open: SQLite may already have rolled it
                 # back (a full disk, I/O error), and a second ROLLBACK's "no transaction is
@@ -284,6 +292,7 @@ class Outbox:
     def close(self) -> None:
         with self._write_lock, self._writer_lock:
             conn, self._writer = self._writer, None
+            self._writer_cursor = None
         if conn is not None:
             with suppress(sqlite3.Error):
                 conn.close()
@@ -292,8 +301,10 @@ class Outbox:
     def commit(self, event: TapEvent) -> TapEvent:
         """Assign the reader's next sequence number and store durably; returns the event
         as stored. The event id was assigned by the caller before, and is stored with it."""
+        occurred_at = event.occurred_at_text
         try:
-            with self._write() as c:
+            with self._write() as conn:
+                c = self._cursor(conn)
                 stored = event.with_seq(self._last_seq(c, event.reader) + 1)
                 c.execute(
                     "INSERT INTO events (event_id, reader, seq, occurred_at, committed_at,"
@@ -302,7 +313,7 @@ class Outbox:
                         stored.event_id,
                         stored.reader,
                         stored.seq,
-                        stored.to_dict()["occurred_at"],
+                        occurred_at,
                         time.time(),
                         stored.to_json(),
                     ),
@@ -325,21 +336,29 @@ class Outbox:
         return self._connect()
 
     def pending(
-        self, forwarder: str, limit: int = 100, *, conn: sqlite3.Connection | None = None
+        self,
+        forwarder: str,
+        limit: int = 100,
+        *,
+        conn: sqlite3.Connection | None = None,
+        after: int = 0,
     ) -> list[StoredEvent]:
         """Undelivered, not dead-lettered events for *forwarder*, in commit order (on
-        *conn*, the caller's ``open_reader`` connection, or a short-lived one)."""
+        *conn*, the caller's ``open_reader`` connection, or a short-lived one); with
+        *after*, only events whose id is above it (a forwarder's confirmed events that it
+        has not marked yet)."""
         with nullcontext(conn) if conn is not None else self.reading() as c:
             rows = self._query(
                 c,
                 "SELECT e.id, e.event_id, e.reader, e.seq, e.committed_at, e.payload FROM events e"
                 " WHERE e.id > COALESCE((SELECT watermark FROM progress WHERE forwarder = :f), 0)"
+                " AND e.id > :after"
                 " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.forwarder = :f"
                 "                 AND d.event = e.id)"
                 " AND NOT EXISTS (SELECT 1 FROM dead_letters x WHERE x.forwarder = :f"
                 "                 AND x.event = e.id AND x.retried_at IS NULL)"
                 " ORDER BY e.id LIMIT :n",
-                {"f": forwarder, "n": limit},
+                {"f": forwarder, "n": limit, "after": after},
             )
         return [StoredEvent(*row) for row in rows]
 
@@ -470,7 +489,7 @@ class Outbox:
             return self._last_seq(c, reader)
 
     @staticmethod
-    def _last_seq(c: sqlite3.Connection, reader: str) -> int:
+    def _last_seq(c: sqlite3.Connection | sqlite3.Cursor, reader: str) -> int:
         """The reader's highest sequence number: in its events (the ``(reader, seq)``
         index), or in ``sequences`` where retention recorded it before pruning them. A tap
         writes only its event row: one page fewer to write and sync than keeping

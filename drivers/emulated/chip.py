@@ -21,6 +21,7 @@ INCR_CNT, and timing.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,6 +66,26 @@ def parse_faults(text: str | None) -> tuple[Fault, ...]:
             )
         faults.append(Fault(kind, int(at)))
     return tuple(faults)
+
+
+@functools.cache
+def _factory_image(p: Product) -> bytes:
+    """A product's memory as shipped, but for the UID pages 0-2 (built once per product: a
+    roll of blank tags in a bench makes thousands)."""
+    memory = bytearray(p.pages * 4)
+
+    def set_page(n: int, data: bytes) -> None:
+        memory[n * 4 : n * 4 + 4] = data
+
+    set_page(3, p.factory_cc)
+    memory[16 : 16 + len(p.factory_user)] = p.factory_user
+    if p.dynamic_lock_page is not None:
+        set_page(p.dynamic_lock_page, b"\x00\x00\x00\xbd")
+    set_page(p.cfg0_page, b"\x04\x00\x00\xff" if p.is_ntag else b"\x00\x00\x00\xff")
+    set_page(p.cfg1_page, b"\x00\x05\x00\x00" if not p.is_ntag else bytes(4))
+    set_page(p.pwd_page, b"\xff\xff\xff\xff")
+    set_page(p.pack_page, bytes(4))
+    return bytes(memory)
 
 
 def random_uid() -> bytes:
@@ -122,21 +143,13 @@ class EmulatedTag:
         self.memory[n * 4 : n * 4 + 4] = data
 
     def _format_factory(self) -> None:
-        u, p = self.uid, self.product
+        u = self.uid
         bcc0 = 0x88 ^ u[0] ^ u[1] ^ u[2]
         bcc1 = u[3] ^ u[4] ^ u[5] ^ u[6]
+        self.memory[:] = _factory_image(self.product)
         self._set_page(0, bytes([u[0], u[1], u[2], bcc0]))
         self._set_page(1, u[3:7])
         self._set_page(2, bytes([bcc1, 0x48, 0x00, 0x00]))
-        self._set_page(3, p.factory_cc)
-        user = p.factory_user
-        self.memory[16 : 16 + len(user)] = user
-        if p.dynamic_lock_page is not None:
-            self._set_page(p.dynamic_lock_page, b"\x00\x00\x00\xbd")
-        self._set_page(p.cfg0_page, b"\x04\x00\x00\xff" if p.is_ntag else b"\x00\x00\x00\xff")
-        self._set_page(p.cfg1_page, b"\x00\x05\x00\x00" if not p.is_ntag else bytes(4))
-        self._set_page(p.pwd_page, b"\xff\xff\xff\xff")
-        self._set_page(p.pack_page, bytes(4))
 
     @property
     def access(self) -> int:

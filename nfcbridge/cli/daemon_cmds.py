@@ -31,7 +31,7 @@ def run(app: AppContext, config_path: str | None) -> None:
         app._settings = None
     settings = app.settings
     configure_logging(settings=settings)
-    code = Daemon(settings).run()
+    code = Daemon(settings, own_process=True).run()
     raise SystemExit(code)
 
 

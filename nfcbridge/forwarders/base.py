@@ -5,6 +5,16 @@ confirmed, which it rejected for good (they go to the dead-letter table, kept fo
 whether to back off before trying the rest again. The loop marks progress in the outbox only
 after confirmation, so delivery is at-least-once with the same event id and payload.
 
+Confirmed events are marked delivered in batches: one write transaction for up to
+``batch_size`` events or ``mark_interval`` seconds (0.25 s) of confirmations, and before any
+backoff wait and at the end of the loop. Each mark is a synchronous=FULL commit that queues
+on the same write lock as the taps, so one per delivered event (at 100 taps/s, 100 more
+fsyncs a second) would make taps wait behind deliveries. Until its mark is written a
+confirmed event is still pending in the outbox; the loop skips it by id (it only ever
+confirms events in commit order), and a crash before the mark sends it again with the same
+event id and payload, which the receiver deduplicates, exactly as a crash between the
+remote end's answer and an unbatched mark always could.
+
 Retries go on forever with exponential backoff and full jitter (a random wait between 0 and
 ``min(max_backoff, base * 2**failures)``, so many stations coming back at once do not
 stampede a backend); a ``Retry-After`` from the remote end is honoured, bounded by
@@ -72,6 +82,7 @@ class Forwarder(threading.Thread):
         batch_size: int = 100,
         base_backoff: float = 0.5,
         idle_wait: float = 1.0,
+        mark_interval: float = 0.25,
         metrics: DeliveryMetrics | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -82,6 +93,7 @@ class Forwarder(threading.Thread):
         self.batch_size = batch_size
         self.base_backoff = base_backoff
         self.idle_wait = idle_wait
+        self.mark_interval = mark_interval
         self.metrics = metrics
         self.rng = rng or random.Random()
         self.health = ForwarderHealth(name, self.kind)
@@ -89,6 +101,10 @@ class Forwarder(threading.Thread):
         self._halt = threading.Event()
         self._draining = threading.Event()
         self._reader: sqlite3.Connection | None = None
+        # confirmed by the remote end, not yet marked delivered in the outbox (module doc)
+        self._unmarked: list[StoredEvent] = []
+        self._unmarked_since = 0.0  # monotonic: when the oldest of them was confirmed
+        self._handled_up_to = 0  # every event id up to this one is confirmed or dead
 
     # -- control --------------------------------------------------------------------------
     def wake(self, *_: object) -> None:
@@ -138,6 +154,10 @@ class Forwarder(threading.Thread):
             self.health.last_error = "crashed"
         finally:
             try:
+                self._mark_unmarked()
+            except OutboxError as exc:  # they stay pending: sent again at the next start
+                log.error("forwarder %s cannot mark deliveries: %s", self.forwarder_name, exc)
+            try:
                 self.teardown()
             finally:
                 if self._reader is not None:
@@ -147,8 +167,15 @@ class Forwarder(threading.Thread):
 
     def _loop(self) -> None:
         while not self._halt.is_set():
+            if self._unmarked and self._marks_due():
+                self._mark_unmarked()
             try:
-                batch = self.outbox.pending(self.forwarder_name, self.batch_size, conn=self._reader)
+                batch = self.outbox.pending(
+                    self.forwarder_name,
+                    self.batch_size,
+                    conn=self._reader,
+                    after=self._handled_up_to,
+                )
             except OutboxError as exc:
                 log.error("forwarder %s cannot read the outbox: %s", self.forwarder_name, exc)
                 self._halt.wait(1.0)
@@ -156,7 +183,7 @@ class Forwarder(threading.Thread):
             if not batch:
                 if self._draining.is_set():
                     return
-                self._wake.wait(self.idle_wait)
+                self._wake.wait(self._idle_timeout())
                 self._wake.clear()
                 continue
             try:
@@ -166,8 +193,9 @@ class Forwarder(threading.Thread):
             except Exception as exc:  # a bug in send is retried, not fatal
                 log.exception("forwarder %s send failed", self.forwarder_name)
                 outcome = Outcome(retry=TransientError(f"{type(exc).__name__}: {exc}"))
-            self._record(outcome)
+            self._record(batch, outcome)
             if outcome.retry is not None:
+                self._mark_unmarked()  # the DB knows what was confirmed before we wait
                 self.health.failures += 1
                 self.health.state = "failing"
                 self.health.last_error = str(outcome.retry)
@@ -189,9 +217,33 @@ class Forwarder(threading.Thread):
                 self.health.state = "ok"
                 self.health.last_error = None
 
-    def _record(self, outcome: Outcome) -> None:
+    # -- marks ----------------------------------------------------------------------------
+    def _marks_due(self) -> bool:
+        return (
+            len(self._unmarked) >= self.batch_size
+            or time.monotonic() - self._unmarked_since >= self.mark_interval
+        )
+
+    def _idle_timeout(self) -> float:
+        """How long to wait for a wake-up: until the unmarked confirmations are due."""
+        if not self._unmarked:
+            return self.idle_wait
+        due = self._unmarked_since + self.mark_interval - time.monotonic()
+        return max(0.0, min(self.idle_wait, due))
+
+    def _mark_unmarked(self) -> None:
+        """Mark every confirmed event delivered, in one write transaction (kept for the
+        next try when it fails)."""
+        if self._unmarked:
+            self.outbox.mark_delivered(self.forwarder_name, self._unmarked)
+            self._unmarked = []
+        self._handled_up_to = 0  # the outbox is the whole truth again
+
+    def _record(self, batch: list[StoredEvent], outcome: Outcome) -> None:
         if outcome.delivered:
-            self.outbox.mark_delivered(self.forwarder_name, outcome.delivered)
+            if not self._unmarked:
+                self._unmarked_since = time.monotonic()
+            self._unmarked.extend(outcome.delivered)
             self.health.delivered += len(outcome.delivered)
             self.health.last_delivery = time.time()
             if self.metrics is not None:
@@ -209,3 +261,9 @@ class Forwarder(threading.Thread):
                 self.metrics.dead_letter(self.forwarder_name)
         if outcome.retry is not None and self.metrics is not None:
             self.metrics.delivery_failure(self.forwarder_name)
+        if self._unmarked:  # the next query skips the batch's confirmed prefix
+            handled = {e.id for e in outcome.delivered} | {e.id for e, _ in outcome.dead}
+            for event in batch:
+                if event.id not in handled:
+                    break
+                self._handled_up_to = event.id

@@ -124,3 +124,45 @@ def test_an_unreachable_registry_stops_the_start(tmp_path: Path) -> None:
     (tmp_path / "c.toml").write_text(text)
     with pytest.raises(StoreUnavailable, match=r"registry\.url"):
         Daemon(load_settings(tmp_path / "c.toml"), notify=SdNotify("")).prepare()
+
+
+def test_a_daemon_owning_its_process_tunes_the_interpreter_until_it_stops(
+    tmp_path: Path,
+) -> None:
+    import gc
+    import sys
+
+    before = sys.getswitchinterval()
+    seen: dict[str, float] = {}
+    d = Daemon(load_settings(config(tmp_path)), notify=SdNotify(""), own_process=True)
+    start = d.start
+
+    def start_and_look() -> None:  # tuned before any thread starts
+        seen["frozen"] = gc.get_freeze_count()
+        seen["interval"] = sys.getswitchinterval()
+        start()
+
+    d.start = start_and_look  # type: ignore[method-assign]
+    thread = threading.Thread(target=d.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    assert d.ready.wait(30)
+    d.request_stop()
+    thread.join(30)
+    assert seen["frozen"] > 1000  # modules, settings, drivers, clients
+    assert seen["interval"] == 0.001
+    assert gc.get_freeze_count() == 0 and sys.getswitchinterval() == before  # handed back
+
+
+def test_an_embedded_daemon_leaves_the_interpreter_alone(tmp_path: Path) -> None:
+    import gc
+    import sys
+
+    before = sys.getswitchinterval()
+    d = Daemon(load_settings(config(tmp_path)), notify=SdNotify(""))
+    thread = threading.Thread(target=d.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    assert d.ready.wait(30)
+    frozen, interval = gc.get_freeze_count(), sys.getswitchinterval()
+    d.request_stop()
+    thread.join(30)
+    assert frozen == 0 and interval == before

@@ -73,3 +73,24 @@ def test_serialisation_is_stable_byte_for_byte() -> None:
 
 def test_clock_synced_answers_a_bool() -> None:
     assert ev.clock_synced() in (True, False)
+
+
+def test_with_seq_changes_the_sequence_number_and_nothing_else() -> None:
+    import dataclasses
+
+    event = make(registry=RegistryFacts("active", "psn:k1:abc", "P-0042"), run="r1")
+    stored = event.with_seq(7)
+    assert stored == dataclasses.replace(event, seq=7) and stored is not event
+    assert event.seq == 1042  # the original is untouched
+    assert json.loads(stored.to_json())["seq"] == 7
+
+
+def test_a_replaced_time_is_the_time_serialised_not_the_one_formatted_before() -> None:
+    import dataclasses
+    from datetime import UTC, datetime
+
+    event = make()
+    assert event.to_dict()["occurred_at"] == "2026-11-24T07:58:12.345Z"  # formatted once
+    later = dataclasses.replace(event, occurred_at=datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC))
+    assert later.to_dict()["occurred_at"] == "2027-01-02T03:04:05.000Z"
+    assert event.with_seq(1).to_dict()["occurred_at"] == "2026-11-24T07:58:12.345Z"

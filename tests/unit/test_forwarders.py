@@ -125,3 +125,83 @@ def test_a_bug_in_send_is_retried_not_fatal(box: Outbox) -> None:
     fw.drain()
     fw.join(5)
     assert fw.sent == ["e0"]
+
+
+class Counting(Flaky):
+    """Delivers everything; counts the outbox write transactions that mark deliveries."""
+
+    def __init__(self, name: str, outbox: Outbox, **kw) -> None:
+        super().__init__(name, outbox, failures=0, **kw)
+        self.marks: list[int] = []  # events per mark_delivered call
+        mark = outbox.mark_delivered
+
+        def counting_mark(forwarder, events) -> None:  # type: ignore[no-untyped-def]
+            self.marks.append(len(events))
+            mark(forwarder, events)
+
+        outbox.mark_delivered = counting_mark  # type: ignore[method-assign]
+
+
+def test_confirmed_deliveries_are_marked_in_batches_not_one_transaction_per_event(
+    box: Outbox,
+) -> None:
+    fw = Counting("f", box, batch_size=5, mark_interval=3600)
+    fw.start()
+    for i in range(10):  # one event at a time, as taps arrive at a station
+        box.commit(make(event_id=f"e{i}"))
+        fw.wake()
+        wait_until(lambda i=i: fw.health.delivered == i + 1)
+    wait_until(lambda: box.progress("f").pending == 0)
+    fw.drain()
+    fw.join(5)
+    assert fw.marks == [5, 5]  # two write transactions for ten deliveries
+    assert fw.sent == [f"e{i}" for i in range(10)]  # an unmarked event is not sent again
+
+
+def test_confirmed_but_unmarked_events_stay_pending_until_the_mark_and_drain_marks_them(
+    box: Outbox,
+) -> None:
+    fw = Counting("f", box, mark_interval=3600)
+    fw.start()
+    for i in range(3):
+        box.commit(make(event_id=f"e{i}"))
+    fw.wake()
+    wait_until(lambda: fw.health.delivered == 3)
+    assert box.progress("f").pending == 3  # confirmed, not yet marked: a crash re-sends them
+    fw.drain()
+    fw.join(5)
+    assert fw.marks == [3] and box.progress("f").pending == 0
+    assert fw.sent == ["e0", "e1", "e2"]
+
+
+def test_unmarked_confirmations_are_marked_after_mark_interval_while_idle(box: Outbox) -> None:
+    fw = Counting("f", box, mark_interval=0.05, batch_size=100)
+    fw.idle_wait = 3600  # only the mark interval can end the idle wait
+    fw.start()
+    box.commit(make(event_id="e0"))
+    fw.wake()
+    wait_until(lambda: box.progress("f").pending == 0)
+    assert fw.marks == [1]
+    fw.stop()
+    fw.join(5)
+
+
+def test_a_transient_failure_marks_what_was_confirmed_before_backing_off(box: Outbox) -> None:
+    for i in range(4):
+        box.commit(make(event_id=f"e{i}"))
+
+    class HalfThenDown(Counting):
+        def send(self, batch):  # type: ignore[override]
+            if self.sent:
+                raise TransientError("down")
+            self.sent.extend(e.event_id for e in batch[:2])
+            return Outcome(delivered=batch[:2], retry=TransientError("down"))
+
+    fw = HalfThenDown("f", box, mark_interval=3600, max_backoff=3600)
+    fw.base_backoff = 3600
+    fw.start()
+    wait_until(lambda: fw.health.failures >= 1)
+    wait_until(lambda: box.progress("f").pending == 2)  # marked before the long wait
+    fw.stop()
+    fw.join(5)
+    assert fw.marks == [2] and fw.sent == ["e0", "e1"]
