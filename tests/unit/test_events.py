@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 from nfcbridge import events as ev
@@ -36,8 +37,12 @@ def test_occurred_at_is_utc_with_milliseconds_and_z() -> None:
 
 
 def test_event_ids_are_uuid_version_7_and_time_ordered() -> None:
+    before_ms = time.time_ns() // 1_000_000
     ids = [ev.new_event_id() for _ in range(50)]
+    after_ms = time.time_ns() // 1_000_000
     assert all(uuid.UUID(i).version == 7 for i in ids)
+    assert all(uuid.UUID(i).variant == uuid.RFC_4122 for i in ids)
+    assert all(before_ms <= uuid.UUID(i).int >> 80 <= after_ms for i in ids)  # RFC 9562 5.7
     assert len(set(ids)) == 50
     assert [i[:13] for i in ids] == sorted(i[:13] for i in ids)  # 48-bit ms timestamp prefix
 
