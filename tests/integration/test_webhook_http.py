@@ -53,6 +53,19 @@ def test_every_event_arrives_signed_despite_failures_and_lost_replies(tmp_path: 
         assert seqs == sorted(seqs)
 
 
+def quick_retrying(box: Outbox, url: str) -> WebhookForwarder:
+    """A forwarder with a key of its own that retries within milliseconds."""
+    return WebhookForwarder(
+        "web",
+        box,
+        url=url,
+        key=decode_secret(new_secret()),
+        idle_wait=0.05,
+        base_backoff=0.01,
+        max_backoff=0.05,
+    )
+
+
 def test_a_backend_refusing_every_signature_is_retried_and_failing_not_dead_lettered(
     tmp_path: Path,
 ) -> None:
@@ -61,15 +74,7 @@ def test_a_backend_refusing_every_signature_is_retried_and_failing_not_dead_lett
     backend = RecordingBackend(new_secret()).start()  # another secret: 401 for everything
     box = Outbox.open(tmp_path / "o.db")
     box.commit(make(event_id="lonely"))
-    fw = WebhookForwarder(
-        "web",
-        box,
-        url=backend.url,
-        key=decode_secret(new_secret()),
-        idle_wait=0.05,
-        base_backoff=0.01,
-        max_backoff=0.05,
-    )
+    fw = quick_retrying(box, backend.url)
     fw.start()
     deadline = time.monotonic() + 20
     while backend.bad_signatures < 3:
@@ -107,15 +112,7 @@ def test_an_https_backend_whose_certificate_no_trusted_ca_signed_gets_nothing(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     box = Outbox.open(tmp_path / "o.db")
     box.commit(make(event_id="over-tls"))
-    fw = WebhookForwarder(
-        "web",
-        box,
-        url=f"https://127.0.0.1:{server.server_address[1]}/hook",
-        key=decode_secret(new_secret()),
-        idle_wait=0.05,
-        base_backoff=0.01,
-        max_backoff=0.05,
-    )
+    fw = quick_retrying(box, f"https://127.0.0.1:{server.server_address[1]}/hook")
     fw.start()
     deadline = time.monotonic() + 20
     while fw.health.failures < 2:
