@@ -84,7 +84,8 @@ class Enricher:
     Each lookup runs in a thread of its own, so a lookup that hangs (a lost connection, a
     locked row) costs only itself: the tap goes on without registry facts after ``budget``
     seconds and later taps are looked up as usual. At most ``max_pending`` lookups may be
-    outstanding; beyond that the registry is taken as unavailable without asking it."""
+    outstanding; a tap beyond that waits for a slot within its budget (a burst on many
+    readers), and is taken as registry unavailable when none frees (lookups that hang)."""
 
     def __init__(
         self, registry: TapContextSource, *, budget: float = 0.5, max_pending: int = 8
@@ -95,7 +96,10 @@ class Enricher:
         self._closed = False
 
     def __call__(self, uid: str) -> Enrichment:
-        if self._closed or not self._slots.acquire(blocking=False):
+        # a burst of taps on many readers waits for a slot within the budget; only lookups
+        # that still hang after it make a tap go on without the registry
+        deadline = time.monotonic() + self.budget
+        if self._closed or not self._slots.acquire(timeout=self.budget):
             log.warning("registry enrichment skipped for %s: earlier lookups still hang", uid)
             return Enrichment(None, (ev.REGISTRY_UNAVAILABLE,))
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
@@ -104,7 +108,7 @@ class Enricher:
         )
         thread.start()
         try:
-            return classify(future.result(timeout=self.budget))
+            return classify(future.result(timeout=max(0.0, deadline - time.monotonic())))
         except Exception as exc:  # enrichment failure must not lose a tap
             log.warning("registry enrichment failed for %s: %r", uid, exc)
             return Enrichment(None, (ev.REGISTRY_UNAVAILABLE,))

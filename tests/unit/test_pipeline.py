@@ -129,6 +129,42 @@ def test_debounce_one_event_per_presentation_and_retap_window() -> None:
     assert d.is_new_tap("other", "B", 2.0, now=6.1)  # another reader too
 
 
+def test_a_burst_of_taps_beyond_the_pending_bound_is_looked_up_not_skipped() -> None:
+    """Twenty readers tapping at once (a rig, a busy hall) with a registry answering in
+    50 ms: the ones beyond the eight outstanding lookups wait for a slot within the budget."""
+    known = {bytes.fromhex(UID): Ctx("active", "psn:k1:abc", "P-1")}
+    enricher = Enricher(FakeRegistry(known, delay=0.05), budget=2.0, max_pending=8)
+    results: list[tuple[str, ...]] = []
+    taps = [
+        threading.Thread(target=lambda: results.append(enricher(UID).anomalies)) for _ in range(20)
+    ]
+    for t in taps:
+        t.start()
+    for t in taps:
+        t.join(10)
+    enricher.close()
+    assert results == [()] * 20
+
+
+def test_a_pending_bound_full_of_hung_lookups_answers_unavailable_within_the_budget() -> None:
+    release = threading.Event()
+
+    class Hangs(FakeRegistry):
+        def tap_context(self, uid: bytes) -> Ctx | None:
+            release.wait(30)
+            return None
+
+    enricher = Enricher(Hangs({}), budget=0.2, max_pending=1)
+    try:
+        assert enricher(UID).anomalies == ("registry_unavailable",)  # the lookup hangs
+        started = time.monotonic()
+        assert enricher(UID).anomalies == ("registry_unavailable",)  # no slot frees
+        assert time.monotonic() - started < 5  # bounded by the budget, not by the hang
+    finally:
+        release.set()
+        enricher.close()
+
+
 def test_hung_registry_lookups_do_not_block_later_taps() -> None:
     release = threading.Event()
     known = {bytes.fromhex(UID): Ctx("active", "psn:k1:abc", "P-1")}
