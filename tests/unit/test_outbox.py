@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nfcbridge.outbox import Outbox, OutboxError
+from nfcbridge.outbox import PAGE_SIZE, Outbox, OutboxError
 from tests.support.events import make
 
 
@@ -22,6 +22,28 @@ def test_outbox_uses_wal_and_synchronous_full(box: Outbox) -> None:
     with box.reading() as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_a_new_outbox_has_small_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """A tap writes four pages: a new file gets the smaller page (fewer bytes to sync per
+    tap); a file made with SQLite's default 4096 keeps it, and its events, on opening."""
+    with Outbox.open(tmp_path / "new.db") as new, new.reading() as conn:
+        assert PAGE_SIZE < 4096
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    old_path = tmp_path / "old.db"
+    with Outbox.open(old_path) as box:
+        box.commit(make(reader="a", event_id="before"))
+    with sqlite3.connect(old_path) as raw:  # as made by an earlier version: 4096 pages
+        raw.execute("PRAGMA journal_mode=DELETE")
+        raw.execute("PRAGMA page_size=4096")
+        raw.execute("VACUUM")
+        assert raw.execute("PRAGMA page_size").fetchone()[0] == 4096
+    with Outbox.open(old_path) as box:
+        assert box.commit(make(reader="a", event_id="after")).seq == 2
+        with box.reading() as conn:
+            assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert box.event_ids() == {"before", "after"}
 
 
 def test_sequence_numbers_are_per_reader_and_survive_reopening(tmp_path: Path) -> None:
