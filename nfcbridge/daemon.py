@@ -352,6 +352,9 @@ class Daemon:
             event = register(request, self.pipeline, self.notes, self.registry)
         except RegistryError as exc:
             raise ControlError(f"refused: {exc}") from None
+        except OutboxError as exc:  # voided in the audit trail; the person registers again
+            log.error("manual registration NOT stored: %s", exc)
+            raise ControlError(f"not stored, register again: {exc}") from None
         return {"ok": True, "event_id": event.event_id, "seq": event.seq, "origin": event.origin}
 
     def purge_notes_if_due(self, every: float = 3600.0) -> None:

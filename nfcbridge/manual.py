@@ -17,6 +17,7 @@ and hourly. Nothing hashed in the audit chain changes, so ``audit verify`` still
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import threading
@@ -28,8 +29,11 @@ from typing import Any, Literal, Protocol, cast
 
 from nfcbridge.errors import Refused
 from nfcbridge.events import ManualFacts, RegistryFacts, TapEvent, new_event_id
+from nfcbridge.outbox import OutboxError
 from nfcbridge.pipeline import TapPipeline
 from provisioning.private_file import create_owner_only
+
+log = logging.getLogger("nfcbridge.manual")
 
 REASONS = ("technical_fault", "started_outside", "ended_outside")
 KINDS = ("start", "end")
@@ -106,6 +110,8 @@ class ManualRegistry(Protocol):
     def record_manual(self) -> Callable[..., Any]:  # keyword details (Registry.record_manual)
         ...
 
+    def void_manual(self, *, event_id: str, staff: str, customer: str, why: str) -> None: ...
+
 
 def _text(request: dict[str, Any], name: str, limit: int = 120) -> str:
     value = request.get(name)
@@ -122,7 +128,8 @@ def register(
     notes: NoteStore,
     registry: ManualRegistry | None,
 ) -> TapEvent:
-    """Check a manual request, keep its note, audit it, commit the event; returns it.
+    """Check a manual request, keep its note, audit it, commit the event; returns it. When
+    the commit fails (``OutboxError``, raised) the note is dropped and the audit row voided.
 
     ``request``: ``kind`` (start|end), ``staff``, ``customer``, ``reason`` (``REASONS``),
     ``note``, ``at`` (ISO 8601 with a zone); without a registry also ``provider``.
@@ -168,4 +175,15 @@ def register(
         provider = str(request["provider"]) if request.get("provider") else None
     facts = ManualFacts(side, staff, customer, reason, ref, digest)
     registry_facts = RegistryFacts(state="active", customer=customer, provider=provider)
-    return pipeline.manual(event_id, at, facts, registry_facts)
+    try:
+        return pipeline.manual(event_id, at, facts, registry_facts)
+    except OutboxError as exc:  # not stored: the audit row must not stand alone
+        notes.forget(ref)
+        if registry is not None:
+            try:
+                registry.void_manual(
+                    event_id=event_id, staff=staff, customer=customer, why=str(exc)
+                )
+            except Exception:
+                log.exception("manual registration %s not stored and not voided", event_id)
+        raise

@@ -71,3 +71,18 @@ class ManualMixin:
                 reason=reason,
             )
         return TapContext(state="active", customer=ref, provider=row.provider_id)
+
+    def void_manual(self, *, event_id: str, staff: str, customer: str, why: str) -> None:
+        """Record that the manual registration audited as *event_id* was never stored (the
+        station's outbox refused it): the trail is append-only, so the earlier row stays and
+        this one says it counts for nothing. The person is told and registers again.
+        *customer* is the reference ``record_manual`` returned."""
+        with self.store.write() as conn:
+            audit.append(
+                conn,
+                operator=f"staff:{staff}",
+                action="registration.manual.voided",
+                subject=f"customer:{customer}",
+                details={"event_id": event_id},
+                reason=why[:200],
+            )

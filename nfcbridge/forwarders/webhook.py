@@ -13,12 +13,16 @@ How answers are treated:
   reply. Retrying would loop forever and dead-lettering would flag a tap that arrived.
 - 408, 425, 429 and every 5xx: transient, retried forever (``Retry-After`` honoured, in
   seconds or as an HTTP date).
-- 401 and 403: retried forever with backoff too, and ``status`` shows the forwarder as
-  failing: a wrong key or a station clock more than 5 minutes off is fixed by people, and
-  no tap may become a dead letter meanwhile.
-- any other 4xx and 3xx (redirects are not followed: a moved endpoint is a configuration
-  matter): permanent; the event goes to the dead-letter table, kept, and
-  ``nfcbridge outbox retry`` sends it again once the cause is fixed.
+- answers about the endpoint or the station rather than the event: 401 and 403 (a wrong
+  key, a station clock more than 5 minutes off), 404, 405 and 410 (a wrong or retired URL),
+  and every 3xx (redirects are not followed: a moved endpoint is a configuration matter).
+  Retried forever with backoff too, and ``status`` shows the forwarder as failing: people
+  fix the cause, and the same event would be refused for every tap meanwhile, so none may
+  become a dead letter (each would wait for ``nfcbridge outbox retry`` after the fix).
+- any other 4xx (400, 413, 422...): this event was refused, and the same bytes would be
+  refused again; permanent: the event goes to the dead-letter table, kept, and
+  ``nfcbridge outbox retry`` sends it again once the cause is fixed. The events after it
+  go on.
 - network errors and timeouts: transient.
 """
 
@@ -37,8 +41,18 @@ from nfcbridge.outbox import Outbox, StoredEvent
 from nfcbridge.signing import sign
 
 TRANSIENT_STATUS = frozenset({408, 425, 429})
-REFUSED_STATUS = frozenset({401, 403})  # not authorised: fixed by people, then delivered
+# not authorised, or not the endpoint: fixed by people, then delivered (module docstring)
+REFUSED_STATUS = frozenset({401, 403, 404, 405, 410})
 ALREADY_DELIVERED_STATUS = frozenset({409})
+
+
+def refusal_hint(status: int) -> str:
+    """What people check when the backend refuses every event with *status*."""
+    if status in (401, 403):
+        return "signature refused: check the secret and the station clock"
+    if 300 <= status < 400:
+        return "redirected, not followed: check the webhook url"
+    return "no such endpoint: check the webhook url"
 
 
 @functools.cache
@@ -119,10 +133,9 @@ class WebhookForwarder(Forwarder):
             status = response.status_code
             if 200 <= status < 300 or status in ALREADY_DELIVERED_STATUS:
                 outcome.delivered.append(event)
-            elif status in REFUSED_STATUS:
+            elif status in REFUSED_STATUS or 300 <= status < 400:
                 outcome.retry = TransientError(
-                    f"HTTP {status} (signature refused: check the secret and the station "
-                    f"clock): {response.text[:200]}"
+                    f"HTTP {status} ({refusal_hint(status)}): {response.text[:200]}"
                 )
                 return outcome
             elif status in TRANSIENT_STATUS or status >= 500:

@@ -225,3 +225,33 @@ def test_a_tap_that_was_not_stored_is_answered_not_ok_with_the_reason(
     assert answer["ok"] is False and answer["event_id"] is None
     assert "NOT stored" in answer["error"] and "disk is full" in answer["error"]
     assert daemon.outbox is not None and daemon.outbox.count() == 0
+
+
+def test_a_manual_registration_that_was_not_stored_is_answered_not_ok_with_the_reason(
+    daemon: Daemon,
+) -> None:
+    assert daemon.outbox is not None
+    with daemon.outbox.transaction() as conn:  # SQLite refuses the insert, as on a full disk
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON events"
+            " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    answer = request(
+        daemon.settings.control_socket,
+        {
+            "op": "manual",
+            "kind": "start",
+            "staff": "S-1",
+            "customer": "ext:1",
+            "provider": "P-1",
+            "reason": "technical_fault",
+            "note": "kortläsaren svarade inte",
+            "at": datetime.now(UTC).isoformat(),
+        },
+    )
+    assert answer["ok"] is False
+    assert (
+        answer["error"].startswith("not stored, register again")
+        and "disk is full" in (answer["error"])
+    )
+    assert daemon.outbox.count() == 0 and daemon.notes is not None and daemon.notes.count() == 0

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from nfcbridge.manual import ManualError, NoteStore, register
-from nfcbridge.outbox import Outbox
+from nfcbridge.outbox import Outbox, OutboxError
 from nfcbridge.pipeline import TapPipeline
 from provisioning.errors import UnknownEntity
+from provisioning.records import TapContext
 
 NOTE = "nyckeln fastnade, besöket startade i porten"
 GOOD = {
@@ -85,6 +86,35 @@ def test_a_registration_the_registry_refuses_leaves_no_note(station):
 
     with pytest.raises(UnknownEntity):
         register(dict(GOOD), pipeline, notes, Refusing())
+    assert notes.count() == 0 and outbox.last_seq("manual") == 0
+
+
+def test_a_registration_the_outbox_cannot_store_is_voided_in_the_audit_trail(station):
+    """The registry audits first; when the commit then fails the person is told (the error
+    is raised), the note goes, and the trail says the audited registration counts for
+    nothing: no audit row of a registration that was never stored stands alone."""
+    pipeline, notes, outbox = station
+    trail: list[tuple[str, dict[str, str]]] = []
+
+    class Auditing:
+        def record_manual(self, **details):
+            trail.append(("registration.manual", details))
+            return TapContext(state="active", customer="C-7", provider="P-1")
+
+        def void_manual(self, **details):
+            trail.append(("registration.manual.voided", details))
+
+    with outbox.transaction() as conn:  # SQLite itself refuses the insert, as on a full disk
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON events"
+            " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    with pytest.raises(OutboxError, match="disk is full"):
+        register(dict(GOOD), pipeline, notes, Auditing())
+    (action, recorded), (voided, details) = trail
+    assert (action, voided) == ("registration.manual", "registration.manual.voided")
+    assert details["event_id"] == recorded["event_id"] and details["customer"] == "C-7"
+    assert "outbox" in details["why"]
     assert notes.count() == 0 and outbox.last_seq("manual") == 0
 
 

@@ -155,3 +155,9 @@ def test_a_manual_registration_dated_in_a_closed_month_is_refused(registry: Regi
     # 00:30 on 1 May in Sweden: May is open
     done = registry.record_manual(at=dt.datetime(2026, 4, 30, 22, 30, tzinfo=dt.UTC), **manual)
     assert (done.customer, done.provider) == ("ext:m", "P-KOM")
+    # the station could not store it: voided in the trail, which still verifies
+    registry.void_manual(event_id="e1", staff="S-1", customer=done.customer, why="disk full")
+    with registry.store.read() as conn:
+        rows = [(e.action, e.details.get("event_id")) for e in audit.entries(conn)][-2:]
+    assert rows == [("registration.manual", "e1"), ("registration.manual.voided", "e1")]
+    assert registry.verify_audit().ok

@@ -98,7 +98,9 @@ def test_invalid_secrets_are_refused(secret: str) -> None:
         decode_secret(secret)
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 408, 425, 429, 401, 403])
+@pytest.mark.parametrize(
+    "status", [500, 502, 503, 408, 425, 429, 401, 403, 404, 405, 410, 301, 302, 307, 308]
+)
 def test_transient_answers_stop_the_batch_for_a_retry(box: Outbox, status: int) -> None:
     calls = []
 
@@ -112,7 +114,27 @@ def test_transient_answers_stop_the_batch_for_a_retry(box: Outbox, status: int) 
     assert len(calls) == 2  # head of line: e2 not sent while e1 waits
 
 
-@pytest.mark.parametrize("status", [400, 404, 410, 422, 301])
+@pytest.mark.parametrize(
+    ("status", "hint"),
+    [
+        (401, "check the secret and the station clock"),
+        (404, "check the webhook url"),
+        (301, "redirected, not followed"),
+    ],
+)
+def test_an_endpoint_refusing_every_event_names_what_to_check(
+    box: Outbox, status: int, hint: str
+) -> None:
+    """A wrong URL or key is fixed by people; meanwhile nothing becomes a dead letter and
+    ``status`` (the forwarder's last error) says what to check."""
+    outcome = forwarder(box, lambda r: httpx.Response(status), new_secret()).send(
+        box.pending("web")
+    )
+    assert outcome.dead == [] and outcome.delivered == []
+    assert outcome.retry is not None and hint in str(outcome.retry)
+
+
+@pytest.mark.parametrize("status", [400, 413, 415, 422])
 def test_permanent_rejections_become_dead_letters(box: Outbox, status: int) -> None:
     outcome = forwarder(box, lambda r: httpx.Response(status), new_secret()).send(
         box.pending("web")
