@@ -2,7 +2,10 @@
 
 A month is a calendar month in Europe/Stockholm: a pickup at 00:30 on 1 May Swedish time
 (22:30 UTC on 30 April) belongs to May. A working day (vardag) is Monday to Friday and not
-a Swedish public holiday, from the maintained ``holidays`` package. The locking date
+a Swedish public holiday, nor Midsummer Eve, Christmas Eve or New Year's Eve, which the law
+on computing time limits (lag (1930:173) om beräkning av lagstadgad tid) treats as
+holidays; the dates come from the maintained ``holidays`` package (its "public" and
+"de_facto" categories for Sweden). The locking date
 (spärrdatum) of a month is the N-th working day of the next month (Haninge: 3); from the
 day after it, the month can be closed and nothing dated in it changes any more.
 """
@@ -67,7 +70,7 @@ def month_bounds_utc(month: str) -> tuple[dt.datetime, dt.datetime]:
 
 @lru_cache(maxsize=64)
 def _holidays(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("SE", years=year)
+    return holidays.country_holidays("SE", years=year, categories=("public", "de_facto"))
 
 
 def is_working_day(day: dt.date) -> bool:

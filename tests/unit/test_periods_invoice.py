@@ -12,7 +12,13 @@ import pytest
 from provisioning import audit
 from provisioning.errors import PeriodClosed, TransitionRefused
 from provisioning.invoice import invoice
-from provisioning.months import MunicipalRules, locking_date, month_of
+from provisioning.months import (
+    MunicipalRules,
+    add_working_days,
+    is_working_day,
+    locking_date,
+    month_of,
+)
 from provisioning.quota import QuotaPolicy
 from provisioning.registry import Registry
 from provisioning.reports import issued_report
@@ -30,6 +36,18 @@ def test_locking_date_in_may_skips_may_day():
     # 2026-05-01 Fri (holiday), 02-03 weekend, 04 Mon (1), 05 (2), 06 (3)
     assert locking_date("2026-04", 3) == dt.date(2026, 5, 6)
     assert locking_date("2026-04", 1) == dt.date(2026, 5, 4)
+
+
+def test_midsummer_christmas_and_new_years_eve_are_not_working_days():
+    """Lag (1930:173): the three eves count as holidays, though not public holidays."""
+    for eve in (dt.date(2026, 6, 19), dt.date(2026, 12, 24), dt.date(2026, 12, 31)):
+        assert eve.weekday() < 5 and not is_working_day(eve)
+    assert is_working_day(dt.date(2026, 12, 23))
+    # an order placed on Wed 23 Dec with one working day's lead: not Thu 24, Fri 25
+    assert add_working_days(dt.date(2026, 12, 23), 1) == dt.date(2026, 12, 28)
+    # Thu 18 June 2026, one working day's lead: not Fri 19 (Midsummer Eve), Sat 20 (Midsummer
+    # Day) or Sun 21
+    assert add_working_days(dt.date(2026, 6, 18), 1) == dt.date(2026, 6, 22)
 
 
 def test_a_moment_belongs_to_its_month_in_swedish_time():
