@@ -61,6 +61,9 @@ class RegistrySettings:
     previous_key_file: str = ""
     password_file: str = ""  # PostgreSQL password (file or credential:NAME), never in url
     keep_ended_days: int = 0  # `customer purge`: ended customers kept this long; 0: for ever
+    # the daemon's tap-time lookup: a tap waits this long for the registry's facts, then is
+    # committed without them (anomaly registry_unavailable; nfcbridge.pipeline.Enricher)
+    lookup_timeout: float = 0.5
 
 
 @dataclass(frozen=True)

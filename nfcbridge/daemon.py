@@ -187,7 +187,7 @@ class Daemon:
             self.registry.tap_context(b"\x00" * 7)  # proves the schema answers
         except (ProvisioningError, Exception) as exc:
             raise StoreUnavailable(f"{file}: registry.url: {exc}") from None
-        self.enricher = Enricher(self.registry)
+        self.enricher = Enricher(self.registry, budget=s.registry.lookup_timeout)
 
     # -- running --------------------------------------------------------------------------
     def start(self) -> None:

@@ -19,6 +19,7 @@ CONFIG_RANGES: dict[str, tuple[float, float]] = {
     "quota.spare": (0, 1000),
     "readers.retap_window": (0, 3600),
     "outbox.keep_days": (0, 36500),
+    "registry.lookup_timeout": (0.01, 30),
     "forwarders.timeout": (0.01, 600),
     "forwarders.port": (1, 65535),
     "forwarders.max_backoff": (0.01, 86400),

@@ -53,6 +53,15 @@ def test_values_out_of_range_are_exit_3_naming_key_and_range(
     assert key in line and allowed in line
 
 
+@pytest.mark.parametrize("value", ["0", "-0.5", "60.0", "nan"])
+def test_the_registry_lookup_timeout_must_be_in_range(tmp_path: Path, value: str) -> None:
+    text = base().replace('url = "none"', f'url = "none"\nlookup_timeout = {value}')
+    exit_code, line = show(tmp_path, text)
+    assert exit_code == 3 and "registry.lookup_timeout" in line
+    assert ("finite" if value == "nan" else "between 0.01 and 30") in line
+    assert run(tmp_path, text) == (exit_code, line)  # the daemon: the same line
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "-1.0", "-1", "1e9"])
 def test_retap_window_must_be_a_finite_number_in_range(tmp_path: Path, value: str) -> None:
     text = base().replace('url = "mock:cfg"', f'url = "mock:cfg"\nretap_window = {value}')

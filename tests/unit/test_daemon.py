@@ -113,6 +113,40 @@ def test_taps_are_enriched_from_a_real_registry(tmp_path: Path) -> None:
     assert event.registry is None and event.anomalies == ("unknown_tag",)
 
 
+@pytest.mark.parametrize(
+    ("timeout", "anomalies"), [(0.05, ("registry_unavailable",)), (5.0, ("unknown_tag",))]
+)
+def test_a_tap_waits_for_the_registry_as_long_as_registry_lookup_timeout_says(
+    tmp_path: Path, timeout: float, anomalies: tuple[str, ...]
+) -> None:
+    """A registry lookup that takes a second: within a 5 s ``lookup_timeout`` the tap gets
+    the registry's answer; with 0.05 s it is committed without it."""
+    import time
+
+    from provisioning.registry import Registry
+
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    Registry.open(url).close()
+    text = config(tmp_path).read_text()
+    text = text.replace('url = "none"', f'url = "{url}"\nlookup_timeout = {timeout}')
+    (tmp_path / "c.toml").write_text(text)
+    d = Daemon(load_settings(tmp_path / "c.toml"), notify=SdNotify(""))
+    d.prepare()
+    try:
+        assert d.registry is not None and d.pipeline is not None
+        answer = d.registry.tap_context
+
+        def slow(uid: bytes) -> object:
+            time.sleep(1.0)  # a registry across a slow network
+            return answer(uid)
+
+        d.registry.tap_context = slow  # type: ignore[method-assign]
+        event = d.pipeline.tap("rig", "04A1B2C3D4E5F6", "simulated")
+    finally:
+        d.shutdown()
+    assert event.anomalies == anomalies
+
+
 def test_an_unreachable_registry_stops_the_start(tmp_path: Path) -> None:
     from nfcbridge.errors import StoreUnavailable
 
