@@ -83,9 +83,10 @@ class Enricher:
 
     Each lookup runs in a thread of its own, so a lookup that hangs (a lost connection, a
     locked row) costs only itself: the tap goes on without registry facts after ``budget``
-    seconds (``[registry] lookup_timeout``) and later taps are looked up as usual. At most ``max_pending`` lookups may be
-    outstanding; a tap beyond that waits for a slot within its budget (a burst on many
-    readers), and is taken as registry unavailable when none frees (lookups that hang)."""
+    seconds (``[registry] lookup_timeout``) and later taps are looked up as usual. At most
+    ``max_pending`` lookups may be outstanding; a tap beyond that waits for a slot within its
+    budget (a burst on many readers), and is taken as registry unavailable when none frees
+    (lookups that hang)."""
 
     def __init__(
         self, registry: TapContextSource, *, budget: float = 0.5, max_pending: int = 8
