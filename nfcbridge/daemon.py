@@ -149,6 +149,7 @@ class Daemon:
             outbox = self.outbox
             names = [f.forwarder_name for f in self.forwarders]
             self.metrics.watch_outbox(lambda: outbox.progress_all(names))
+            self.metrics.watch_retention(lambda: self.pruner)
 
     def _check_readers(self) -> None:
         from drivers import table

@@ -2,7 +2,9 @@
 
 A private registry (not the process-global one) so tests can build several daemons. Outbox
 depth is read at scrape time by a collector, so a stuck forwarder shows even when nothing
-else happens.
+else happens; so is retention (``nfcbridge.retention.Pruner``), so that an alert can say
+when the outbox stops shrinking or holds events past ``keep_days`` that a forwarder never
+confirmed.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from nfcbridge.errors import ConfigError
@@ -56,6 +58,46 @@ class _OutboxCollector(Collector):
         yield from (pending, oldest, dead)
 
 
+class _RetentionCollector(Collector):
+    """The pruner's state at scrape time; nothing while retention is off (``keep_days`` 0,
+    or before READY: the pruner starts then)."""
+
+    def __init__(self, probe: Callable[[], Any]) -> None:
+        self.probe = probe
+
+    def collect(self) -> Iterable[Metric]:
+        pruner = self.probe()
+        if pruner is None:
+            return
+        runs = CounterMetricFamily("nfcbridge_outbox_prune_runs", "Outbox retention runs")
+        runs.add_metric([], pruner.runs)
+        removed = CounterMetricFamily(
+            "nfcbridge_outbox_pruned_events", "Events removed by outbox retention"
+        )
+        removed.add_metric([], pruner.removed_total)
+        failing = GaugeMetricFamily(
+            "nfcbridge_outbox_prune_failing", "1 when the last retention run failed"
+        )
+        failing.add_metric([], 1.0 if pruner.last_error else 0.0)
+        yield from (runs, removed, failing)
+        last = pruner.last
+        if last is None:
+            return
+        when = GaugeMetricFamily(
+            "nfcbridge_outbox_last_prune_timestamp_seconds",
+            "Start of the last retention run that succeeded",
+        )
+        when.add_metric([], last.started_at)
+        held = GaugeMetricFamily(
+            "nfcbridge_outbox_retention_held_events",
+            "Events older than keep_days that retention keeps, by why (last run)",
+            labels=["reason"],
+        )
+        held.add_metric(["undelivered"], last.kept_undelivered)
+        held.add_metric(["dead_letter"], last.kept_dead_letter)
+        yield from (when, held)
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -90,6 +132,10 @@ class Metrics:
 
     def watch_outbox(self, probe: Callable[[], Iterable[Any]]) -> None:
         self.registry.register(_OutboxCollector(probe))
+
+    def watch_retention(self, probe: Callable[[], Any]) -> None:
+        """*probe* returns the daemon's ``Pruner``, or None while there is none."""
+        self.registry.register(_RetentionCollector(probe))
 
     # hooks called by workers and forwarders
     def tap_committed(self, reader: str, origin: str, seconds: float) -> None:

@@ -280,6 +280,7 @@ class Pruner(threading.Thread):
         self.last: PruneReport | None = None
         self.last_error: str | None = None
         self.runs = 0
+        self.removed_total = 0  # events removed by every run of this thread
         self._halt = threading.Event()
 
     def stop(self, *, drain: bool = False) -> None:
@@ -305,6 +306,7 @@ class Pruner(threading.Thread):
                 self.last_error = str(exc)
             else:
                 self.last, self.last_error = report, None
+                self.removed_total += report.removed
                 log.info(
                     "outbox pruned: %d removed, %d kept (%d too recent, %d dead letters,"
                     " %d undelivered)",
