@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import random
 import statistics
@@ -69,10 +70,12 @@ def build_rows(n_tags: int, seed: int = 7) -> tuple[list[tuple[Any, ...]], list[
     base = dt.datetime(2026, 1, 1)
     n_active = min(int(n_tags * 0.015), CUSTOMERS)
     n_retired, n_spoiled = int(n_tags * 0.06), int(n_tags * 0.025)
-    rows, uids = [], []
+    rows: list[tuple[Any, ...]] = []
+    uids: list[str] = []
     for i in range(n_tags):
         uid = f"04{i:06X}{rng.getrandbits(24):06X}"  # 7 bytes, unique by construction
         created = base + dt.timedelta(seconds=i)
+        row: tuple[Any, ...]
         if i < n_active:
             provider = f"P-{i % PROVIDERS:04d}"
             row = (uid, "active", "NTAG213", f"t{i:08d}", "bulk", provider, f"ext:c{i}",
@@ -126,6 +129,10 @@ def bulk_load(reg: Registry, rows: list[tuple[Any, ...]]) -> None:
             conn.exec_driver_sql("ANALYZE")
 
 
+def attach(reg: Registry, uid: str, customer: str) -> None:
+    reg.attach(uid, customer, operator="b")
+
+
 def timed(fn: Callable[[], Any]) -> float:
     start = time.perf_counter()
     fn()
@@ -156,7 +163,7 @@ def run_store(label: str, url: str, n_tags: int, samples: int) -> dict[str, floa
     picked: list[str] = []
     pickups = [timed(lambda: picked.extend(reg.pickup(BENCH_PROVIDER, 1, operator="b").uids))
                for _ in range(samples)]  # fmt: skip
-    attaches = [timed(lambda i=i: reg.attach(picked[i], f"ext:bench{i}", operator="b"))
+    attaches = [timed(functools.partial(attach, reg, picked[i], f"ext:bench{i}"))
                 for i in range(samples)]  # fmt: skip
     provisions = provision_times(reg, label, samples // 3 or 1)
     ref_lookup, ref_update = reference(reg, uids, rng, samples)
