@@ -1,7 +1,9 @@
 """structlog set-up: JSON lines under systemd or when asked, readable console on a terminal.
 
 Stdlib loggers (nfcpy, pyscard, our drivers) go through the same processors. Raw frames are
-logged at level FRAMES (5), below DEBUG, because they can carry passwords.
+logged at level FRAMES (5), below DEBUG, because they can carry passwords. httpx logs every
+request at INFO, a line per delivered tap beside the tap's own: below ``debug`` only its
+warnings are shown (a failed delivery is logged by the forwarder, with what to check).
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ def configure_logging(
     handler._nfcbridge = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(_LEVELS.get(name, logging.INFO))
+    chatty = logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
+    for library in ("httpx", "httpcore"):
+        logging.getLogger(library).setLevel(chatty)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -58,6 +58,22 @@ def test_opening_the_registry_at_info_logs_one_line_for_a_migration_and_none_aft
     assert again.replace("--- second start", "").strip() == ""  # nothing to migrate, no lines
 
 
+@pytest.mark.parametrize(("level", "lines"), [("info", 0), ("debug", 1)])
+def test_a_webhook_delivery_adds_no_log_line_of_its_own_at_info(
+    tmp_path: Path, level: str, lines: int
+):
+    """httpx logs every request at INFO: at a station's default level that would be a line
+    per delivered tap beside the tap's own; kept for ``debug``."""
+    code = (
+        "from nfcbridge.logs import configure_logging\n"
+        f"configure_logging({level!r}, fmt='json')\n"
+        "import httpx\n"
+        "transport = httpx.MockTransport(lambda request: httpx.Response(204))\n"
+        "httpx.Client(transport=transport).post('http://127.0.0.1:9/hook', content=b'{}')\n"
+    )
+    assert _python(code, tmp_path).stderr.count("HTTP Request: POST") == lines
+
+
 def test_spy_frames_show_without_debug_and_plain_frames_never_at_debug(state: Path):
     code = (
         "from nfcbridge.cli.main import main\n"
