@@ -100,6 +100,7 @@ class Forwarder(threading.Thread):
         self._wake = threading.Event()
         self._halt = threading.Event()
         self._draining = threading.Event()
+        self._stopping = threading.Event()  # either stop: ends a backoff wait
         self._reader: sqlite3.Connection | None = None
         # confirmed by the remote end, not yet marked delivered in the outbox (module doc)
         self._unmarked: list[StoredEvent] = []
@@ -113,11 +114,15 @@ class Forwarder(threading.Thread):
 
     def stop(self, *, drain: bool = False) -> None:
         """End now, interrupting any backoff wait; with *drain*, deliver what is pending
-        first (the daemon bounds how long it waits, then stops without drain)."""
+        first (the daemon bounds how long it waits, then stops without drain). A drain
+        that comes during a backoff wait tries again at once instead of waiting it out
+        (the backend may be back, and the station is about to stop); after that it backs
+        off as usual until the daemon's deadline."""
         if drain:
             self._draining.set()
         else:
             self._halt.set()
+        self._stopping.set()
         self._wake.set()
 
     def drain(self) -> None:
@@ -206,7 +211,10 @@ class Forwarder(threading.Thread):
                     outcome.retry,
                     delay,
                 )
-                if self._halt.wait(delay):
+                # a drain that begins now cuts the wait short once; while draining only a
+                # stop does
+                (self._halt if self._draining.is_set() else self._stopping).wait(delay)
+                if self._halt.is_set():
                     return
             elif outcome.dead:
                 self.health.failures = 0

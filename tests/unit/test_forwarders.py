@@ -100,6 +100,38 @@ def test_stop_interrupts_a_long_backoff(box: Outbox) -> None:
     assert box.progress("f").pending == 1  # still there for the next start
 
 
+def test_a_drain_during_a_long_backoff_tries_again_at_once_then_backs_off_until_stopped(
+    box: Outbox,
+) -> None:
+    """``systemctl stop`` with the backend down: one more try at once, then the usual
+    backoff until the daemon's deadline stops it; what was not delivered stays."""
+    box.commit(make(event_id="e0"))
+    fw = Flaky("f", box, failures=10**6, max_backoff=3600)
+    fw.base_backoff = 3600
+    fw.start()
+    wait_until(lambda: fw.health.failures >= 1)
+    tried = fw.left
+    fw.drain()
+    wait_until(lambda: fw.left == tried - 1)  # tried again without waiting out the backoff
+    time.sleep(0.2)
+    assert fw.is_alive() and fw.left == tried - 1  # then back off (no busy retrying)
+    fw.stop()
+    fw.join(5)
+    assert not fw.is_alive() and box.progress("f").pending == 1
+
+
+def test_a_drain_during_a_backoff_delivers_when_the_remote_end_is_back(box: Outbox) -> None:
+    box.commit(make(event_id="e0"))
+    fw = Flaky("f", box, failures=1, max_backoff=3600)
+    fw.base_backoff = 3600
+    fw.start()
+    wait_until(lambda: fw.health.failures >= 1)
+    fw.drain()
+    fw.join(5)
+    assert not fw.is_alive() and fw.sent == ["e0"]
+    assert box.progress("f").pending == 0
+
+
 def test_drain_ends_when_nothing_is_pending(box: Outbox) -> None:
     fw = Flaky("f", box, failures=0)
     fw.start()
