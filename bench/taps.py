@@ -30,10 +30,9 @@ on the 2-core test machine; it lowers the taps per second, not the tap -> commit
   are measured in operation, after a warm-up (400 taps, 1,600 raw commits) that takes the
   WAL past its first checkpoint: a new file's WAL grows on every commit, and a sync that
   also changes a file's size costs more; on a station that has run for a minute each
-  commit overwrites the WAL in place. The
-  pair is measured ``--latency-repeat`` times; the figures are the medians of the runs,
-  and the worst run's p99 of each is shown too (one stall of the shared disk moves a p99
-  of 1,000 taps);
+  commit overwrites the WAL in place. The pair is measured ``--latency-repeat`` times;
+  the figures are the medians of the runs, and the worst run's p99 of each is shown too
+  (one stall of the shared disk moves the p99 of a few hundred taps);
 - tap -> commit with the originality signature read on each tap (``[[readers]]
   check_signature``) and without, side by side (``signature_on_off``): p50 of each, their
   difference, the tag commands a tap sends (counted from the chip model's log) and the
