@@ -54,7 +54,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -67,6 +66,7 @@ from nfcbridge.events import TapEvent
 from nfcbridge.sdnotify import SdNotify
 from tests.support.backend_process import RecordingBackendProcess
 from tests.support.harness import new_secret, write_config
+from tests.support.waiting import wait_until
 
 
 def written_bytes() -> int:
@@ -163,12 +163,6 @@ def pipeline_taps(directory: Path, seconds: float, run: int) -> tuple[float, flo
 WARM_UP_TAPS = 400  # four pages each: the WAL passes SQLite's 1,000-frame checkpoint
 
 
-def wait_until(condition: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
 def latencies(
     directory: Path, seconds: float, rate: float = 100.0, readers: int = 4
 ) -> dict[str, float]:
@@ -202,7 +196,7 @@ def latencies(
         done[key].wait(5)
         field.remove()
     warm = len(committed)
-    wait_until(lambda: backend.acked_count() >= warm, 30)
+    wait_until(lambda: backend.acked_count() >= warm, 30, poll=0.05)
     committed.clear()
     per_reader = rate / readers
     count = int(seconds * per_reader)
@@ -228,7 +222,7 @@ def latencies(
         d.start()
     for d in drivers:
         d.join()
-    wait_until(lambda: backend.acked_count() >= warm + len(committed), 60)
+    wait_until(lambda: backend.acked_count() >= warm + len(committed), 60, poll=0.05)
     stop(daemon, thread)
     acked_at = backend.stop()
     to_commit = [(committed[u][1] - placed[u]) * 1000 for u in committed]

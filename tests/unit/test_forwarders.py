@@ -13,6 +13,7 @@ from nfcbridge.forwarders.base import Forwarder, Outcome, TransientError
 from nfcbridge.forwarders.jsonl import JsonlForwarder
 from nfcbridge.outbox import Outbox, StoredEvent
 from tests.support.events import make
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -20,13 +21,6 @@ def box(tmp_path: Path) -> Outbox:
     outbox = Outbox.open(tmp_path / "o.db")
     yield outbox
     outbox.close()
-
-
-def wait_until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
 
 
 class Flaky(Forwarder):
@@ -53,10 +47,10 @@ def test_jsonl_appends_one_line_per_event_and_marks_delivered(box: Outbox, tmp_p
     path = tmp_path / "taps.jsonl"
     fw = JsonlForwarder("file", box, path=path, idle_wait=0.05)
     fw.start()
-    wait_until(lambda: box.progress("file").pending == 0)
+    assert wait_until(lambda: box.progress("file").pending == 0)
     box.commit(make(event_id="e3"))
     fw.wake()
-    wait_until(lambda: box.progress("file").pending == 0)
+    assert wait_until(lambda: box.progress("file").pending == 0)
     fw.drain()
     fw.join(5)
     lines = [json.loads(line) for line in path.read_text().splitlines()]
@@ -78,7 +72,9 @@ def test_several_forwarders_each_deliver_everything_at_their_own_pace(box: Outbo
     slow = Flaky("slow", box, failures=5, batch_size=3)
     for fw in (fast, slow):
         fw.start()
-    wait_until(lambda: box.progress("fast").pending == 0 and box.progress("slow").pending == 0)
+    assert wait_until(
+        lambda: box.progress("fast").pending == 0 and box.progress("slow").pending == 0
+    )
     for fw in (fast, slow):
         fw.drain()
         fw.join(5)
@@ -92,7 +88,7 @@ def test_stop_interrupts_a_long_backoff(box: Outbox) -> None:
     fw = Flaky("f", box, failures=10**6, max_backoff=3600)
     fw.base_backoff = 3600
     fw.start()
-    wait_until(lambda: fw.health.failures >= 1)
+    assert wait_until(lambda: fw.health.failures >= 1)
     t = time.monotonic()
     fw.stop()
     fw.join(5)
@@ -109,10 +105,10 @@ def test_a_drain_during_a_long_backoff_tries_again_at_once_then_backs_off_until_
     fw = Flaky("f", box, failures=10**6, max_backoff=3600)
     fw.base_backoff = 3600
     fw.start()
-    wait_until(lambda: fw.health.failures >= 1)
+    assert wait_until(lambda: fw.health.failures >= 1)
     tried = fw.left
     fw.drain()
-    wait_until(lambda: fw.left == tried - 1)  # tried again without waiting out the backoff
+    assert wait_until(lambda: fw.left == tried - 1)  # tried again without waiting out the backoff
     time.sleep(0.2)
     assert fw.is_alive() and fw.left == tried - 1  # then back off (no busy retrying)
     fw.stop()
@@ -125,7 +121,7 @@ def test_a_drain_during_a_backoff_delivers_when_the_remote_end_is_back(box: Outb
     fw = Flaky("f", box, failures=1, max_backoff=3600)
     fw.base_backoff = 3600
     fw.start()
-    wait_until(lambda: fw.health.failures >= 1)
+    assert wait_until(lambda: fw.health.failures >= 1)
     fw.drain()
     fw.join(5)
     assert not fw.is_alive() and fw.sent == ["e0"]
@@ -153,7 +149,7 @@ def test_a_bug_in_send_is_retried_not_fatal(box: Outbox) -> None:
 
     fw = Buggy("b", box, failures=0)
     fw.start()
-    wait_until(lambda: box.progress("b").pending == 0)
+    assert wait_until(lambda: box.progress("b").pending == 0)
     fw.drain()
     fw.join(5)
     assert fw.sent == ["e0"]
@@ -182,8 +178,8 @@ def test_confirmed_deliveries_are_marked_in_batches_not_one_transaction_per_even
     for i in range(10):  # one event at a time, as taps arrive at a station
         box.commit(make(event_id=f"e{i}"))
         fw.wake()
-        wait_until(lambda i=i: fw.health.delivered == i + 1)
-    wait_until(lambda: box.progress("f").pending == 0)
+        assert wait_until(lambda i=i: fw.health.delivered == i + 1)
+    assert wait_until(lambda: box.progress("f").pending == 0)
     fw.drain()
     fw.join(5)
     assert fw.marks == [5, 5]  # two write transactions for ten deliveries
@@ -198,7 +194,7 @@ def test_confirmed_but_unmarked_events_stay_pending_until_the_mark_and_drain_mar
     for i in range(3):
         box.commit(make(event_id=f"e{i}"))
     fw.wake()
-    wait_until(lambda: fw.health.delivered == 3)
+    assert wait_until(lambda: fw.health.delivered == 3)
     assert box.progress("f").pending == 3  # confirmed, not yet marked: a crash re-sends them
     fw.drain()
     fw.join(5)
@@ -212,7 +208,7 @@ def test_unmarked_confirmations_are_marked_after_mark_interval_while_idle(box: O
     fw.start()
     box.commit(make(event_id="e0"))
     fw.wake()
-    wait_until(lambda: box.progress("f").pending == 0)
+    assert wait_until(lambda: box.progress("f").pending == 0)
     assert fw.marks == [1]
     fw.stop()
     fw.join(5)
@@ -232,8 +228,8 @@ def test_a_transient_failure_marks_what_was_confirmed_before_backing_off(box: Ou
     fw = HalfThenDown("f", box, mark_interval=3600, max_backoff=3600)
     fw.base_backoff = 3600
     fw.start()
-    wait_until(lambda: fw.health.failures >= 1)
-    wait_until(lambda: box.progress("f").pending == 2)  # marked before the long wait
+    assert wait_until(lambda: fw.health.failures >= 1)
+    assert wait_until(lambda: box.progress("f").pending == 2)  # marked before the long wait
     fw.stop()
     fw.join(5)
     assert fw.marks == [2] and fw.sent == ["e0", "e1"]

@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,13 +28,7 @@ from nfcbridge.signing import load_secret
 from nfcbridge.worker import ReaderWorker
 from tests.support.events import make
 from tests.support.harness import RecordingBackend, new_secret
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.02)
+from tests.support.waiting import wait_until
 
 
 def write_config(tmp_path: Path, forwarders: str) -> Path:
@@ -88,7 +81,7 @@ def test_a_backend_refusing_every_request_shows_as_failing_and_status_exits_11(
         daemon = running(config)
         assert daemon.outbox is not None
         daemon.pipeline.tap("rig", "04A1B2C3D4E5F6", "simulated")  # type: ignore[union-attr]
-        wait_until(lambda: backend.bad_signatures >= 2)
+        assert wait_until(lambda: backend.bad_signatures >= 2, timeout=20.0, poll=0.02)
         code, data = status(config)
         assert code == 11 and data["running"] and not data["healthy"]
         (row,) = data["outbox"]["forwarders"]
@@ -139,7 +132,11 @@ def test_a_recovered_reader_has_no_last_error(
     )
     worker.start()
     try:
-        wait_until(lambda: worker.health.reopens == 1 and worker.health.state == "ok")
+        assert wait_until(
+            lambda: worker.health.reopens == 1 and worker.health.state == "ok",
+            timeout=20.0,
+            poll=0.02,
+        )
         assert worker.health.errors == 1  # counted, history
         assert worker.health.last_error is None  # but no longer the reader's state
     finally:
@@ -176,7 +173,7 @@ def test_one_secret_file_without_prefix_delivers_from_daemon_to_receiver(tmp_pat
         fw = build_forwarder(settings.forwarders[0], 0, settings, box)
         box.commit(make(event_id="0190f7a4-0000-7000-8000-000000000001"))
         fw.start()
-        wait_until(lambda: store.count() == 1)
+        assert wait_until(lambda: store.count() == 1, timeout=20.0, poll=0.02)
         fw.stop()
         fw.join(5)
     finally:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,15 +13,9 @@ from nfcbridge.config import ReaderSettings
 from nfcbridge.outbox import Outbox
 from nfcbridge.pipeline import TapPipeline
 from nfcbridge.worker import ReaderWorker
+from tests.support.waiting import wait_until
 
 UID = bytes.fromhex("04A1B2C3D4E5F6")
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
 
 
 def test_a_reader_failing_mid_presentation_ends_the_presentation(
@@ -53,9 +45,9 @@ def test_a_reader_failing_mid_presentation_ends_the_presentation(
         worker.start()
         try:
             field.place(EmulatedTag("NTAG213", uid=UID))
-            wait_until(lambda: worker.health.reopens == 1 and worker.health.state == "ok")
+            assert wait_until(lambda: worker.health.reopens == 1 and worker.health.state == "ok")
             field.place(EmulatedTag("NTAG213", uid=UID))  # the visit's end tap, later
-            wait_until(lambda: box.count() == 2)
+            assert wait_until(lambda: box.count() == 2)
         finally:
             worker.stop()
             worker.join(5)
