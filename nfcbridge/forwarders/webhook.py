@@ -41,18 +41,19 @@ from nfcbridge.outbox import Outbox, StoredEvent
 from nfcbridge.signing import sign
 
 TRANSIENT_STATUS = frozenset({408, 425, 429})
-# not authorised, or not the endpoint: fixed by people, then delivered (module docstring)
-REFUSED_STATUS = frozenset({401, 403, 404, 405, 410})
 ALREADY_DELIVERED_STATUS = frozenset({409})
 
 
-def refusal_hint(status: int) -> str:
-    """What people check when the backend refuses every event with *status*."""
+def refusal_hint(status: int) -> str | None:
+    """What people check when *status* refuses every event alike (not authorised, or not
+    the endpoint: fixed by people, then delivered; module docstring); None for others."""
     if status in (401, 403):
         return "signature refused: check the secret and the station clock"
     if 300 <= status < 400:
         return "redirected, not followed: check the webhook url"
-    return "no such endpoint: check the webhook url"
+    if status in (404, 405, 410):
+        return "no such endpoint: check the webhook url"
+    return None
 
 
 @functools.cache
@@ -133,10 +134,8 @@ class WebhookForwarder(Forwarder):
             status = response.status_code
             if 200 <= status < 300 or status in ALREADY_DELIVERED_STATUS:
                 outcome.delivered.append(event)
-            elif status in REFUSED_STATUS or 300 <= status < 400:
-                outcome.retry = TransientError(
-                    f"HTTP {status} ({refusal_hint(status)}): {response.text[:200]}"
-                )
+            elif (hint := refusal_hint(status)) is not None:
+                outcome.retry = TransientError(f"HTTP {status} ({hint}): {response.text[:200]}")
                 return outcome
             elif status in TRANSIENT_STATUS or status >= 500:
                 outcome.retry = TransientError(
